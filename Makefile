@@ -1,0 +1,147 @@
+# PCQ: per-cluster quantization tools. `make` builds bin/, `make test` tests.
+#   CUDA=auto|0|1   compile cuda/ with nvcc and link cuBLAS (auto: when nvcc is found)
+#   SAN=1           AddressSanitizer + UBSan build (CPU only), in build/san
+#   V=1             print the full compiler command lines
+# Targets: all, deps, test, test-unit, test-e2e, test-san, fixtures, demo, clean, help.
+
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+CUDA ?= auto
+SAN ?= 0
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
+CC ?= cc
+NVCC ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
+
+ifeq ($(SAN),1)
+  USE_CUDA := 0
+  VARIANT := san
+else ifeq ($(CUDA),auto)
+  USE_CUDA := $(if $(NVCC),1,0)
+else
+  USE_CUDA := $(CUDA)
+endif
+ifeq ($(USE_CUDA),1)
+  ifeq ($(NVCC),)
+    $(error CUDA=1 but nvcc was not found (set NVCC=/path/to/nvcc))
+  endif
+endif
+VARIANT ?= $(if $(filter 1,$(USE_CUDA)),cuda,cpu)
+BUILD := build/$(VARIANT)
+
+# Dependencies are installed and detected once, into build/config.mk
+# (make re-reads the Makefile after creating it).
+NO_CONFIG_GOALS := clean deps help
+ifneq ($(filter-out $(NO_CONFIG_GOALS),$(or $(MAKECMDGOALS),all)),)
+-include build/config.mk
+endif
+build/config.mk: scripts/deps.sh scripts/configure.sh
+	@mkdir -p build
+	sh scripts/deps.sh
+	sh scripts/configure.sh > $@.tmp && mv $@.tmp $@
+
+VERSION := $(shell cat VERSION)
+
+CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -fopenmp -Wall -Wextra -Werror \
+	-MMD -MP -Icommon -DPCQ_VERSION='"$(VERSION)"' $(CONFIG_CFLAGS)
+LDLIBS := $(CONFIG_LIBS) -lm
+ifeq ($(SAN),1)
+  CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+  LDFLAGS += -fsanitize=address,undefined
+endif
+
+COMMON_SRC := $(wildcard common/*.c)
+CUDA_SRC := $(if $(filter 1,$(USE_CUDA)),$(wildcard cuda/*.cu))
+LIB_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o) $(CUDA_SRC:%.cu=$(BUILD)/%.o)
+LIB := $(BUILD)/libpcq.a
+TOOLS := train kmeans fuse quantize infer info
+BINS := $(TOOLS:%=bin/pcq-%)
+
+ifeq ($(USE_CUDA),1)
+  CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
+  CFLAGS += -DPCQ_CUDA
+  NVCCFLAGS := -O2 -std=c++17 -Icommon -Xcompiler -Wall,-Wextra,-Werror $(CONFIG_CUDA_ARCH)
+  LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart_static -ldl -lrt -lpthread -lstdc++
+endif
+
+ifdef CONFIG_BLAS
+$(info pcq: $(VARIANT) build $(VERSION): BLAS $(CONFIG_BLAS), OpenMP yes, \
+	CUDA $(if $(filter 1,$(USE_CUDA)),yes ($(NVCC)$(if $(CONFIG_CUDA_ARCH), $(CONFIG_CUDA_ARCH), default arch + PTX)),no))
+endif
+
+all: $(BINS)
+
+deps:
+	sh scripts/deps.sh
+
+# Objects wait for the dependencies to be installed (order-only).
+$(BUILD)/%.o: %.c | build/config.mk
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.cu | build/config.mk
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  NVCC    $<")
+	$(Q)$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)ar rcs $@ $^
+
+# bin/ holds one variant at a time; relink when the variant changes.
+build/variant: FORCE
+	@mkdir -p build
+	@[ "$$(cat $@ 2>/dev/null)" = "$(VARIANT)" ] || echo $(VARIANT) > $@
+
+bin/pcq-%: $(BUILD)/src/%.o $(LIB) build/variant
+	@mkdir -p bin
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+# Tests: one cmocka binary per tests/unit/test_*.c; e2e shell scripts.
+UNIT_SRC := $(wildcard tests/unit/test_*.c) $(wildcard tests/cuda/test_*.c)
+UNIT_BINS := $(UNIT_SRC:%.c=$(BUILD)/%)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+
+test-unit: $(UNIT_BINS)
+	@sh tests/run-unit.sh $(UNIT_BINS)
+
+test-e2e: $(BINS)
+	@sh tests/run-e2e.sh tests/e2e/test_*.sh
+
+# The unit tests under AddressSanitizer and UBSan (a CPU build in build/san).
+test-san:
+	$(MAKE) SAN=1 test-unit
+
+test: test-unit test-e2e
+
+# Reference tensors from PyTorch (Debian's python3-torch, /usr/bin/python3).
+PYTHON_TORCH ?= /usr/bin/python3
+fixtures:
+	for g in tests/fixtures/gen_*.py; do $(PYTHON_TORCH) $$g || exit 1; done
+
+# The README's first command: until the pipeline lands, build and summarise
+# the default data set.
+DEMO_DATA ?= fashion-mnist:/usr/share/datasets/fashion-mnist
+demo: $(BINS)
+	bin/pcq-info --data $(DEMO_DATA) --split train
+	bin/pcq-info --data $(DEMO_DATA) --split test
+
+clean:
+	rm -rf build bin
+
+help:
+	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
+
+FORCE:
+.PHONY: all deps fixtures test test-unit test-e2e test-san demo clean help FORCE
+.PRECIOUS: $(BUILD)/%.o $(BUILD)/tests/%.o
+
+-include $(LIB_OBJ:.o=.d) $(BINS:bin/pcq-%=$(BUILD)/src/%.d) $(UNIT_BINS:=.d)

@@ -1,0 +1,54 @@
+/* Command-line helpers; see cli.h. */
+#include "cli.h"
+
+#include "check.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", program_name());
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (try '%s --help')\n", program_name());
+	exit(2);
+}
+
+void cli_bad_option(int c, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "?";
+	if (c == ':')
+		usage_error("option '%s' needs a value", arg);
+	if (c == '?' && optopt)
+		usage_error("unknown option '-%c'", optopt);
+	usage_error("unknown option '%s'", arg);
+}
+
+long long cli_int(const char *opt, const char *s, long long min, long long max)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		usage_error("invalid value '%s' for %s: expected an integer in [%lld, %lld]",
+			    s, opt, min, max);
+	return v;
+}
+
+double cli_double(const char *opt, const char *s, double min, double max)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < min || v > max)
+		usage_error("invalid value '%s' for %s: expected a number in [%g, %g]",
+			    s, opt, min, max);
+	return v;
+}

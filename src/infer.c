@@ -1,0 +1,38 @@
+/* pcq-infer: Evaluate FP32, fused (fake-quant) and integer models on a data set.
+ * Not built yet: issue 3. Until then it answers --help and --version and
+ * refuses to run rather than pretend to. */
+#include "check.h"
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+static void usage(void)
+{
+	printf("Usage: pcq-infer MODEL --data KIND:PATH [options]\n"
+	       "Evaluate FP32, fused (fake-quant) and integer models on a data set.\n"
+	       "\n"
+	       "Not implemented yet (issue 3); see README.md for what works today.\n"
+	       "  --help     print this help\n"
+	       "  --version  print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+	set_program_name("pcq-infer");
+	static const struct option opts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{0, 0, 0, 0},
+	};
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h': usage(); return 0;
+		case 'V': printf("pcq-infer %s\n", PCQ_VERSION); return 0;
+		default: cli_bad_option(c, argv);
+		}
+	}
+	die("not implemented yet (issue 3)");
+}

@@ -1,0 +1,14 @@
+# Every tool answers --help (exit 0, usage on stdout), --version, and an
+# unknown option with exit 2 and a hint.
+. tests/e2e/lib.sh
+for tool in pcq-train pcq-kmeans pcq-fuse pcq-quantize pcq-infer pcq-info; do
+	command -v "$tool" >/dev/null || fail "$tool was not built"
+	"$tool" --help >"$T/help" || fail "$tool --help exited non-zero"
+	grep -q '^Usage: ' "$T/help" || fail "$tool --help prints no usage"
+	"$tool" --version | grep -q "^$tool " || fail "$tool --version"
+	expect_error 2 "^$tool: unknown option '--no-such-option'" "$tool" --no-such-option
+done
+expect_error 2 "invalid value 'x1' for --limit" pcq-info --data mnist:/x --limit x1
+expect_error 2 "no FILE given" pcq-info
+expect_error 2 "unknown option '--bogus' \\(try 'pcq-info --help'\\)" pcq-info --bogus
+expect_error 2 "option '--data' needs a value" pcq-info --data
