@@ -1,0 +1,105 @@
+/* MaxPool2d forward and backward (see maxpool2d.h), following PyTorch's
+ * CPU kernel (aten/src/ATen/native/cpu/MaxPoolKernel.cpp: the window is
+ * clipped to the plane, `val > maxval || isnan(val)` picks the maximum). */
+#include "maxpool2d.h"
+
+#include "check.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+static void check_shape(const struct maxpool2d_shape *s)
+{
+	CHECK(s->N > 0 && s->C > 0 && s->H > 0 && s->W > 0);
+	CHECK(s->kernel > 0 && s->stride > 0 && s->pad >= 0);
+	CHECK(2 * s->pad <= s->kernel);
+	CHECK(s->H + 2 * s->pad >= s->kernel && s->W + 2 * s->pad >= s->kernel);
+}
+
+int maxpool2d_out_h(const struct maxpool2d_shape *s)
+{
+	return (s->H + 2 * s->pad - s->kernel) / s->stride + 1;
+}
+
+int maxpool2d_out_w(const struct maxpool2d_shape *s)
+{
+	return (s->W + 2 * s->pad - s->kernel) / s->stride + 1;
+}
+
+static int imax(int a, int b) { return a > b ? a : b; }
+static int imin(int a, int b) { return a < b ? a : b; }
+
+/* The maximum over rows [hs, he) and columns [ws, we) of a W-wide plane
+ * and the index of its first occurrence, with PyTorch's rule
+ * `v > m || isnan(v)`. Written so that m is a chain of maxss and the index
+ * an integer select (a float ?: on both compiles to a branch, which random
+ * data mispredicts: 10x slower); NaN, rare, takes a second scan. */
+static int window_max(const float *x, int W, int hs, int he, int ws, int we,
+		      float *max)
+{
+	float m = -INFINITY;
+	int best = hs * W + ws, nan = 0;
+	for (int h = hs; h < he; h++)
+		for (int w = ws; w < we; w++) {
+			const int i = h * W + w;
+			const float v = x[i];
+			const uint32_t gt = -(uint32_t)(v > m);
+			best = (int)(((uint32_t)i & gt) | ((uint32_t)best & ~gt));
+			m = v > m ? v : m;
+			nan |= v != v;
+		}
+	if (nan) {
+		/* After a NaN nothing is greater, and each later NaN wins. */
+		for (int h = hs; h < he; h++)
+			for (int w = ws; w < we; w++)
+				if (isnan(x[h * W + w]))
+					best = h * W + w;
+		m = x[best];
+	}
+	*max = m;
+	return best;
+}
+
+void maxpool2d_forward(float *out, int32_t *argmax, const float *in,
+		       const struct maxpool2d_shape *s)
+{
+	check_shape(s);
+	const int H = s->H, W = s->W, Ho = maxpool2d_out_h(s), Wo = maxpool2d_out_w(s);
+	const long planes = (long)s->N * s->C;
+#pragma omp parallel for schedule(static)
+	for (long p = 0; p < planes; p++) {
+		const float *x = in + (size_t)p * H * W;
+		float *y = out + (size_t)p * Ho * Wo;
+		int32_t *am = argmax + (size_t)p * Ho * Wo;
+		for (int oh = 0; oh < Ho; oh++) {
+			int h0 = oh * s->stride - s->pad;
+			int hs = imax(h0, 0), he = imin(h0 + s->kernel, H);
+			for (int ow = 0; ow < Wo; ow++) {
+				int w0 = ow * s->stride - s->pad;
+				int ws = imax(w0, 0), we = imin(w0 + s->kernel, W);
+				am[oh * Wo + ow] = window_max(x, W, hs, he, ws, we,
+							      &y[oh * Wo + ow]);
+			}
+		}
+	}
+}
+
+void maxpool2d_backward(float *din, const int32_t *argmax, const float *dout,
+			const struct maxpool2d_shape *s)
+{
+	check_shape(s);
+	const int H = s->H, W = s->W, Ho = maxpool2d_out_h(s), Wo = maxpool2d_out_w(s);
+	const long planes = (long)s->N * s->C;
+#pragma omp parallel for schedule(static)
+	for (long p = 0; p < planes; p++) {
+		float *dx = din + (size_t)p * H * W;
+		const float *dy = dout + (size_t)p * Ho * Wo;
+		const int32_t *am = argmax + (size_t)p * Ho * Wo;
+		memset(dx, 0, (size_t)H * W * sizeof(float));
+		for (int i = 0; i < Ho * Wo; i++) {
+			CHECK(am[i] >= 0 && am[i] < H * W);
+			dx[am[i]] += dy[i];
+		}
+	}
+}
