@@ -1,0 +1,56 @@
+/* 2-D convolution (cross-correlation), NCHW, zero padding, as PyTorch's
+ * torch.nn.Conv2d with groups = 1 and dilation = 1
+ * (https://pytorch.org/docs/1.13/generated/torch.nn.Conv2d.html):
+ *
+ *   out[n][k][oh][ow] = b[k] + Σ_{c,i,j} w[k][c][i][j]
+ *                              · in[n][c][oh·stride − pad + i][ow·stride − pad + j]
+ *   OH = (H + 2·pad − KH) / stride + 1,  OW = (W + 2·pad − KW) / stride + 1.
+ *
+ * Gradient convention: dw and db accumulate (+=); din is overwritten.
+ * All buffers are the caller's; nothing here allocates. The optimised
+ * functions need a scratch `workspace` of conv2d_workspace_floats(s)
+ * floats (contents undefined on return). They run im2col over a chunk of
+ * several images and one GEMM per chunk, and use OpenMP threads for the
+ * copies and OpenBLAS's threads for the GEMM: call them from outside any
+ * OpenMP parallel region. The *_naive functions are direct loops, the
+ * test oracle (STYLE.md 5). */
+#ifndef PCQ_CONV2D_H
+#define PCQ_CONV2D_H
+
+#include <stddef.h>
+
+struct conv2d_shape {
+	int n, c, h, w;  /* input (N, C, H, W) */
+	int k;           /* output channels: out is (N, K, OH, OW) */
+	int kh, kw;      /* kernel height and width: w is (K, C, KH, KW) */
+	int stride, pad; /* the same along H and W; zero padding */
+};
+
+int conv2d_out_h(const struct conv2d_shape *s);
+int conv2d_out_w(const struct conv2d_shape *s);
+/* Floats of scratch memory the optimised forward and backward need. */
+size_t conv2d_workspace_floats(const struct conv2d_shape *s);
+
+void conv2d_forward(float *out,              /* (N, K, OH, OW) */
+		    float *workspace,        /* conv2d_workspace_floats(s) */
+		    const float *in,         /* (N, C, H, W) */
+		    const float *w,          /* (K, C, KH, KW) */
+		    const float *b,          /* (K) or NULL: no bias */
+		    const struct conv2d_shape *s);
+
+void conv2d_backward(float *din,             /* (N, C, H, W), =; NULL: skip */
+		     float *dw,              /* (K, C, KH, KW), += */
+		     float *db,              /* (K), +=; NULL: no bias */
+		     float *workspace,       /* conv2d_workspace_floats(s) */
+		     const float *dout,      /* (N, K, OH, OW) */
+		     const float *in,        /* (N, C, H, W) */
+		     const float *w,         /* (K, C, KH, KW) */
+		     const struct conv2d_shape *s);
+
+void conv2d_forward_naive(float *out, const float *in, const float *w,
+			  const float *b, const struct conv2d_shape *s);
+void conv2d_backward_naive(float *din, float *dw, float *db, const float *dout,
+			   const float *in, const float *w,
+			   const struct conv2d_shape *s);
+
+#endif
