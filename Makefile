@@ -44,8 +44,9 @@ build/config.mk: scripts/deps.sh scripts/configure.sh
 
 VERSION := $(shell cat VERSION)
 
+CPU_FLAGS ?= $(CONFIG_CPU_FLAGS)
 CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -fopenmp -Wall -Wextra -Werror \
-	-MMD -MP -Icommon -DPCQ_VERSION='"$(VERSION)"' $(CONFIG_CFLAGS)
+	-MMD -MP -Icommon -DPCQ_VERSION='"$(VERSION)"' $(CPU_FLAGS) $(CONFIG_CFLAGS)
 LDLIBS := $(CONFIG_LIBS) -lm
 ifeq ($(SAN),1)
   CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -67,7 +68,7 @@ ifeq ($(USE_CUDA),1)
 endif
 
 ifdef CONFIG_BLAS
-$(info pcq: $(VARIANT) build $(VERSION): BLAS $(CONFIG_BLAS), OpenMP yes, \
+$(info pcq: $(VARIANT) build $(VERSION): BLAS $(CONFIG_BLAS), OpenMP yes, CPU $(or $(CPU_FLAGS),generic), \
 	CUDA $(if $(filter 1,$(USE_CUDA)),yes ($(NVCC)$(if $(CONFIG_CUDA_ARCH), $(CONFIG_CUDA_ARCH), default arch + PTX)),no))
 endif
 
@@ -76,13 +77,13 @@ all: $(BINS)
 deps:
 	sh scripts/deps.sh
 
-# Objects wait for the dependencies to be installed (order-only).
-$(BUILD)/%.o: %.c | build/config.mk
+# Objects wait for the dependencies and are rebuilt when the configuration changes.
+$(BUILD)/%.o: %.c build/config.mk
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/%.o: %.cu | build/config.mk
+$(BUILD)/%.o: %.cu build/config.mk
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  NVCC    $<")
 	$(Q)$(NVCC) $(NVCCFLAGS) -c $< -o $@

@@ -47,6 +47,18 @@ void conv2d_backward(float *din,             /* (N, C, H, W), =; NULL: skip */
 		     const float *w,         /* (K, C, KH, KW) */
 		     const struct conv2d_shape *s);
 
+/* The two implementations conv2d_forward/backward choose between (both
+ * take the same workspace): im2col + GEMM for any shape, and direct
+ * AVX-512 kernels for 3x3 stride-1 pad-1 convolutions with K % 16 == 0
+ * (and C % 16 == 0 for din) when the CPU has AVX-512. conv2d_direct()
+ * says whether a shape takes the direct path. */
+int conv2d_direct(const struct conv2d_shape *s);
+void conv2d_forward_gemm(float *out, float *workspace, const float *in,
+			 const float *w, const float *b, const struct conv2d_shape *s);
+void conv2d_backward_gemm(float *din, float *dw, float *db, float *workspace,
+			  const float *dout, const float *in, const float *w,
+			  const struct conv2d_shape *s);
+
 void conv2d_forward_naive(float *out, const float *in, const float *w,
 			  const float *b, const struct conv2d_shape *s);
 void conv2d_backward_naive(float *din, float *dw, float *db, const float *dout,

@@ -53,6 +53,11 @@ static void provenance_free(struct provenance *p)
 	memset(p, 0, sizeof(*p));
 }
 
+void pcqfile_free_provenance(struct pcqfile *f)
+{
+	provenance_free(&f->prov);
+}
+
 void provenance_init(struct provenance *p, int argc, char **argv)
 {
 	memset(p, 0, sizeof(*p));

@@ -81,6 +81,8 @@ void pcqfile_free(struct pcqfile *f);
 void provenance_init(struct provenance *p, int argc, char **argv);
 void provenance_add_input(struct provenance *p, const char *path, const char *sha256);
 void provenance_set_seed(struct provenance *p, int64_t seed);
+/* Drops a file's provenance (before a tool writes it anew). */
+void pcqfile_free_provenance(struct pcqfile *f);
 
 /* Tensors: lookup by name (NULL when absent); add copies data. */
 const struct tensor *pcqfile_tensor(const struct pcqfile *f, const char *name);

@@ -7,9 +7,10 @@
 #include "check.h"
 #include "dataset_file.h"
 #include "json.h"
+#include "model_data.h"
+#include "normalize.h"
 #include "pcqfile.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,30 +23,6 @@ static double seconds_now(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Per-channel mean and std of pixel/255 over the whole split. */
-static void channel_stats(const struct dataset *ds, double *mean, double *std)
-{
-	size_t plane = (size_t)ds->h * ds->w;
-	for (int c = 0; c < ds->c; c++) {
-		double s = 0, s2 = 0;
-		#pragma omp parallel for reduction(+ : s, s2)
-		for (size_t i = 0; i < ds->n; i++) {
-			const uint8_t *p = ds->images + (i * ds->c + c) * plane;
-			uint64_t a = 0, a2 = 0;
-			for (size_t k = 0; k < plane; k++) {
-				a += p[k];
-				a2 += (uint64_t)p[k] * p[k];
-			}
-			s += (double)a;
-			s2 += (double)a2;
-		}
-		double n = (double)ds->n * (double)plane;
-		mean[c] = n > 0 ? s / n / 255.0 : 0;
-		double var = n > 0 ? s2 / n / (255.0 * 255.0) - mean[c] * mean[c] : 0;
-		std[c] = var > 0 ? sqrt(var) : 0;
-	}
-}
-
 static void print_split(FILE *fp, const struct dataset *ds, double secs,
 			const char *digest, const struct summary_options *o, int first)
 {
@@ -54,7 +31,7 @@ static void print_split(FILE *fp, const struct dataset *ds, double secs,
 	dataset_label_histogram(ds, hist);
 	int stats = ds->c <= 4;
 	if (stats)
-		channel_stats(ds, mean, std);
+		dataset_channel_stats(ds, mean, std);
 
 	if (o->json) {
 		fprintf(fp, "%s{\"split\":\"%s\",\"n\":%zu,\"shape\":[%d,%d,%d],\"classes\":%d,"
@@ -134,12 +111,8 @@ int summarise_dataset(const char *spec, const int splits[SPLIT_COUNT],
 		print_split(fp, &ds, secs, digest, o, first);
 		first = 0;
 		if (save) {
-			/* A data set is many files: its input digest is the
-			 * content digest of the decoded split (FORMAT.md). */
-			char input[4096];
-			snprintf(input, sizeof(input), "%s (%s)", spec, split_name(ds.split));
 			dataset_file_add_split(&out, &ds);
-			provenance_add_input(&out.prov, input, digest);
+			provenance_add_dataset(&out.prov, spec, &ds);
 		}
 		dataset_free(&ds);
 	}

@@ -22,11 +22,14 @@ static int belongs(const struct tensor *t, const struct layer *l)
 	return strncmp(t->name, l->name, n) == 0 && t->name[n] == '.';
 }
 
+/* Parameters are the learned tensors: running statistics (suffix
+ * "running_...", docs/FORMAT.md) are buffers, not parameters. */
 static size_t layer_parameters(const struct pcqfile *f, const struct layer *l)
 {
-	size_t total = 0;
+	size_t total = 0, skip = strlen(l->name) + 1;
 	for (size_t i = 0; i < f->n_tensors; i++)
-		if (belongs(&f->tensors[i], l))
+		if (belongs(&f->tensors[i], l) &&
+		    strncmp(f->tensors[i].name + skip, "running_", 8) != 0)
 			total += numel(&f->tensors[i]);
 	return total;
 }
@@ -98,7 +101,9 @@ static void json_tensor(FILE *fp, const struct tensor *t)
 	fprintf(fp, ",\"dtype\":\"%s\",\"shape\":[", dtype_name(t->dtype));
 	for (int d = 0; d < t->ndim; d++)
 		fprintf(fp, "%s%" PRId64, d ? "," : "", t->shape[d]);
-	fprintf(fp, "],\"bytes\":%zu}", t->nbytes);
+	char digest[SHA256_HEX_LEN + 1];
+	sha256_hex(t->data, t->nbytes, digest);
+	fprintf(fp, "],\"bytes\":%zu,\"sha256\":\"%s\"}", t->nbytes, digest);
 }
 
 static void print_json(FILE *fp, const char *path, const char *digest,

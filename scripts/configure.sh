@@ -23,3 +23,11 @@ cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | hea
 if [ -n "$cap" ]; then
 	echo "CONFIG_CUDA_ARCH := -gencode arch=compute_$cap,code=[sm_$cap,compute_$cap]"
 fi
+
+# Vector code for the loops around the GEMMs: x86-64-v3 (AVX2, FMA) when
+# this machine has it; the GEMMs themselves are OpenBLAS's, chosen at run
+# time. Override with make CPU_FLAGS=... (e.g. CPU_FLAGS= for a generic build).
+if grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null &&
+	echo 'int main(void){return 0;}' | ${CC:-cc} -march=x86-64-v3 -x c -o /dev/null - 2>/dev/null; then
+	echo "CONFIG_CPU_FLAGS := -march=x86-64-v3"
+fi

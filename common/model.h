@@ -1,0 +1,77 @@
+/* A model at run time: the graph of a model file (docs/FORMAT.md §graph)
+ * planned into nodes (ops.h) with every buffer carved from a few slabs
+ * (STYLE.md 8): learned tensors, their gradients and SGD velocities, the
+ * buffers (running statistics), activations, gradient slots and caches. */
+#ifndef PCQ_MODEL_H
+#define PCQ_MODEL_H
+
+#include "ops.h"
+#include "pcqfile.h"
+#include "rng.h"
+
+#include <stddef.h>
+
+/* One file tensor as the model holds it. */
+struct model_tensor {
+	char *name;              /* "<layer>.<suffix>", owned */
+	int ndim;
+	int64_t shape[4];
+	size_t numel;
+	int learned;
+	float *data;             /* in the params or buffers slab */
+	float *grad;             /* learned only: in the grads slab */
+	float *velocity;         /* learned only: in the velocity slab */
+};
+
+struct model {
+	const char *file;        /* for messages (alias, owned by the caller) */
+	int batch;               /* the largest batch forward/backward take */
+	struct act_shape input;  /* one sample, from attrs "input_shape" */
+	int classes;             /* the last node's output is (classes, 1, 1) */
+
+	struct node *nodes;      /* [n_nodes] in execution order */
+	int n_nodes;
+	struct model_tensor *tensors;  /* [n_tensors], in node order */
+	int n_tensors;
+
+	float *params, *grads, *velocity;  /* [n_params] each: learned slab */
+	size_t n_params;
+	float *buffers;          /* [n_buffers] running statistics */
+	size_t n_buffers;
+
+	float *acts;             /* activation slab (outputs, in-place shared) */
+	float *grad_slots;       /* [n_slots · slot_floats] gradient slots */
+	int n_slots;
+	size_t slot_floats;
+	float *scratch;          /* [OP_MAX_INPUTS · slot_floats] gradients to add in */
+	float *workspace;        /* shared by all ops (im2col) */
+	size_t workspace_floats;
+	void *caches;            /* per-node saved data for backward */
+	int *consumers;          /* [n_nodes] how many nodes read each output */
+	unsigned char *written;  /* [n_nodes] backward bookkeeping */
+};
+
+/* Plans f's graph for batches of up to `batch` samples and copies its
+ * tensors in. Checks every layer (op, params, shapes, tensor dtypes and
+ * shapes) and fails with one line naming `file`. Without `training` only
+ * the forward pass in eval mode may be used (no gradient memory). */
+int model_init(struct model *m, const struct pcqfile *f, const char *file, int batch,
+	       int training);
+void model_free(struct model *m);
+
+/* x: (n, C, H, W) normalised input, n <= batch. Returns the logits
+ * (n, classes), valid until the next forward. */
+const float *model_forward(struct model *m, const float *x, int n, int training,
+			   struct rng *rng);
+/* After a training forward of the same x: accumulates all learned
+ * gradients (+=) from dlogits (n, classes). */
+void model_backward(struct model *m, const float *x, const float *dlogits, int n);
+void model_zero_grads(struct model *m);
+
+/* Copies the model's tensors back into f (which must hold them all: the
+ * file it was made from). */
+void model_store(const struct model *m, struct pcqfile *f);
+
+const struct model_tensor *model_find_tensor(const struct model *m, const char *name);
+
+#endif

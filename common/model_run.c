@@ -1,0 +1,81 @@
+/* The forward and backward passes of a planned model (model.h). Backward
+ * walks the nodes in reverse; the first consumer to reach a node's
+ * gradient writes it, later ones (the branches of a residual edge) write
+ * into scratch and add it in. */
+#include "model.h"
+
+#include "check.h"
+
+#include <string.h>
+
+static const float *input_of(const struct model *m, const float *x, int src)
+{
+	return src < 0 ? x : m->nodes[src].out;
+}
+
+const float *model_forward(struct model *m, const float *x, int n, int training,
+			   struct rng *rng)
+{
+	CHECK(n >= 1 && n <= m->batch);
+	for (int j = 0; j < m->n_nodes; j++) {
+		struct node *node = &m->nodes[j];
+		const float *xs[OP_MAX_INPUTS] = {0};
+		for (int i = 0; i < node->n_inputs; i++)
+			xs[i] = input_of(m, x, node->inputs[i]);
+		struct op_ctx c = {.n = n, .training = training, .x = xs,
+				   .workspace = m->workspace, .rng = rng};
+		node->op->forward(node, &c);
+	}
+	return m->nodes[m->n_nodes - 1].out;
+}
+
+static void accumulate(float *dst, const float *src, size_t count)
+{
+	#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < count; i++)
+		dst[i] += src[i];
+}
+
+void model_backward(struct model *m, const float *x, const float *dlogits, int n)
+{
+	CHECK(n >= 1 && n <= m->batch);
+	struct node *last = &m->nodes[m->n_nodes - 1];
+	memcpy(last->dout, dlogits, (size_t)n * m->classes * sizeof(float));
+	memset(m->written, 0, (size_t)m->n_nodes);
+
+	for (int j = m->n_nodes - 1; j >= 0; j--) {
+		struct node *node = &m->nodes[j];
+		const float *xs[OP_MAX_INPUTS] = {0};
+		float *dx[OP_MAX_INPUTS] = {0};
+		int via_scratch[OP_MAX_INPUTS] = {0};
+		for (int i = 0; i < node->n_inputs; i++) {
+			int src = node->inputs[i];
+			xs[i] = input_of(m, x, src);
+			if (src < 0) {
+				dx[i] = node->op->dx_optional ? NULL :
+					m->scratch + (size_t)i * m->slot_floats;
+			} else if (!m->written[src]) {
+				dx[i] = m->nodes[src].dout;
+			} else {
+				dx[i] = m->scratch + (size_t)i * m->slot_floats;
+				via_scratch[i] = 1;
+			}
+		}
+		struct op_ctx c = {.n = n, .training = 1, .x = xs, .workspace = m->workspace};
+		node->op->backward(node, &c, dx);
+		for (int i = 0; i < node->n_inputs; i++) {
+			int src = node->inputs[i];
+			if (src < 0)
+				continue;
+			if (via_scratch[i])
+				accumulate(m->nodes[src].dout, dx[i],
+					   (size_t)n * act_numel(&m->nodes[src].out_shape));
+			m->written[src] = 1;
+		}
+	}
+}
+
+void model_zero_grads(struct model *m)
+{
+	memset(m->grads, 0, m->n_params * sizeof(float));
+}

@@ -1,0 +1,70 @@
+/* Graph op "conv2d": params out_channels, kernel, stride, pad, bias (0/1);
+ * tensors weight (K, C, kernel, kernel) and, with bias, bias (K). */
+#include "ops.h"
+
+#include "check.h"
+#include "conv2d.h"
+
+#include <stdlib.h>
+
+struct conv_params {
+	int k, kernel, stride, pad, bias;
+};
+
+static struct conv2d_shape shape_of(const struct node *n, int batch)
+{
+	const struct conv_params *p = n->p;
+	return (struct conv2d_shape){
+		.n = batch, .c = n->in[0].c, .h = n->in[0].h, .w = n->in[0].w,
+		.k = p->k, .kh = p->kernel, .kw = p->kernel,
+		.stride = p->stride, .pad = p->pad,
+	};
+}
+
+static int plan(struct node *n, const struct layer *l, const char *file,
+		int batch, struct op_plan *plan)
+{
+	struct conv_params p;
+	if (op_param_int(l, file, "out_channels", 1, 1 << 16, &p.k) ||
+	    op_param_int(l, file, "kernel", 1, 64, &p.kernel) ||
+	    op_param_int(l, file, "stride", 1, 64, &p.stride) ||
+	    op_param_int(l, file, "pad", 0, 64, &p.pad) ||
+	    op_param_int(l, file, "bias", 0, 1, &p.bias))
+		return -1;
+	const struct act_shape *in = &n->in[0];
+	if (in->h + 2 * p.pad < p.kernel || in->w + 2 * p.pad < p.kernel)
+		return error("'%s': layer '%s': a %dx%d input padded by %d is smaller "
+			     "than the %dx%d kernel", file, l->name, in->h, in->w,
+			     p.pad, p.kernel, p.kernel);
+	n->p = xmalloc(sizeof(p));
+	*(struct conv_params *)n->p = p;
+	struct conv2d_shape s = shape_of(n, batch);
+	plan->out = (struct act_shape){p.k, conv2d_out_h(&s), conv2d_out_w(&s)};
+	plan->tensors[0] = (struct op_tensor){"weight", 4,
+		{p.k, in->c, p.kernel, p.kernel}, 1};
+	plan->n_tensors = 1;
+	if (p.bias)
+		plan->tensors[plan->n_tensors++] = (struct op_tensor){"bias", 1, {p.k}, 1};
+	plan->workspace_floats = conv2d_workspace_floats(&s);
+	return 0;
+}
+
+static void forward(struct node *n, const struct op_ctx *c)
+{
+	struct conv2d_shape s = shape_of(n, c->n);
+	const struct conv_params *p = n->p;
+	conv2d_forward(n->out, c->workspace, c->x[0], n->t[0], p->bias ? n->t[1] : NULL, &s);
+}
+
+static void backward(struct node *n, const struct op_ctx *c, float *const *dx)
+{
+	struct conv2d_shape s = shape_of(n, c->n);
+	const struct conv_params *p = n->p;
+	conv2d_backward(dx[0], n->dt[0], p->bias ? n->dt[1] : NULL, c->workspace,
+			n->dout, c->x[0], n->t[0], &s);
+}
+
+const struct op_kind op_conv2d = {
+	.name = "conv2d", .n_inputs = 1, .dx_optional = 1,
+	.plan = plan, .forward = forward, .backward = backward,
+};

@@ -1,0 +1,98 @@
+/* Graph ops: what a layer of a model file's graph does (docs/FORMAT.md
+ * §ops). Each op is one file op_<name>.c that fills a struct op_kind; the
+ * table in ops.c is the only list of them. The model (model.h) owns every
+ * buffer; an op reads its hyperparameters once in `plan` and then runs on
+ * the pointers the model hands it. */
+#ifndef PCQ_OPS_H
+#define PCQ_OPS_H
+
+#include "pcqfile.h"
+#include "rng.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One sample's activation: (C, H, W); a vector of F features is (F, 1, 1). */
+struct act_shape {
+	int c, h, w;
+};
+
+static inline size_t act_numel(const struct act_shape *s)
+{
+	return (size_t)s->c * s->h * s->w;
+}
+
+#define OP_MAX_INPUTS 2
+#define OP_MAX_TENSORS 4
+
+/* A tensor an op keeps in the file as "<layer>.<suffix>". */
+struct op_tensor {
+	const char *suffix;         /* "weight", "running_mean", ... */
+	int ndim;
+	int64_t shape[4];
+	int learned;                /* 1: trained by SGD; 0: a buffer (running stats) */
+};
+
+/* What `plan` tells the model about a node. */
+struct op_plan {
+	struct act_shape out;       /* output shape per sample */
+	struct op_tensor tensors[OP_MAX_TENSORS];
+	int n_tensors;
+	size_t cache_bytes_per_sample;  /* saved for backward, per sample */
+	size_t workspace_floats;    /* scratch for a batch of `batch` samples */
+	int in_place;               /* output may overwrite input 0 (model decides) */
+};
+
+/* A node at run time. Pointers are owned by the model (slabs). */
+struct node {
+	const struct op_kind *op;
+	const char *name;           /* alias of the file's layer name */
+	int inputs[OP_MAX_INPUTS];  /* node indices; -1 is the network input */
+	int n_inputs;
+	struct act_shape in[OP_MAX_INPUTS];
+	struct act_shape out_shape;
+	float *out;                 /* (N, out_shape) */
+	float *dout;                /* (N, out_shape), gradient of out */
+	float *t[OP_MAX_TENSORS];   /* the tensors of op_plan, in order */
+	float *dt[OP_MAX_TENSORS];  /* their gradients (learned ones), += */
+	void *cache;                /* cache_bytes_per_sample · N */
+	void *p;                    /* op hyperparameters, from plan, owned */
+};
+
+/* The context a forward or backward call runs in. */
+struct op_ctx {
+	int n;                      /* samples in this batch */
+	int training;               /* batch statistics, dropout */
+	const float *const *x;      /* [n_inputs] input activations */
+	float *workspace;           /* shared scratch */
+	struct rng *rng;            /* dropout */
+};
+
+struct op_kind {
+	const char *name;           /* the graph's "op" string */
+	int n_inputs;
+	int dx_optional;            /* backward accepts dx[i] == NULL (skips it) */
+	/* Reads l->params (error naming `file` and the layer on bad values),
+	 * allocates n->p, and fills plan from n->in for batches of up to
+	 * `batch` samples. */
+	int (*plan)(struct node *n, const struct layer *l, const char *file,
+		    int batch, struct op_plan *plan);
+	void (*forward)(struct node *n, const struct op_ctx *c);
+	/* Writes dx[i] (= semantics) for each input whose dx[i] is not NULL,
+	 * accumulates tensor gradients into n->dt. */
+	void (*backward)(struct node *n, const struct op_ctx *c, float *const *dx);
+	void (*free)(struct node *n); /* NULL: free(n->p) */
+};
+
+/* The op named `name`, or NULL. */
+const struct op_kind *op_find(const char *name);
+/* "add, avgpool2d, ..." for messages. */
+const char *op_names(void);
+
+/* Helpers for plan functions: a required integer param in [lo, hi]. */
+int op_param_int(const struct layer *l, const char *file, const char *key,
+		 int64_t lo, int64_t hi, int *out);
+int op_param_float(const struct layer *l, const char *file, const char *key,
+		   double lo, double hi, float *out);
+
+#endif

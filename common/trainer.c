@@ -1,0 +1,208 @@
+/* The training loop; see trainer.h. */
+#include "trainer.h"
+
+#include "batch.h"
+#include "check.h"
+#include "evaluate.h"
+#include "model.h"
+#include "progress.h"
+#include "sgd.h"
+#include "softmax_xent.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+char *best_checkpoint_path(const char *out)
+{
+	if (strcmp(out, "-") == 0)
+		return NULL;
+	size_t len = strlen(out);
+	const char *slash = strrchr(out, '/');
+	const char *dot = strrchr(out, '.');
+	if (!dot || (slash && dot < slash) || dot == out || (slash && dot == slash + 1))
+		dot = out + len;
+	char *p = xmalloc(len + sizeof(".best"));
+	size_t stem = (size_t)(dot - out);
+	memcpy(p, out, stem);
+	memcpy(p + stem, ".best", 5);
+	memcpy(p + stem + 5, dot, len - stem + 1);
+	return p;
+}
+
+static uint64_t mix(uint64_t a, uint64_t b)
+{
+	uint64_t x = a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull);
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+	return x ^ (x >> 31);
+}
+
+/* Writes the model and its training state to path. */
+static int save_checkpoint(struct pcqfile *f, const struct model *m, const char *path,
+			   int epochs_done, double best)
+{
+	model_store(m, f);
+	for (int i = 0; i < m->n_tensors; i++) {
+		const struct model_tensor *t = &m->tensors[i];
+		if (!t->learned)
+			continue;
+		char name[256];
+		snprintf(name, sizeof(name), "velocity.%s", t->name);
+		const struct tensor *v = pcqfile_tensor(f, name);
+		if (!v)
+			v = pcqfile_add_tensor(f, name, DTYPE_F32, t->ndim, t->shape, NULL);
+		memcpy(v->data, t->velocity, t->numel * sizeof(float));
+	}
+	attrs_set_int(&f->attrs, "epochs_done", epochs_done);
+	attrs_set_float(&f->attrs, "best_top1", best);
+	return pcqfile_write(f, path);
+}
+
+/* Velocities saved by an earlier run; -1 on a mismatch. */
+static int load_velocity(struct model *m, const struct pcqfile *f, const char *name)
+{
+	for (int i = 0; i < m->n_tensors; i++) {
+		const struct model_tensor *t = &m->tensors[i];
+		if (!t->learned)
+			continue;
+		char key[256];
+		snprintf(key, sizeof(key), "velocity.%s", t->name);
+		const struct tensor *v = pcqfile_tensor(f, key);
+		if (!v)
+			continue;
+		if (v->dtype != DTYPE_F32 || v->nbytes != t->numel * sizeof(float))
+			return error("'%s': tensor '%s' does not match '%s'", name, key, t->name);
+		memcpy(t->velocity, v->data, v->nbytes);
+	}
+	return 0;
+}
+
+static void log_epoch(const char *path, int epoch, double loss, double train_top1,
+		      const struct eval_result *e, double lr, double secs, double data_secs,
+		      double ips)
+{
+	FILE *fp = fopen(path, "a");
+	if (!fp) {
+		warn("'%s': cannot open the log: the epoch is not logged", path);
+		return;
+	}
+	fprintf(fp, "{\"epoch\":%d,\"loss\":%.6f,\"train_top1\":%.4f,\"test_loss\":%.6f,"
+		"\"test_top1\":%.4f,\"test_top5\":%.4f,\"lr\":%.8g,\"seconds\":%.3f,"
+		"\"data_seconds\":%.3f,\"images_per_second\":%.1f}\n", epoch, loss, train_top1,
+		e->loss, 100.0 * e->top1 / (double)(e->n ? e->n : 1),
+		100.0 * e->top5 / (double)(e->n ? e->n : 1), lr, secs, data_secs, ips);
+	if (fclose(fp) != 0)
+		warn("'%s': write failed: the epoch may not be logged", path);
+}
+
+int train_run(struct pcqfile *f, const char *model_name, const struct dataset *train,
+	      const struct dataset *test, const struct norm *norm,
+	      const struct train_options *o)
+{
+	struct model m;
+	if (model_init(&m, f, model_name, o->batch, 1) || load_velocity(&m, f, model_name))
+		return -1;
+	int64_t done = 0;
+	double best = -1;
+	const struct value *v = attrs_find(&f->attrs, "epochs_done");
+	if (v && v->type == VALUE_INT)
+		done = v->i;
+	v = attrs_find(&f->attrs, "best_top1");
+	if (v && (v->type == VALUE_FLOAT || v->type == VALUE_INT))
+		best = v->type == VALUE_FLOAT ? v->f : (double)v->i;
+
+	size_t sample = act_numel(&m.input);
+	float *x = xmalloc((size_t)o->batch * sample * sizeof(float));
+	float *dlogits = xmalloc((size_t)o->batch * m.classes * sizeof(float));
+	int32_t *labels = xmalloc((size_t)o->batch * sizeof(int32_t));
+	size_t *order = xmalloc((train->n ? train->n : 1) * sizeof(size_t));
+	size_t batches = (train->n + (size_t)o->batch - 1) / (size_t)o->batch;
+	int rc = 0;
+	struct progress pr;
+	progress_init(&pr);
+
+	if (done >= o->epochs)
+		warn("'%s' has %lld epochs done already; --epochs %d trains no more",
+		     model_name, (long long)done, o->epochs);
+	for (int epoch = (int)done; epoch < o->epochs && rc == 0; epoch++) {
+		double lr = o->lr * pow(o->lr_gamma, (double)(epoch / o->lr_step));
+		struct sgd_params sp = {.lr = (float)lr, .momentum = (float)o->momentum,
+					.weight_decay = (float)o->wd};
+		struct rng shuffle, drop;
+		rng_seed(&shuffle, o->seed, mix(1, (uint64_t)epoch));
+		rng_seed(&drop, o->seed, mix(2, (uint64_t)epoch));
+		for (size_t i = 0; i < train->n; i++)
+			order[i] = i;
+		rng_shuffle(&shuffle, order, train->n);
+
+		double t0 = progress_now(), data_secs = 0, loss_sum = 0;
+		size_t correct = 0, seen = 0;
+		for (size_t b = 0; b < batches; b++) {
+			int n = (int)(train->n - b * o->batch < (size_t)o->batch ?
+				      train->n - b * o->batch : (size_t)o->batch);
+			double td = progress_now();
+			batch_fill(x, labels, train, order + b * o->batch, n, norm, o->augment,
+				   mix(o->seed, mix((uint64_t)epoch, b)));
+			data_secs += progress_now() - td;
+			const float *logits = model_forward(&m, x, n, 1, &drop);
+			struct softmax_xent_shape xs = {.N = n, .classes = m.classes};
+			int nc = 0;
+			double loss = softmax_xent(dlogits, &nc, logits, labels, &xs);
+			if (!isfinite(loss)) {
+				progress_done(&pr);
+				int kept = strcmp(o->out, "-") != 0 && access(o->out, F_OK) == 0;
+				rc = error("loss is %s at epoch %d, batch %zu: stopping; %s%s%s "
+					   "(try a lower --lr)", isnan(loss) ? "nan" : "infinite",
+					   epoch + 1, b + 1,
+					   kept ? "the last good checkpoint '" : "no checkpoint was written",
+					   kept ? o->out : "", kept ? "' is kept" : "");
+				break;
+			}
+			model_zero_grads(&m);
+			model_backward(&m, x, dlogits, n);
+			sgd_step(m.params, m.velocity, m.grads, &sp, m.n_params);
+			loss_sum += loss * n;
+			correct += (size_t)nc;
+			seen += (size_t)n;
+			progress_batch(&pr, epoch + 1, o->epochs, b + 1, batches, loss_sum / seen,
+				       100.0 * correct / seen, seen, progress_now() - t0);
+		}
+		if (rc)
+			break;
+		double secs = progress_now() - t0;
+		struct eval_result e;
+		evaluate(&e, &m, test, norm, 0);
+		double top1 = 100.0 * e.top1 / (double)(e.n ? e.n : 1);
+		progress_epoch(&pr, epoch + 1, o->epochs, loss_sum / seen, 100.0 * correct / seen,
+			       top1, 100.0 * e.top5 / (double)(e.n ? e.n : 1), lr, secs,
+			       seen / secs);
+		if (o->log)
+			log_epoch(o->log, epoch + 1, loss_sum / seen, 100.0 * correct / seen, &e,
+				  lr, secs, data_secs, seen / secs);
+		eval_result_free(&e);
+		int is_best = top1 > best;
+		if (is_best)
+			best = top1;
+		attrs_set_float(&f->attrs, "last_top1", top1);
+		if (strcmp(o->out, "-") != 0 && save_checkpoint(f, &m, o->out, epoch + 1, best))
+			rc = -1;
+		if (rc == 0 && is_best && o->best && save_checkpoint(f, &m, o->best, epoch + 1, best))
+			rc = -1;
+		done = epoch + 1;
+	}
+	if (rc == 0) {
+		/* The final state, also when no epoch ran (stdout output). */
+		model_store(&m, f);
+		if (strcmp(o->out, "-") == 0)
+			rc = save_checkpoint(f, &m, o->out, (int)done, best);
+	}
+	free(x);
+	free(dlogits);
+	free(labels);
+	free(order);
+	model_free(&m);
+	return rc;
+}

@@ -1,0 +1,38 @@
+/* The training loop of pcq-train (SPEC §5): shuffled, augmented batches;
+ * forward, softmax cross-entropy, backward, SGD with momentum and weight
+ * decay; a step learning-rate schedule; test accuracy after each epoch;
+ * the last checkpoint written every epoch and the best one beside it.
+ * A checkpoint is the model file plus its training state (attrs
+ * epochs_done, best_top1 and tensors "velocity.<tensor>"), so --resume
+ * continues exactly where it stopped. */
+#ifndef PCQ_TRAINER_H
+#define PCQ_TRAINER_H
+
+#include "dataset.h"
+#include "normalize.h"
+#include "pcqfile.h"
+
+#include <stdint.h>
+
+struct train_options {
+	int epochs;           /* total, counting epochs done before a resume */
+	int batch;
+	double lr, momentum, wd;
+	int lr_step;          /* lr × lr_gamma every lr_step epochs */
+	double lr_gamma;
+	uint64_t seed;
+	int augment;
+	const char *out;      /* last checkpoint ("-": only the end, to stdout) */
+	const char *best;     /* best checkpoint, or NULL */
+	const char *log;      /* JSON lines, appended, or NULL */
+};
+
+/* Trains the model in f (updated in place with the final state). */
+int train_run(struct pcqfile *f, const char *model_name, const struct dataset *train,
+	      const struct dataset *test, const struct norm *norm,
+	      const struct train_options *o);
+
+/* "model.msgpack" -> "model.best.msgpack"; "-" -> NULL. Caller frees. */
+char *best_checkpoint_path(const char *out);
+
+#endif

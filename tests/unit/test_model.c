@@ -1,0 +1,179 @@
+/* Whole models against PyTorch (tests/fixtures/gen_models.py): ResNet20 and
+ * AlexNetSmall built by arch_build, weights set by the same formula as the
+ * generator, then the logits, loss, every parameter gradient, the tensors
+ * after one SGD step, and the losses of five steps on one batch. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "arch.h"
+#include "fixture.h"
+#include "model.h"
+#include "sgd.h"
+#include "softmax_xent.h"
+
+#include <stdlib.h>
+
+static uint64_t name_seed(const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ull;
+	return h;
+}
+
+/* gen_models.py's formula: splitmix64 of seed + (i+1)·golden, in [-1, 1). */
+static double formula(uint64_t seed, uint64_t i)
+{
+	uint64_t x = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+	x ^= x >> 31;
+	return (double)(x >> 40) / (double)(1 << 24) * 2 - 1;
+}
+
+static void fill(struct model *m)
+{
+	for (int i = 0; i < m->n_tensors; i++) {
+		const struct model_tensor *t = &m->tensors[i];
+		uint64_t seed = name_seed(t->name);
+		int is_bn = strstr(t->name, "bn") || strstr(t->name, "downsample.1");
+		int is_weight = strstr(t->name, ".weight") != NULL;
+		for (size_t k = 0; k < t->numel; k++) {
+			double u = formula(seed, k), v;
+			if (strstr(t->name, "running_mean"))
+				v = 0;
+			else if (strstr(t->name, "running_var"))
+				v = 1;
+			else if (t->ndim == 1 && is_bn)
+				v = is_weight ? 1 + 0.1 * u : 0.1 * u;
+			else if (t->ndim == 1)
+				v = 0.1 * u;
+			else
+				v = u * sqrt(3.0 / (double)(t->numel / (size_t)t->shape[0]));
+			t->data[k] = (float)v;
+		}
+	}
+}
+
+/* Compares x (n floats) with "<prefix>.<name>": whole, or its summary
+ * (sum, sum of squares, sum of |x| and sampled elements). */
+static void compare(const struct pcqfile *f, const char *prefix, const char *name,
+		    const float *x, size_t n, double atol, double rtol)
+{
+	char key[256];
+	snprintf(key, sizeof(key), "%s.%s", prefix, name);
+	if (pcqfile_tensor(f, key)) {
+		assert_close(x, fixture_f32(f, key, n), n, atol, rtol, key);
+		return;
+	}
+	snprintf(key, sizeof(key), "%s.%s#stats", prefix, name);
+	const struct tensor *st = pcqfile_tensor(f, key);
+	if (!st)
+		fail_msg("fixture has neither %s.%s nor its summary", prefix, name);
+	const double *stats = st->data;
+	double s = 0, s2 = 0, sa = 0;
+	for (size_t i = 0; i < n; i++) {
+		s += x[i];
+		s2 += (double)x[i] * x[i];
+		sa += fabs(x[i]);
+	}
+	/* Sums over millions of terms: compare against the sum of |x| scale. */
+	if (fabs(s - stats[0]) > 1e-3 * stats[2] + 1e-6 ||
+	    fabs(s2 - stats[1]) > 1e-3 * stats[1] + 1e-9 ||
+	    fabs(sa - stats[2]) > 1e-3 * stats[2] + 1e-6)
+		fail_msg("%s: sums (%g, %g, %g), expected (%g, %g, %g)", key, s, s2, sa,
+			 stats[0], stats[1], stats[2]);
+	snprintf(key, sizeof(key), "%s.%s#idx", prefix, name);
+	const struct tensor *it = pcqfile_tensor(f, key);
+	snprintf(key, sizeof(key), "%s.%s#val", prefix, name);
+	size_t k = it->nbytes / sizeof(int64_t);
+	const float *want = fixture_f32(f, key, k);
+	float *got = malloc(k * sizeof(float));
+	for (size_t i = 0; i < k; i++)
+		got[i] = x[((const int64_t *)it->data)[i]];
+	assert_close(got, want, k, atol, rtol, key);
+	free(got);
+}
+
+static void check_model(const char *fixture, const char *arch)
+{
+	struct pcqfile fx, mf = {.kind = KIND_MODEL};
+	struct rng rng;
+	fixture_load(&fx, fixture);
+	int64_t batch, classes;
+	double lr;
+	assert_int_equal(attrs_get_int(&fx.attrs, "t", "batch", &batch), 0);
+	assert_int_equal(attrs_get_int(&fx.attrs, "t", "classes", &classes), 0);
+	assert_int_equal(attrs_get_float(&fx.attrs, "t", "lr", &lr), 0);
+	rng_seed(&rng, 1, 0);
+	assert_int_equal(arch_build(&mf, arch, (struct act_shape){3, 32, 32}, (int)classes,
+				    &rng), 0);
+	for (size_t i = 0; i < mf.n_layers; i++)   /* see gen_models.py: no dropout */
+		if (strcmp(mf.layers[i].op, "dropout") == 0)
+			attrs_set_float(&mf.layers[i].params, "p", 0.0);
+	struct model m;
+	assert_int_equal(model_init(&m, &mf, "test", (int)batch, 1), 0);
+	fill(&m);
+
+	int n = (int)batch;
+	const float *x = fixture_f32(&fx, "input", (size_t)n * 3 * 32 * 32);
+	const int32_t *labels = pcqfile_tensor(&fx, "labels")->data;
+	const double *losses = pcqfile_tensor(&fx, "losses")->data;
+	float *dlogits = malloc((size_t)n * classes * sizeof(float));
+	struct softmax_xent_shape xs = {.N = n, .classes = (int)classes};
+	struct sgd_params sp = {.lr = (float)lr, .momentum = 0.9f, .weight_decay = 1e-4f};
+
+	for (int step = 0; step < 5; step++) {
+		const float *logits = model_forward(&m, x, n, 1, &rng);
+		if (step == 0)
+			/* 20 layers of float32 sums in another order: 1e-4 relative. */
+			assert_close(logits, fixture_f32(&fx, "logits", (size_t)n * classes),
+				     (size_t)n * classes, 1e-4, 1e-4, "logits");
+		double loss = softmax_xent(dlogits, NULL, logits, labels, &xs);
+		if (fabs(loss - losses[step]) > 1e-4 * fabs(losses[step]) + 1e-5)
+			fail_msg("%s step %d: loss %.8f, expected %.8f", arch, step, loss,
+				 losses[step]);
+		model_zero_grads(&m);
+		model_backward(&m, x, dlogits, n);
+		if (step == 0)
+			for (int i = 0; i < m.n_tensors; i++)
+				if (m.tensors[i].learned)
+					/* Gradients go through the whole backward pass:
+					 * 1e-3 relative, 1e-5 absolute for values near 0. */
+					compare(&fx, "grad", m.tensors[i].name, m.tensors[i].grad,
+						m.tensors[i].numel, 1e-5, 1e-3);
+		sgd_step(m.params, m.velocity, m.grads, &sp, m.n_params);
+		if (step == 0)
+			for (int i = 0; i < m.n_tensors; i++)
+				compare(&fx, "step1", m.tensors[i].name, m.tensors[i].data,
+					m.tensors[i].numel, 1e-5, 1e-4);
+	}
+	free(dlogits);
+	model_free(&m);
+	pcqfile_free(&mf);
+	pcqfile_free(&fx);
+}
+
+static void test_resnet20(void **state)
+{
+	(void)state;
+	check_model("model_resnet20.msgpack", "resnet20");
+}
+
+static void test_alexnet_small(void **state)
+{
+	(void)state;
+	check_model("model_alexnet_small.msgpack", "alexnet-small");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_resnet20),
+		cmocka_unit_test(test_alexnet_small),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
