@@ -3,6 +3,7 @@
 #include "backend.h"
 
 #include "check.h"
+#include "threads.h"
 
 #include <cblas.h>
 #include <stdio.h>
@@ -38,7 +39,7 @@ int backend_gpu_count(void)
 void backend_describe(char *buf, size_t len)
 {
 	int used = snprintf(buf, len, "CPU (%s, %d threads)", openblas_get_config(),
-			    openblas_get_num_threads());
+			    threads_get());
 	if (used < 0 || (size_t)used >= len)
 		return;
 #ifdef PCQ_CUDA

@@ -9,11 +9,13 @@
  * Gradient convention: dw and db accumulate (+=); din is overwritten.
  * All buffers are the caller's; nothing here allocates. The optimised
  * functions need a scratch `workspace` of conv2d_workspace_floats(s)
- * floats (contents undefined on return). They run im2col over a chunk of
- * several images and one GEMM per chunk, and use OpenMP threads for the
- * copies and OpenBLAS's threads for the GEMM: call them from outside any
- * OpenMP parallel region. The *_naive functions are direct loops, the
- * test oracle (STYLE.md 5). */
+ * floats (contents undefined on return), sized for omp_get_max_threads()
+ * at the time: do not raise the thread count between sizing and use.
+ * They split the images over the OpenMP threads (each thread's GEMMs run
+ * on that thread): call them from outside any parallel region. out and
+ * din do not depend on the thread count; dw and db are sums of per-thread
+ * partials added in thread order (the same bits for the same count).
+ * The *_naive functions are direct loops, the test oracle (STYLE.md 5). */
 #ifndef PCQ_CONV2D_H
 #define PCQ_CONV2D_H
 
@@ -49,8 +51,8 @@ void conv2d_backward(float *din,             /* (N, C, H, W), =; NULL: skip */
 
 /* The two implementations conv2d_forward/backward choose between (both
  * take the same workspace): im2col + GEMM for any shape, and direct
- * AVX-512 kernels for 3x3 stride-1 pad-1 convolutions with K % 16 == 0
- * (and C % 16 == 0 for din) when the CPU has AVX-512. conv2d_direct()
+ * AVX-512 kernels for 3x3 stride-1 pad-1 convolutions with C and K
+ * multiples of 16 when the CPU has AVX-512. conv2d_direct()
  * says whether a shape takes the direct path. */
 int conv2d_direct(const struct conv2d_shape *s);
 void conv2d_forward_gemm(float *out, float *workspace, const float *in,

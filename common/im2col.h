@@ -14,8 +14,8 @@
  *
  * col2im adds each column entry back to the pixel it came from:
  * im += im2colᵀ(col), the gradient of im2col; pixels outside the band's
- * receptive field are left alone. Both are single-threaded (callers
- * split images between threads); the *_naive versions are the oracle. */
+ * receptive field are left alone. Both are single-threaded (conv2d.c
+ * splits images between threads); the *_naive versions are the oracle. */
 #ifndef PCQ_IM2COL_H
 #define PCQ_IM2COL_H
 

@@ -1,4 +1,4 @@
-/* One knob for both thread pools (OpenMP loops and OpenBLAS GEMMs). */
+/* One knob for the threads of every loop and GEMM (OpenMP's; gemm.h). */
 #ifndef PCQ_THREADS_H
 #define PCQ_THREADS_H
 

@@ -166,8 +166,13 @@ static void data_free(struct data *d)
 }
 
 static const struct conv2d_shape random_shapes[] = {
-	/* ResNet20 stage 1 at 32x32: several bands per image */
+	/* ResNet20 stage 1 at 32x32: several bands per image (GEMM path),
+	 * direct on AVX-512 */
 	{ .n = 3, .c = 16, .h = 32, .w = 32, .k = 16, .kh = 3, .kw = 3, .stride = 1, .pad = 1 },
+	/* direct: P not a multiple of 16, two blocks of 16 channels, one pixel */
+	{ .n = 3, .c = 16, .h = 7, .w = 7, .k = 32, .kh = 3, .kw = 3, .stride = 1, .pad = 1 },
+	{ .n = 2, .c = 32, .h = 5, .w = 6, .k = 16, .kh = 3, .kw = 3, .stride = 1, .pad = 1 },
+	{ .n = 2, .c = 16, .h = 1, .w = 1, .k = 16, .kh = 3, .kw = 3, .stride = 1, .pad = 1 },
 	/* stride 2 with odd sizes; 1x1 stride 2 (downsample) */
 	{ .n = 2, .c = 5, .h = 13, .w = 11, .k = 7, .kh = 3, .kw = 3, .stride = 2, .pad = 1 },
 	{ .n = 3, .c = 16, .h = 16, .w = 16, .k = 32, .kh = 1, .kw = 1, .stride = 2, .pad = 0 },
@@ -183,48 +188,66 @@ static const struct conv2d_shape random_shapes[] = {
 	{ .n = 1, .c = 1, .h = 1, .w = 1, .k = 2, .kh = 3, .kw = 3, .stride = 2, .pad = 1 },
 };
 
+/* conv2d_forward/backward (whichever path they choose) and the GEMM path
+ * itself against the direct loops. */
+static void check_against_naive(size_t i, const struct conv2d_shape *s, int gemm_path)
+{
+	struct data d = data_init(s, 100 + 10 * i);
+	const struct sizes z = d.z;
+	float *ws = alloc(conv2d_workspace_floats(s));
+	float *out1 = alloc(z.out), *out2 = alloc(z.out);
+	float *din1 = alloc(z.in), *din2 = alloc(z.in);
+	float *dw1 = alloc(z.w), *dw2 = alloc(z.w), *db1 = alloc(s->k), *db2 = alloc(s->k);
+	fill_normal(dw1, z.w, 0, 1, 7);  /* += onto something */
+	memcpy(dw2, dw1, z.w * sizeof(float));
+	fill_nan(out1, z.out);
+	fill_nan(din1, z.in);
+
+	if (gemm_path) {
+		conv2d_forward_gemm(out1, ws, d.in, d.w, d.b, s);
+		conv2d_backward_gemm(din1, dw1, db1, ws, d.dout, d.in, d.w, s);
+	} else {
+		conv2d_forward(out1, ws, d.in, d.w, d.b, s);
+		conv2d_backward(din1, dw1, db1, ws, d.dout, d.in, d.w, s);
+	}
+	conv2d_forward_naive(out2, d.in, d.w, d.b, s);
+	conv2d_backward_naive(din2, dw2, db2, d.dout, d.in, d.w, s);
+	/* Float sums (GEMM or direct) vs the oracle's double sums of up to
+	 * N·OH·OW = 3072 (dw) or 576 (out) terms, |sum| up to ~60: rounding
+	 * is ~sqrt(terms)·2^-24·|sum|, inside 1e-4 + 1e-4·|ref|. */
+	const char *names[] = { "out", "din", "dw", "db" };
+	const float *got[] = { out1, din1, dw1, db1 }, *want[] = { out2, din2, dw2, db2 };
+	const size_t n[] = { z.out, z.in, z.w, (size_t)s->k };
+	for (int t = 0; t < 4; t++) {
+		char what[64];
+		snprintf(what, sizeof(what), "shape %zu %s %s", i,
+			 gemm_path ? "gemm" : conv2d_direct(s) ? "direct" : "default", names[t]);
+		assert_close(got[t], want[t], n[t], 1e-4, 1e-4, what);
+	}
+	free(ws);
+	free(out1);
+	free(out2);
+	free(din1);
+	free(din2);
+	free(dw1);
+	free(dw2);
+	free(db1);
+	free(db2);
+	data_free(&d);
+}
+
 static void test_fast_matches_naive(void **state)
 {
 	(void)state;
+	int direct = 0;
 	for (size_t i = 0; i < sizeof(random_shapes) / sizeof(random_shapes[0]); i++) {
-		const struct conv2d_shape *s = &random_shapes[i];
-		struct data d = data_init(s, 100 + 10 * i);
-		const struct sizes z = d.z;
-		float *ws = alloc(conv2d_workspace_floats(s));
-		float *out1 = alloc(z.out), *out2 = alloc(z.out);
-		float *din1 = alloc(z.in), *din2 = alloc(z.in);
-		float *dw1 = alloc(z.w), *dw2 = alloc(z.w), *db1 = alloc(s->k), *db2 = alloc(s->k);
-		fill_normal(dw1, z.w, 0, 1, 7);  /* += onto something */
-		memcpy(dw2, dw1, z.w * sizeof(float));
-
-		conv2d_forward(out1, ws, d.in, d.w, d.b, s);
-		conv2d_forward_naive(out2, d.in, d.w, d.b, s);
-		conv2d_backward(din1, dw1, db1, ws, d.dout, d.in, d.w, s);
-		conv2d_backward_naive(din2, dw2, db2, d.dout, d.in, d.w, s);
-		/* Float GEMM sums vs the oracle's double sums of up to
-		 * N·OH·OW = 3072 (dw) or 576 (out) terms, |sum| up to ~60:
-		 * rounding is ~sqrt(terms)·2^-24·|sum| < 1e-4 + 1e-4·|ref|. */
-		char what[64];
-		snprintf(what, sizeof(what), "shape %zu out", i);
-		assert_close(out1, out2, z.out, 1e-4, 1e-4, what);
-		snprintf(what, sizeof(what), "shape %zu din", i);
-		assert_close(din1, din2, z.in, 1e-4, 1e-4, what);
-		snprintf(what, sizeof(what), "shape %zu dw", i);
-		assert_close(dw1, dw2, z.w, 1e-4, 1e-4, what);
-		snprintf(what, sizeof(what), "shape %zu db", i);
-		assert_close(db1, db2, s->k, 1e-4, 1e-4, what);
-
-		free(ws);
-		free(out1);
-		free(out2);
-		free(din1);
-		free(din2);
-		free(dw1);
-		free(dw2);
-		free(db1);
-		free(db2);
-		data_free(&d);
+		check_against_naive(i, &random_shapes[i], 0);
+		check_against_naive(i, &random_shapes[i], 1);
+		direct += conv2d_direct(&random_shapes[i]);
 	}
+	/* The direct kernels need AVX-512; say when they were not tested. */
+	if (!direct)
+		print_message("conv2d: no AVX-512: direct kernels not tested\n");
 }
 
 /* out and din are computed per image, so they do not depend on the
@@ -331,6 +354,7 @@ static void test_gradcheck(void **state)
 	const struct conv2d_shape shapes[] = {
 		{ .n = 2, .c = 2, .h = 5, .w = 4, .k = 3, .kh = 3, .kw = 3, .stride = 2, .pad = 1 },
 		{ .n = 1, .c = 3, .h = 4, .w = 6, .k = 2, .kh = 2, .kw = 3, .stride = 1, .pad = 0 },
+		{ .n = 1, .c = 16, .h = 3, .w = 4, .k = 16, .kh = 3, .kw = 3, .stride = 1, .pad = 1 },
 	};
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
 		const struct conv2d_shape *s = &shapes[i];
