@@ -2,7 +2,7 @@
 #   CUDA=auto|0|1   compile cuda/ with nvcc and link cuBLAS (auto: when nvcc is found)
 #   SAN=1           AddressSanitizer + UBSan build (CPU only), in build/san
 #   V=1             print the full compiler command lines
-# Targets: all, deps, test, test-unit, test-e2e, test-san, fixtures, demo, clean, help.
+# Targets: all, deps, test, test-unit, test-e2e, test-san, fixtures, bench, demo, clean, help.
 
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
@@ -123,17 +123,31 @@ test-san:
 
 test: test-unit test-e2e
 
+# Benchmarks against PyTorch (BENCHMARKS.md); they want a quiet machine.
+$(BUILD)/bench/sgemm_ceiling: $(BUILD)/bench/sgemm_ceiling.o
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LDLIBS) -o $@
+
+bench: $(BINS) $(BUILD)/bench/sgemm_ceiling
+	$(BUILD)/bench/sgemm_ceiling
+	sh bench/train_throughput.sh resnet20 20
+	sh bench/train_throughput.sh alexnet-small 8
+
 # Reference tensors from PyTorch (Debian's python3-torch, /usr/bin/python3).
 PYTHON_TORCH ?= /usr/bin/python3
 fixtures:
 	for g in tests/fixtures/gen_*.py; do $(PYTHON_TORCH) $$g || exit 1; done
 
-# The README's first command: until the pipeline lands, build and summarise
-# the default data set.
+# The README's first command: until the quantization pipeline lands,
+# summarise the default data set, pre-train ResNet20 on part of it and
+# evaluate the model (about a minute on 2 cores).
 DEMO_DATA ?= fashion-mnist:/usr/share/datasets/fashion-mnist
+DEMO_DIR ?= results/demo
 demo: $(BINS)
-	bin/pcq-info --data $(DEMO_DATA) --split train
+	@mkdir -p $(DEMO_DIR)
 	bin/pcq-info --data $(DEMO_DATA) --split test
+	bin/pcq-train --arch resnet20 --data $(DEMO_DATA) --limit 10000 --epochs 2 \
+		--lr 0.05 --log $(DEMO_DIR)/train.jsonl -o $(DEMO_DIR)/resnet20.msgpack
+	bin/pcq-infer $(DEMO_DIR)/resnet20.msgpack --data $(DEMO_DATA)
 
 clean:
 	rm -rf build bin
@@ -142,7 +156,7 @@ help:
 	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
 
 FORCE:
-.PHONY: all deps fixtures test test-unit test-e2e test-san demo clean help FORCE
+.PHONY: all bench deps fixtures test test-unit test-e2e test-san demo clean help FORCE
 .PRECIOUS: $(BUILD)/%.o $(BUILD)/tests/%.o
 
 -include $(LIB_OBJ:.o=.d) $(BINS:bin/pcq-%=$(BUILD)/src/%.d) $(UNIT_BINS:=.d)

@@ -277,6 +277,7 @@ void model_free(struct model *m)
 	free(m->caches);
 	free(m->consumers);
 	free(m->written);
+	free(m->profile);
 	memset(m, 0, sizeof(*m));
 }
 

@@ -10,6 +10,7 @@
 #include "rng.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* One file tensor as the model holds it. */
 struct model_tensor {
@@ -48,6 +49,7 @@ struct model {
 	size_t workspace_floats;
 	void *caches;            /* per-node saved data for backward */
 	int *consumers;          /* [n_nodes] how many nodes read each output */
+	double *profile;         /* [2 · n_nodes] forward, backward seconds, or NULL */
 	unsigned char *written;  /* [n_nodes] backward bookkeeping */
 };
 
@@ -73,5 +75,9 @@ void model_zero_grads(struct model *m);
 void model_store(const struct model *m, struct pcqfile *f);
 
 const struct model_tensor *model_find_tensor(const struct model *m, const char *name);
+
+/* Time every node from now on; model_profile_print lists the totals. */
+void model_profile_start(struct model *m);
+void model_profile_print(const struct model *m, FILE *fp);
 
 #endif

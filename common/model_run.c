@@ -5,7 +5,9 @@
 #include "model.h"
 
 #include "check.h"
+#include "progress.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const float *input_of(const struct model *m, const float *x, int src)
@@ -24,7 +26,10 @@ const float *model_forward(struct model *m, const float *x, int n, int training,
 			xs[i] = input_of(m, x, node->inputs[i]);
 		struct op_ctx c = {.n = n, .training = training, .x = xs,
 				   .workspace = m->workspace, .rng = rng};
+		double t0 = m->profile ? progress_now() : 0;
 		node->op->forward(node, &c);
+		if (m->profile)
+			m->profile[2 * j] += progress_now() - t0;
 	}
 	return m->nodes[m->n_nodes - 1].out;
 }
@@ -62,7 +67,10 @@ void model_backward(struct model *m, const float *x, const float *dlogits, int n
 			}
 		}
 		struct op_ctx c = {.n = n, .training = 1, .x = xs, .workspace = m->workspace};
+		double t0 = m->profile ? progress_now() : 0;
 		node->op->backward(node, &c, dx);
+		if (m->profile)
+			m->profile[2 * j + 1] += progress_now() - t0;
 		for (int i = 0; i < node->n_inputs; i++) {
 			int src = node->inputs[i];
 			if (src < 0)
@@ -78,4 +86,23 @@ void model_backward(struct model *m, const float *x, const float *dlogits, int n
 void model_zero_grads(struct model *m)
 {
 	memset(m->grads, 0, m->n_params * sizeof(float));
+}
+
+void model_profile_start(struct model *m)
+{
+	free(m->profile);
+	m->profile = xcalloc(2 * (size_t)m->n_nodes, sizeof(double));
+}
+
+void model_profile_print(const struct model *m, FILE *fp)
+{
+	double total = 0;
+	for (int j = 0; j < 2 * m->n_nodes; j++)
+		total += m->profile[j];
+	fprintf(fp, "%-28s %-16s %10s %10s %6s\n", "layer", "op", "forward s", "backward s", "share");
+	for (int j = 0; j < m->n_nodes; j++)
+		fprintf(fp, "%-28s %-16s %10.3f %10.3f %5.1f%%\n", m->nodes[j].name,
+			m->nodes[j].op->name, m->profile[2 * j], m->profile[2 * j + 1],
+			total > 0 ? 100 * (m->profile[2 * j] + m->profile[2 * j + 1]) / total : 0);
+	fprintf(fp, "%-28s %-16s %21.3f\n", "total", "", total);
 }

@@ -123,6 +123,8 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 	int rc = 0;
 	struct progress pr;
 	progress_init(&pr);
+	if (o->profile)
+		model_profile_start(&m);
 
 	if (done >= o->epochs)
 		warn("'%s' has %lld epochs done already; --epochs %d trains no more",
@@ -193,6 +195,8 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 			rc = -1;
 		done = epoch + 1;
 	}
+	if (o->profile)
+		model_profile_print(&m, stderr);
 	if (rc == 0) {
 		/* The final state, also when no epoch ran (stdout output). */
 		model_store(&m, f);

@@ -25,6 +25,7 @@ struct train_options {
 	const char *out;      /* last checkpoint ("-": only the end, to stdout) */
 	const char *best;     /* best checkpoint, or NULL */
 	const char *log;      /* JSON lines, appended, or NULL */
+	int profile;          /* print per-layer times to stderr at the end */
 };
 
 /* Trains the model in f (updated in place with the final state). */

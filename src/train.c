@@ -44,6 +44,7 @@ static void usage(void)
 	       "                     split's statistics for folder and dataset files)\n"
 	       "  --no-augment       no random crop or flip\n"
 	       "  --log FILE         append one JSON line per epoch (loss, accuracy, lr, seconds)\n"
+	       "  --profile          print each layer's forward and backward time at the end\n"
 	       "  --help, --version\n"
 	       "Same seed, thread count and SOURCE_DATE_EPOCH give the same file bytes.\n",
 	       arch_names(), dataset_kinds(), norm_names());
@@ -76,6 +77,7 @@ static void parse(struct args *a, int argc, char **argv)
 		{"norm", required_argument, NULL, 'n'},
 		{"no-augment", no_argument, NULL, 'A'},
 		{"log", required_argument, NULL, 'G'},
+		{"profile", no_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0, 0, 0, 0},
@@ -104,6 +106,7 @@ static void parse(struct args *a, int argc, char **argv)
 		case 'n': a->norm = optarg; break;
 		case 'A': a->t.augment = 0; break;
 		case 'G': a->log = optarg; break;
+		case 'P': a->t.profile = 1; break;
 		case 'h': usage(); exit(0);
 		case 'V': printf("pcq-train %s\n", PCQ_VERSION); exit(0);
 		default: cli_bad_option(c, argv);
