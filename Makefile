@@ -135,6 +135,8 @@ bench: $(BINS) $(BUILD)/bench/sgemm_ceiling
 # Reference tensors from PyTorch (Debian's python3-torch, /usr/bin/python3).
 PYTHON_TORCH ?= /usr/bin/python3
 fixtures:
+	@$(PYTHON_TORCH) -c 'import torch, msgpack, numpy' 2>/dev/null || { echo \
+		"fixtures: $(PYTHON_TORCH) needs torch, msgpack and numpy: apt-get install python3-torch python3-msgpack python3-numpy" >&2; exit 1; }
 	for g in tests/fixtures/gen_*.py; do $(PYTHON_TORCH) $$g || exit 1; done
 
 # The README's first command: until the quantization pipeline lands,

@@ -1,12 +1,13 @@
 #!/bin/sh
-# Installs the Debian packages PCQ needs, only those that are missing.
+# Installs the Debian packages PCQ needs, only those that are missing
+# (python3: the end-to-end tests read --json output with it).
 # Used by `make deps` and by every build (through build/config.mk), so a
 # fresh Debian 12 machine needs nothing by hand. Runs apt-get as root, or
 # through sudo when not root.
 set -eu
 
 packages="gcc make pkg-config libopenblas-dev libmsgpack-dev libcmocka-dev
-zlib1g-dev libjpeg-dev libpng-dev nettle-dev dataset-fashion-mnist"
+zlib1g-dev libjpeg-dev libpng-dev nettle-dev dataset-fashion-mnist python3"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps: no dpkg-query (not Debian?): install by hand: $packages" >&2

@@ -46,7 +46,7 @@ static void usage(void)
 	       "  --log FILE         append one JSON line per epoch (loss, accuracy, lr, seconds)\n"
 	       "  --profile          print each layer's forward and backward time at the end\n"
 	       "  --help, --version\n"
-	       "Same seed, thread count and SOURCE_DATE_EPOCH give the same file bytes.\n",
+	       "The same command, thread count and SOURCE_DATE_EPOCH give the same file bytes.\n",
 	       arch_names(), dataset_kinds(), norm_names());
 }
 
