@@ -5,6 +5,7 @@
 
 #include "check.h"
 #include "init.h"
+#include "window.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -53,8 +54,8 @@ static void conv(struct builder *b, const char *name, const char *in, int k,
 	if (bias)
 		init_uniform_fan_in(tensor(b, name, "bias", 1, (int64_t[]){k}), (size_t)k,
 				    fan_in, b->rng);
-	b->shape = (struct act_shape){k, (b->shape.h + 2 * pad - kernel) / stride + 1,
-				      (b->shape.w + 2 * pad - kernel) / stride + 1};
+	b->shape = (struct act_shape){k, window_out(b->shape.h, kernel, stride, pad),
+				      window_out(b->shape.w, kernel, stride, pad)};
 }
 
 static void batchnorm(struct builder *b, const char *name, const char *in)
@@ -81,8 +82,8 @@ static void pool(struct builder *b, const char *name, const char *op, const char
 	attrs_set_int(&l->params, "kernel", kernel);
 	attrs_set_int(&l->params, "stride", stride);
 	attrs_set_int(&l->params, "pad", 0);
-	b->shape.h = (b->shape.h - kernel) / stride + 1;
-	b->shape.w = (b->shape.w - kernel) / stride + 1;
+	b->shape.h = window_out(b->shape.h, kernel, stride, 0);
+	b->shape.w = window_out(b->shape.w, kernel, stride, 0);
 }
 
 static void linear(struct builder *b, const char *name, const char *in, int out)

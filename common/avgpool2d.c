@@ -5,6 +5,7 @@
 #include "avgpool2d.h"
 
 #include "check.h"
+#include "window.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -24,12 +25,12 @@ static void check_shape(const struct avgpool2d_shape *s)
 
 int avgpool2d_out_h(const struct avgpool2d_shape *s)
 {
-	return (s->H + 2 * s->pad - s->kernel) / s->stride + 1;
+	return window_out(s->H, s->kernel, s->stride, s->pad);
 }
 
 int avgpool2d_out_w(const struct avgpool2d_shape *s)
 {
-	return (s->W + 2 * s->pad - s->kernel) / s->stride + 1;
+	return window_out(s->W, s->kernel, s->stride, s->pad);
 }
 
 static int imax(int a, int b) { return a > b ? a : b; }

@@ -31,6 +31,7 @@
 #include "gemm.h"
 #include "conv2d_internal.h"
 #include "im2col.h"
+#include "window.h"
 
 #include <omp.h>
 #include <stdint.h>
@@ -45,12 +46,12 @@
 
 int conv2d_out_h(const struct conv2d_shape *s)
 {
-	return (s->h + 2 * s->pad - s->kh) / s->stride + 1;
+	return window_out(s->h, s->kh, s->stride, s->pad);
 }
 
 int conv2d_out_w(const struct conv2d_shape *s)
 {
-	return (s->w + 2 * s->pad - s->kw) / s->stride + 1;
+	return window_out(s->w, s->kw, s->stride, s->pad);
 }
 
 void conv2d_check_shape(const struct conv2d_shape *s)

@@ -4,6 +4,7 @@
 #include "maxpool2d.h"
 
 #include "check.h"
+#include "window.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -19,12 +20,12 @@ static void check_shape(const struct maxpool2d_shape *s)
 
 int maxpool2d_out_h(const struct maxpool2d_shape *s)
 {
-	return (s->H + 2 * s->pad - s->kernel) / s->stride + 1;
+	return window_out(s->H, s->kernel, s->stride, s->pad);
 }
 
 int maxpool2d_out_w(const struct maxpool2d_shape *s)
 {
-	return (s->W + 2 * s->pad - s->kernel) / s->stride + 1;
+	return window_out(s->W, s->kernel, s->stride, s->pad);
 }
 
 static int imax(int a, int b) { return a > b ? a : b; }
