@@ -131,6 +131,7 @@ bench: $(BINS) $(BUILD)/bench/sgemm_ceiling
 	$(BUILD)/bench/sgemm_ceiling
 	sh bench/train_throughput.sh resnet20 20
 	sh bench/train_throughput.sh alexnet-small 8
+	sh bench/kmeans_vs_sklearn.sh
 
 # Reference tensors from PyTorch (Debian's python3-torch, /usr/bin/python3).
 PYTHON_TORCH ?= /usr/bin/python3

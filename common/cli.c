@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void usage_error(const char *fmt, ...)
 {
@@ -51,4 +52,11 @@ double cli_double(const char *opt, const char *s, double min, double max)
 		usage_error("invalid value '%s' for %s: expected a number in [%g, %g]",
 			    s, opt, min, max);
 	return v;
+}
+
+char **cli_command(int argc, char **argv)
+{
+	char **copy = xmalloc(((size_t)argc + 1) * sizeof(char *));
+	memcpy(copy, argv, ((size_t)argc + 1) * sizeof(char *));
+	return copy;
 }

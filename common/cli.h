@@ -17,4 +17,8 @@ double cli_double(const char *opt, const char *s, double min, double max);
  * in one line and exit 2. */
 _Noreturn void cli_bad_option(int c, char **argv);
 
+/* A copy of argv's pointers taken before getopt_long permutes argv, so
+ * provenance records the command as typed. Free with free(). */
+char **cli_command(int argc, char **argv);
+
 #endif

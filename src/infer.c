@@ -40,6 +40,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	set_program_name("pcq-infer");
+	char **command = cli_command(argc, argv);
 	static const struct option opts[] = {
 		{"data", required_argument, NULL, 'd'},
 		{"split", required_argument, NULL, 's'},
@@ -87,8 +88,10 @@ int main(int argc, char **argv)
 	struct norm norm;
 	char digest[65];
 	int rc = 1;
-	if (pcqfile_read(&f, path, KIND_ANY, digest))
+	if (pcqfile_read(&f, path, KIND_ANY, digest)) {
+		free(command);
 		return 1;
+	}
 	if (f.kind != KIND_MODEL) {
 		error("'%s': is a %s file; pcq-infer evaluates model files so far "
 		      "(fused and quantized models: issues 5 and 6)", name, file_kind_name(f.kind));
@@ -109,7 +112,7 @@ int main(int argc, char **argv)
 	else
 		report_text(stdout, &info, &ds, &r);
 	rc = 0;
-	if (predictions && report_predictions(predictions, &info, &ds, &r, argc, argv))
+	if (predictions && report_predictions(predictions, &info, &ds, &r, argc, command))
 		rc = 1;
 	if (fflush(stdout) != 0)
 		rc = error("'stdout': write failed");
@@ -118,5 +121,6 @@ out:
 	model_free(&m);
 	dataset_free(&ds);
 	pcqfile_free(&f);
+	free(command);
 	return rc;
 }

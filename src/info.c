@@ -39,6 +39,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	set_program_name("pcq-info");
+	char **command = cli_command(argc, argv);
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"tensors", no_argument, NULL, 't'},
@@ -86,12 +87,15 @@ int main(int argc, char **argv)
 			splits[one] = 1;
 		else
 			usage_error("invalid value '%s' for --split: expected train, test or all", split);
-		return summarise_dataset(data, splits, limit, threads, save, argc, argv, &so) ? 1 : 0;
+		int rc = summarise_dataset(data, splits, limit, threads, save, argc, command, &so);
+		free(command);
+		return rc ? 1 : 0;
 	}
 	if (save)
 		usage_error("--save needs --data");
 	if (optind == argc)
 		usage_error("no FILE given");
+	free(command);
 	int rc = 0;
 	for (int i = optind; i < argc; i++)
 		if (summarise_file(argv[i], &so))

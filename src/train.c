@@ -144,6 +144,7 @@ static int new_model(struct pcqfile *f, const struct args *a, const struct datas
 int main(int argc, char **argv)
 {
 	set_program_name("pcq-train");
+	char **command = cli_command(argc, argv);
 	struct args a;
 	parse(&a, argc, argv);
 	threads_set(a.threads);
@@ -169,7 +170,7 @@ int main(int argc, char **argv)
 	} else if (new_model(&f, &a, &train, &norm)) {
 		goto out;
 	}
-	provenance_init(&f.prov, argc, argv);
+	provenance_init(&f.prov, argc, command);
 	if (a.resume)
 		provenance_add_input(&f.prov, a.resume, digest);
 	provenance_add_dataset(&f.prov, a.data, &train);
@@ -188,5 +189,6 @@ out:
 	pcqfile_free(&f);
 	dataset_free(&train);
 	dataset_free(&test);
+	free(command);
 	return rc;
 }
