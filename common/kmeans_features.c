@@ -2,7 +2,6 @@
  * docs/FORMAT.md §kmeans. */
 #include "kmeans_features.h"
 
-#include "batch.h"
 #include "check.h"
 
 #include <stdlib.h>
@@ -54,28 +53,45 @@ int kmeans_features(float *out, const float *x, const struct kmeans_features_sha
 	return 0;
 }
 
+/* Normalisation is increasing per channel (std > 0), so the min and max of
+ * a normalised block are the normalised min and max of its bytes: the same
+ * floats batch_fill would give (same expression, ISO C: no contraction),
+ * without making the float image. */
 int kmeans_dataset_features(float *out, const struct dataset *ds, const size_t *idx,
 			    size_t n, const struct norm *norm, int partitions)
 {
 	if (kmeans_features_check(ds->c, ds->h, ds->w, partitions))
 		return -1;
 	CHECK(idx || n == ds->n);
-	enum { CHUNK = 256 };
-	const size_t image = (size_t)ds->c * ds->h * ds->w;
-	const size_t d = (size_t)kmeans_feature_length(ds->c, partitions);
-	float *x = xmalloc(CHUNK * image * sizeof(float));
-	int32_t labels[CHUNK];
-	size_t own[CHUNK];
-	for (size_t at = 0; at < n; at += CHUNK) {
-		int m = (int)(n - at < CHUNK ? n - at : CHUNK);
-		const size_t *sel = idx ? idx + at : own;
-		for (int i = 0; !idx && i < m; i++)
-			own[i] = at + (size_t)i;
-		batch_fill(x, labels, ds, sel, m, norm, 0, 0);
-		struct kmeans_features_shape s = {.n = (size_t)m, .c = ds->c, .h = ds->h,
-						  .w = ds->w, .partitions = partitions};
-		CHECK(kmeans_features(out + at * d, x, &s) == 0);
+	const int C = ds->c, H = ds->h, W = ds->w, P = partitions, cols = P / 2;
+	const size_t plane = (size_t)H * W, d = (size_t)kmeans_feature_length(C, P);
+	float scale[NORM_MAX_CHANNELS], shift[NORM_MAX_CHANNELS];
+	CHECK(C <= NORM_MAX_CHANNELS);
+	for (int c = 0; c < C; c++) {
+		scale[c] = 1.0f / (255.0f * norm->std[c]);   /* as batch_fill */
+		shift[c] = -norm->mean[c] / norm->std[c];
 	}
-	free(x);
+
+	#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *img = ds->images + (idx ? idx[i] : i) * C * plane;
+		float *f = out + i * d;
+		for (int c = 0; c < C; c++)
+			for (int b = 0; b < P; b++) {
+				int r = b / cols, j = b % cols;
+				int y0 = r * H / 2, y1 = (r + 1) * H / 2;
+				int x0 = j * W / cols, x1 = (j + 1) * W / cols;
+				const uint8_t *p = img + (size_t)c * plane;
+				uint8_t lo = 255, hi = 0;
+				for (int y = y0; y < y1; y++)
+					for (int xx = x0; xx < x1; xx++) {
+						uint8_t v = p[(size_t)y * W + xx];
+						lo = v < lo ? v : lo;
+						hi = v > hi ? v : hi;
+					}
+				f[((size_t)c * P + b) * 2] = (float)lo * scale[c] + shift[c];
+				f[((size_t)c * P + b) * 2 + 1] = (float)hi * scale[c] + shift[c];
+			}
+	}
 	return 0;
 }

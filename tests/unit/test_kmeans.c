@@ -15,6 +15,7 @@
 #include "check.h"
 #include "kmeans.h"
 #include "kmeans_features.h"
+#include "batch.h"
 #include "rng.h"
 #include "threads.h"
 
@@ -402,12 +403,44 @@ static void test_assign_images(void **state)
 	kmeans_free(&m);
 }
 
+/* Features straight from the bytes equal those of the normalised float
+ * images (batch_fill), bit for bit: normalisation is increasing. */
+static void test_features_from_bytes(void **state)
+{
+	(void)state;
+	enum { N = 5, C = 3, H = 9, W = 11, P = 6 };
+	struct dataset ds = {.n = N, .c = C, .h = H, .w = W, .classes = 1};
+	ds.images = malloc(N * C * H * W);
+	ds.labels = calloc(N, sizeof(int32_t));
+	struct rng r;
+	rng_seed(&r, 7, 0);
+	for (size_t i = 0; i < (size_t)N * C * H * W; i++)
+		ds.images[i] = (uint8_t)rng_below(&r, 256);
+	struct norm nm = {.c = C, .mean = {0.49f, 0.48f, 0.45f}, .std = {0.2023f, 0.1994f, 0.2010f}};
+	size_t idx[N] = {4, 0, 2, 1, 3};
+	int32_t labels[N];
+	float *x = malloc(sizeof(float) * N * C * H * W);
+	const size_t d = (size_t)kmeans_feature_length(C, P);
+	float *want = malloc(sizeof(float) * N * d), *got = malloc(sizeof(float) * N * d);
+	batch_fill(x, labels, &ds, idx, N, &nm, 0, 0);
+	struct kmeans_features_shape s = {.n = N, .c = C, .h = H, .w = W, .partitions = P};
+	assert_int_equal(kmeans_features(want, x, &s), 0);
+	assert_int_equal(kmeans_dataset_features(got, &ds, idx, N, &nm, P), 0);
+	assert_memory_equal(got, want, sizeof(float) * N * d);
+	free(ds.images);
+	free(ds.labels);
+	free(x);
+	free(want);
+	free(got);
+}
+
 int main(void)
 {
 	set_program_name("test_kmeans");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_features_odd_sizes),
 		cmocka_unit_test(test_features_too_small),
+		cmocka_unit_test(test_features_from_bytes),
 		cmocka_unit_test(test_assign_ties),
 		cmocka_unit_test(test_single_cluster),
 		cmocka_unit_test(test_duplicates),
