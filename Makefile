@@ -148,9 +148,9 @@ DEMO_DIR ?= results/demo
 demo: $(BINS)
 	@mkdir -p $(DEMO_DIR)
 	bin/pcq-info --data $(DEMO_DATA) --split test
-	bin/pcq-train --arch resnet20 --data $(DEMO_DATA) --limit 10000 --epochs 2 \
-		--lr 0.05 --log $(DEMO_DIR)/train.jsonl -o $(DEMO_DIR)/resnet20.msgpack
-	bin/pcq-infer $(DEMO_DIR)/resnet20.msgpack --data $(DEMO_DATA)
+	bin/pcq-train --arch resnet20 --data $(DEMO_DATA) --limit 10000 --epochs 3 \
+		--lr 0.05 --lr-step 2 --log $(DEMO_DIR)/train.jsonl -o $(DEMO_DIR)/resnet20.msgpack
+	bin/pcq-infer $(DEMO_DIR)/resnet20.best.msgpack --data $(DEMO_DATA)
 
 clean:
 	rm -rf build bin
