@@ -22,11 +22,22 @@ int kmeans_features_check(int c, int h, int w, int partitions)
 	return 0;
 }
 
+/* Rows [y0, y1) and columns [x0, x1) of block b of the 2 x P/2 grid: the
+ * last row and column of blocks take the remainder (docs/FORMAT.md). */
+static void block_bounds(int b, int P, int H, int W, int *y0, int *y1, int *x0, int *x1)
+{
+	int cols = P / 2, r = b / cols, j = b % cols;
+	*y0 = r * H / 2;
+	*y1 = (r + 1) * H / 2;
+	*x0 = j * W / cols;
+	*x1 = (j + 1) * W / cols;
+}
+
 int kmeans_features(float *out, const float *x, const struct kmeans_features_shape *s)
 {
 	if (kmeans_features_check(s->c, s->h, s->w, s->partitions))
 		return -1;
-	const int C = s->c, H = s->h, W = s->w, P = s->partitions, cols = P / 2;
+	const int C = s->c, H = s->h, W = s->w, P = s->partitions;
 	const size_t plane = (size_t)H * W, d = (size_t)kmeans_feature_length(C, P);
 
 	#pragma omp parallel for schedule(static)
@@ -35,9 +46,8 @@ int kmeans_features(float *out, const float *x, const struct kmeans_features_sha
 		float *f = out + i * d;
 		for (int c = 0; c < C; c++)
 			for (int b = 0; b < P; b++) {
-				int r = b / cols, j = b % cols;
-				int y0 = r * H / 2, y1 = (r + 1) * H / 2;
-				int x0 = j * W / cols, x1 = (j + 1) * W / cols;
+				int y0, y1, x0, x1;
+				block_bounds(b, P, H, W, &y0, &y1, &x0, &x1);
 				const float *p = img + (size_t)c * plane;
 				float lo = p[(size_t)y0 * W + x0], hi = lo;
 				for (int y = y0; y < y1; y++)
@@ -63,7 +73,7 @@ int kmeans_dataset_features(float *out, const struct dataset *ds, const size_t *
 	if (kmeans_features_check(ds->c, ds->h, ds->w, partitions))
 		return -1;
 	CHECK(idx || n == ds->n);
-	const int C = ds->c, H = ds->h, W = ds->w, P = partitions, cols = P / 2;
+	const int C = ds->c, H = ds->h, W = ds->w, P = partitions;
 	const size_t plane = (size_t)H * W, d = (size_t)kmeans_feature_length(C, P);
 	float scale[NORM_MAX_CHANNELS], shift[NORM_MAX_CHANNELS];
 	CHECK(C <= NORM_MAX_CHANNELS);
@@ -78,9 +88,8 @@ int kmeans_dataset_features(float *out, const struct dataset *ds, const size_t *
 		float *f = out + i * d;
 		for (int c = 0; c < C; c++)
 			for (int b = 0; b < P; b++) {
-				int r = b / cols, j = b % cols;
-				int y0 = r * H / 2, y1 = (r + 1) * H / 2;
-				int x0 = j * W / cols, x1 = (j + 1) * W / cols;
+				int y0, y1, x0, x1;
+				block_bounds(b, P, H, W, &y0, &y1, &x0, &x1);
 				const uint8_t *p = img + (size_t)c * plane;
 				uint8_t lo = 255, hi = 0;
 				for (int y = y0; y < y1; y++)

@@ -10,18 +10,11 @@
 #include "model_data.h"
 #include "normalize.h"
 #include "pcqfile.h"
+#include "progress.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double seconds_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void print_split(FILE *fp, const struct dataset *ds, double secs,
 			const char *digest, const struct summary_options *o, int first)
@@ -101,12 +94,12 @@ int summarise_dataset(const char *spec, const int splits[SPLIT_COUNT],
 			continue;
 		struct dataset ds;
 		char digest[65];
-		double t0 = seconds_now();
+		double t0 = progress_now();
 		if (dataset_load(&ds, spec, (enum split)s, limit, threads)) {
 			rc = -1;
 			break;
 		}
-		double secs = seconds_now() - t0;
+		double secs = progress_now() - t0;
 		dataset_digest(&ds, digest);
 		print_split(fp, &ds, secs, digest, o, first);
 		first = 0;
