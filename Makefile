@@ -1,5 +1,6 @@
 # PCQ: per-cluster quantization tools. `make` builds bin/, `make test` tests.
-#   CUDA=auto|0|1   compile cuda/ with nvcc and link cuBLAS (auto: when nvcc is found)
+#   CUDA=auto|0|1   compile cuda/ with nvcc and link cuBLAS (auto: when nvcc
+#                   is found and a cuBLAS program compiles and links)
 #   SAN=1           AddressSanitizer + UBSan build (CPU only), in build/san
 #   V=1             print the full compiler command lines
 # Targets: all, deps, test, test-unit, test-e2e, test-san, fixtures, bench, demo, clean, help.
@@ -15,22 +16,6 @@ Q := $(if $(filter 1,$(V)),,@)
 CC ?= cc
 NVCC ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
 
-ifeq ($(SAN),1)
-  USE_CUDA := 0
-  VARIANT := san
-else ifeq ($(CUDA),auto)
-  USE_CUDA := $(if $(NVCC),1,0)
-else
-  USE_CUDA := $(CUDA)
-endif
-ifeq ($(USE_CUDA),1)
-  ifeq ($(NVCC),)
-    $(error CUDA=1 but nvcc was not found (set NVCC=/path/to/nvcc))
-  endif
-endif
-VARIANT ?= $(if $(filter 1,$(USE_CUDA)),cuda,cpu)
-BUILD := build/$(VARIANT)
-
 # Dependencies are installed and detected once, into build/config.mk
 # (make re-reads the Makefile after creating it).
 NO_CONFIG_GOALS := clean deps help
@@ -40,7 +25,30 @@ endif
 build/config.mk: scripts/deps.sh scripts/configure.sh
 	@mkdir -p build
 	sh scripts/deps.sh
-	sh scripts/configure.sh > $@.tmp && mv $@.tmp $@
+	NVCC="$(NVCC)" CC="$(CC)" sh scripts/configure.sh > $@.tmp && mv $@.tmp $@
+
+# CUDA is decided after build/config.mk: auto needs nvcc and a cuBLAS that
+# links (scripts/configure.sh probes it).
+ifeq ($(SAN),1)
+  USE_CUDA := 0
+  VARIANT := san
+else ifeq ($(CUDA),auto)
+  USE_CUDA := $(if $(and $(NVCC),$(CONFIG_CUDA_LIBDIR)),1,0)
+else
+  USE_CUDA := $(CUDA)
+endif
+ifeq ($(USE_CUDA),1)
+  ifeq ($(NVCC),)
+    $(error CUDA=1 but nvcc was not found (set NVCC=/path/to/nvcc))
+  endif
+  ifeq ($(CONFIG_CUDA_LIBDIR),)
+    ifdef CONFIG_BLAS
+      $(error CUDA=1 but cuBLAS does not link with $(NVCC): see the configure message (rm build/config.mk to probe again))
+    endif
+  endif
+endif
+VARIANT ?= $(if $(filter 1,$(USE_CUDA)),cuda,cpu)
+BUILD := build/$(VARIANT)
 
 VERSION := $(shell cat VERSION)
 
@@ -61,15 +69,14 @@ TOOLS := train kmeans fuse quantize infer info
 BINS := $(TOOLS:%=bin/pcq-%)
 
 ifeq ($(USE_CUDA),1)
-  CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
   CFLAGS += -DPCQ_CUDA
   NVCCFLAGS := -O2 -std=c++17 -Icommon -Xcompiler -Wall,-Wextra,-Werror $(CONFIG_CUDA_ARCH)
-  LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart_static -ldl -lrt -lpthread -lstdc++
+  LDLIBS += -L$(CONFIG_CUDA_LIBDIR) -Wl,-rpath,$(CONFIG_CUDA_LIBDIR) -lcublas -lcudart_static -ldl -lrt -lpthread -lstdc++
 endif
 
 ifdef CONFIG_BLAS
 $(info pcq: $(VARIANT) build $(VERSION): BLAS $(CONFIG_BLAS), OpenMP yes, CPU $(or $(CPU_FLAGS),generic), \
-	CUDA $(if $(filter 1,$(USE_CUDA)),yes ($(NVCC)$(if $(CONFIG_CUDA_ARCH), $(CONFIG_CUDA_ARCH), default arch + PTX)),no))
+	CUDA $(if $(filter 1,$(USE_CUDA)),yes ($(NVCC)$(if $(CONFIG_CUDA_ARCH), $(CONFIG_CUDA_ARCH), default arch + PTX)),no$(if $(and $(NVCC),$(filter auto,$(CUDA)),$(filter-out san,$(VARIANT))), (nvcc found but cuBLAS does not link))))
 endif
 
 all: $(BINS)

@@ -17,6 +17,37 @@ fi
 echo "CONFIG_CFLAGS += $(pc --cflags libpng) "
 echo "CONFIG_LIBS += -lmsgpackc -lnettle -ljpeg $(pc --libs libpng || echo -lpng) -lz"
 
+# CUDA: a machine may have nvcc without cuBLAS, or its libraries outside
+# nvcc's own tree, so detection is a real compile and link of a cuBLAS call.
+# CONFIG_CUDA_LIBDIR stays empty when that fails; CUDA=auto then builds for
+# the CPU only, CUDA=1 stops with the reason.
+cuda_libdir=
+if [ -n "${NVCC:-}" ] && [ -x "$NVCC" ]; then
+	home=$(dirname "$(dirname "$NVCC")")
+	probe=$(mktemp -d)
+	trap 'rm -rf "$probe"' EXIT
+	cat > "$probe/p.cu" <<'CU'
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+int main(void) { int n = 0; cublasHandle_t h; cudaGetDeviceCount(&n); (void)h; return cublasGetVersion(0, &n) == CUBLAS_STATUS_SUCCESS ? 0 : 0; }
+CU
+	if "$NVCC" -c "$probe/p.cu" -o "$probe/p.o" 2>"$probe/err"; then
+		for d in "$home/lib64" "$home/lib" "$home/targets/x86_64-linux/lib" \
+			/usr/lib/x86_64-linux-gnu /usr/lib/cuda/lib64; do
+			[ -e "$d/libcudart_static.a" ] || continue
+			if ${CC:-cc} "$probe/p.o" -L"$d" -lcublas -lcudart_static -ldl -lrt -lpthread -lstdc++ \
+				-o "$probe/p" 2>>"$probe/err"; then
+				cuda_libdir=$d
+				break
+			fi
+		done
+		[ -n "$cuda_libdir" ] || echo "configure: $NVCC compiles but cuBLAS and the static CUDA runtime do not link (looked in $home/lib64, $home/lib, $home/targets/x86_64-linux/lib, /usr/lib/x86_64-linux-gnu)" >&2
+	else
+		echo "configure: $NVCC cannot compile a cuBLAS program: $(head -n 1 "$probe/err")" >&2
+	fi
+fi
+echo "CONFIG_CUDA_LIBDIR := $cuda_libdir"
+
 # Compile for the GPU on this machine when there is one; otherwise nvcc's
 # default architecture with PTX, which newer GPUs compile at load time.
 cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n 1 | tr -d '. ' || true)
