@@ -112,6 +112,19 @@ void attrs_set_strings(struct attrs *a, const char *key, char *const *x, size_t 
 		v->strs[i] = xstrdup(x[i]);
 }
 
+void attrs_set_value(struct attrs *a, const char *key, const struct value *v)
+{
+	switch (v->type) {
+	case VALUE_INT: attrs_set_int(a, key, v->i); break;
+	case VALUE_FLOAT: attrs_set_float(a, key, v->f); break;
+	case VALUE_STRING: attrs_set_string(a, key, v->s); break;
+	case VALUE_INT_ARRAY: attrs_set_ints(a, key, v->ints, v->n); break;
+	case VALUE_FLOAT_ARRAY: attrs_set_floats(a, key, v->floats, v->n); break;
+	case VALUE_STRING_ARRAY: attrs_set_strings(a, key, v->strs, v->n); break;
+	default: CHECK(!"a known value type");
+	}
+}
+
 static const struct value *get(const struct attrs *a, const char *where,
 			       const char *key, enum value_type t, int float_ok)
 {

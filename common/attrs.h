@@ -50,6 +50,8 @@ void attrs_set_string(struct attrs *a, const char *key, const char *v);
 void attrs_set_ints(struct attrs *a, const char *key, const int64_t *v, size_t n);
 void attrs_set_floats(struct attrs *a, const char *key, const double *v, size_t n);
 void attrs_set_strings(struct attrs *a, const char *key, char *const *v, size_t n);
+/* A copy of v under key. */
+void attrs_set_value(struct attrs *a, const char *key, const struct value *v);
 
 /* Typed getters for required values: -1 (after an error naming `where`
  * and the key) when the key is missing or has another type. An integer is

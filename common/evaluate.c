@@ -19,28 +19,76 @@ static int rank_of(const float *s, int classes, int truth)
 	return rank;
 }
 
+void assign_clusters(int32_t *ids, const struct kmeans *km, const struct dataset *ds,
+		     const struct norm *norm, int batch)
+{
+	size_t sample = (size_t)ds->c * ds->h * ds->w;
+	float *x = xmalloc((size_t)batch * sample * sizeof(float));
+	int32_t *labels = xmalloc((size_t)batch * sizeof(int32_t));
+	size_t *idx = xmalloc((size_t)batch * sizeof(size_t));
+	for (size_t start = 0; start < ds->n; start += (size_t)batch) {
+		int n = (int)(ds->n - start < (size_t)batch ? ds->n - start : (size_t)batch);
+		for (int i = 0; i < n; i++)
+			idx[i] = start + (size_t)i;
+		batch_fill(x, labels, ds, idx, n, norm, 0, 0);
+		kmeans_assign_images(km, x, (size_t)n, ids + start, NULL);
+	}
+	free(x);
+	free(labels);
+	free(idx);
+}
+
+/* The runs of equal clusters in ids[order[0..n)] (sorted by cluster). */
+static size_t runs_of(struct kmeans_group *g, const int32_t *ids, const size_t *order, int n)
+{
+	size_t count = 0;
+	for (int i = 0; i < n; i++) {
+		int32_t k = ids[order[i]];
+		if (count == 0 || g[count - 1].cluster != k)
+			g[count++] = (struct kmeans_group){k, 0};
+		g[count - 1].count++;
+	}
+	return count;
+}
+
 void evaluate(struct eval_result *r, struct model *m, const struct dataset *ds,
-	      const struct norm *norm, int keep_scores)
+	      const struct norm *norm, const struct kmeans *km, int keep_scores)
 {
 	memset(r, 0, sizeof(*r));
 	r->n = ds->n;
 	r->classes = m->classes;
+	r->clusters = km ? km->k : 1;
 	r->confusion = xcalloc((size_t)m->classes * m->classes, sizeof(size_t));
 	r->predicted = xmalloc((ds->n ? ds->n : 1) * sizeof(int32_t));
+	r->cluster_n = xcalloc((size_t)r->clusters, sizeof(size_t));
+	r->cluster_top1 = xcalloc((size_t)r->clusters, sizeof(size_t));
 	if (keep_scores)
 		r->scores = xmalloc((ds->n ? ds->n : 1) * m->classes * sizeof(float));
 	size_t sample = act_numel(&m->input);
 	float *x = xmalloc((size_t)m->batch * sample * sizeof(float));
 	int32_t *labels = xmalloc((size_t)m->batch * sizeof(int32_t));
-	size_t *idx = xmalloc((size_t)m->batch * sizeof(size_t));
+	size_t *order = xmalloc((ds->n ? ds->n : 1) * sizeof(size_t));
+	struct kmeans_group *groups = xmalloc((size_t)m->batch * sizeof(*groups));
+	for (size_t i = 0; i < ds->n; i++)
+		order[i] = i;
+	if (km) {
+		r->cluster = xmalloc((ds->n ? ds->n : 1) * sizeof(int32_t));
+		assign_clusters(r->cluster, km, ds, norm, m->batch);
+		struct kmeans_group *list = xmalloc((size_t)km->k * sizeof(*list));
+		kmeans_regroup(r->cluster, ds->n, km->k, order, list);
+		free(list);
+	}
 	double loss_sum = 0;
 
 	for (size_t start = 0; start < ds->n; start += (size_t)m->batch) {
 		int n = (int)(ds->n - start < (size_t)m->batch ? ds->n - start : (size_t)m->batch);
-		for (int i = 0; i < n; i++)
-			idx[i] = start + (size_t)i;
+		const size_t *idx = order + start;
 		batch_fill(x, labels, ds, idx, n, norm, 0, 0);
+		m->groups = km ? groups : NULL;
+		m->n_groups = km ? runs_of(groups, r->cluster, idx, n) : 0;
 		const float *logits = model_forward(m, x, n, 0, NULL);
+		m->groups = NULL;
+		m->n_groups = 0;
 		struct softmax_xent_shape xs = {.N = n, .classes = m->classes};
 		loss_sum += softmax_xent(NULL, NULL, logits, labels, &xs) * n;
 		for (int i = 0; i < n; i++) {
@@ -50,19 +98,23 @@ void evaluate(struct eval_result *r, struct model *m, const struct dataset *ds,
 				if (s[k] > s[best])
 					best = k;
 			int rank = rank_of(s, m->classes, labels[i]);
+			int cl = km ? r->cluster[idx[i]] : 0;
 			r->top1 += rank == 0;
 			r->top5 += rank < 5;
-			r->predicted[start + i] = best;
+			r->cluster_n[cl]++;
+			r->cluster_top1[cl] += rank == 0;
+			r->predicted[idx[i]] = best;
 			r->confusion[(size_t)labels[i] * m->classes + best]++;
 			if (keep_scores)
-				memcpy(r->scores + (start + i) * m->classes, s,
+				memcpy(r->scores + idx[i] * m->classes, s,
 				       (size_t)m->classes * sizeof(float));
 		}
 	}
 	r->loss = ds->n ? loss_sum / (double)ds->n : 0;
 	free(x);
 	free(labels);
-	free(idx);
+	free(order);
+	free(groups);
 }
 
 void eval_result_free(struct eval_result *r)
@@ -70,5 +122,8 @@ void eval_result_free(struct eval_result *r)
 	free(r->confusion);
 	free(r->predicted);
 	free(r->scores);
+	free(r->cluster_n);
+	free(r->cluster_top1);
+	free(r->cluster);
 	memset(r, 0, sizeof(*r));
 }

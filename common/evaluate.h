@@ -4,6 +4,7 @@
 #define PCQ_EVALUATE_H
 
 #include "dataset.h"
+#include "kmeans.h"
 #include "model.h"
 #include "normalize.h"
 
@@ -18,11 +19,22 @@ struct eval_result {
 	int32_t *predicted;       /* [n] top-1 class per image */
 	float *scores;            /* [n · classes] logits per image, or NULL */
 	double loss;              /* mean cross-entropy */
+	int clusters;             /* 1 without a k-means model */
+	size_t *cluster_n;        /* [clusters] images per cluster */
+	size_t *cluster_top1;     /* [clusters] correct ones */
+	int32_t *cluster;         /* [n] each image's cluster, or NULL (one cluster) */
 };
 
-/* keep_scores: also fill r->scores. */
+/* keep_scores: also fill r->scores. km (or NULL): the images are assigned
+ * to clusters first, then run in batches grouped by cluster, each
+ * cluster with its own activation ranges (a fused model's fakequant
+ * layers); its normalisation must be norm (kmeans_check_norm). */
 void evaluate(struct eval_result *r, struct model *m, const struct dataset *ds,
-	      const struct norm *norm, int keep_scores);
+	      const struct norm *norm, const struct kmeans *km, int keep_scores);
+
+/* The cluster of every image of ds (n), from its normalised pixels. */
+void assign_clusters(int32_t *ids, const struct kmeans *km, const struct dataset *ds,
+		     const struct norm *norm, int batch);
 void eval_result_free(struct eval_result *r);
 
 #endif

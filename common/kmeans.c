@@ -171,6 +171,24 @@ int kmeans_check_data(const struct kmeans *m, const struct dataset *ds, const ch
 	return 0;
 }
 
+int kmeans_check_model(const struct kmeans *m, const char *name, int clusters,
+		       int c, int h, int w, const struct norm *norm, const char *model)
+{
+	if (m->k != clusters)
+		return error("'%s' has %d clusters, but '%s' was fused for %d", name, m->k,
+			     model, clusters);
+	if (m->c != c || m->h != h || m->w != w)
+		return error("'%s' takes %dx%dx%d images, but '%s' takes %dx%dx%d", name,
+			     m->c, m->h, m->w, model, c, h, w);
+	int same = m->norm.c == norm->c;
+	for (int i = 0; same && i < norm->c; i++)
+		same = m->norm.mean[i] == norm->mean[i] && m->norm.std[i] == norm->std[i];
+	if (!same)
+		return error("'%s' normalises images differently from '%s' (norm_mean, "
+			     "norm_std): fit k-means with the model's normalisation", name, model);
+	return 0;
+}
+
 size_t kmeans_regroup(const int32_t *ids, size_t n, int k, size_t *order,
 		      struct kmeans_group *list)
 {

@@ -28,6 +28,7 @@
 #ifndef PCQ_KMEANS_H
 #define PCQ_KMEANS_H
 
+#include "cluster_groups.h"
 #include "dataset.h"
 #include "normalize.h"
 #include "pcqfile.h"
@@ -123,10 +124,11 @@ int kmeans_read(struct kmeans *m, const char *path, char *digest);
 /* -1 with "'DATA': images are CxHxW, but 'KMEANS' takes ..." on a mismatch. */
 int kmeans_check_data(const struct kmeans *m, const struct dataset *ds, const char *name);
 
-struct kmeans_group {
-	int32_t cluster;
-	size_t count;
-};
+/* -1 with one line when the k-means model `name` cannot serve `model`:
+ * another cluster count, input shape or normalisation (features must be
+ * computed from the same normalised pixels the model sees). */
+int kmeans_check_model(const struct kmeans *m, const char *name, int clusters,
+		       int c, int h, int w, const struct norm *norm, const char *model);
 
 /* Regroups a mini-batch by cluster: order (n) is the permutation that lists
  * the positions of cluster 0 first, then 1, ... (stable within a cluster);

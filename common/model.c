@@ -110,6 +110,14 @@ static int plan_nodes(struct model *m, const struct pcqfile *f, const char *file
 		if (n->op->plan(n, l, file, m->batch, &plans[j]))
 			return -1;
 		n->out_shape = plans[j].out;
+		if (strcmp(l->op, "fakequant") == 0) {
+			int k = (int)plans[j].tensors[0].shape[0];
+			if (m->quantized_points && k != m->clusters)
+				return error("'%s': layer '%s' has %d clusters, an earlier "
+					     "fakequant layer %d", file, l->name, k, m->clusters);
+			m->clusters = k;
+			m->quantized_points++;
+		}
 		if (act_numel(&n->out_shape) == 0 || n->out_shape.h < 1 || n->out_shape.w < 1)
 			return error("'%s': layer '%s': output shape %dx%dx%d is empty", file,
 				     l->name, n->out_shape.c, n->out_shape.h, n->out_shape.w);
@@ -231,6 +239,8 @@ int model_init(struct model *m, const struct pcqfile *f, const char *file, int b
 	m->written = xcalloc((size_t)m->n_nodes, 1);
 	struct op_plan *plans = xcalloc((size_t)m->n_nodes, sizeof(*plans));
 	int rc = plan_nodes(m, f, file, plans);
+	if (!m->quantized_points)
+		m->clusters = 1;
 	if (rc == 0) {
 		const struct node *last = &m->nodes[m->n_nodes - 1];
 		if (last->out_shape.h != 1 || last->out_shape.w != 1)
@@ -279,6 +289,21 @@ void model_free(struct model *m)
 	free(m->written);
 	free(m->profile);
 	memset(m, 0, sizeof(*m));
+}
+
+int model_uncalibrated(const struct model *m, int *cluster)
+{
+	for (int j = 0; j < m->n_nodes; j++) {
+		if (strcmp(m->nodes[j].op->name, "fakequant") != 0)
+			continue;
+		const float *batches = m->nodes[j].t[1];
+		for (int k = 0; k < m->clusters; k++)
+			if (!(batches[k] > 0)) {
+				*cluster = k;
+				return j;
+			}
+	}
+	return -1;
 }
 
 const struct model_tensor *model_find_tensor(const struct model *m, const char *name)

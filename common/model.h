@@ -29,6 +29,14 @@ struct model {
 	int batch;               /* the largest batch forward/backward take */
 	struct act_shape input;  /* one sample, from attrs "input_shape" */
 	int classes;             /* the last node's output is (classes, 1, 1) */
+	int clusters;            /* K of its fakequant layers; 1 without any */
+	int quantized_points;    /* how many fakequant layers */
+
+	/* The next forward's batch as cluster runs (cluster_groups.h); NULL:
+	 * the whole batch is cluster 0. Set by the caller. */
+	const struct kmeans_group *groups;
+	size_t n_groups;
+	int float_only;          /* skip all fake quantization (pcq-infer --float) */
 
 	struct node *nodes;      /* [n_nodes] in execution order */
 	int n_nodes;
@@ -73,6 +81,10 @@ void model_zero_grads(struct model *m);
 /* Copies the model's tensors back into f (which must hold them all: the
  * file it was made from). */
 void model_store(const struct model *m, struct pcqfile *f);
+
+/* The first fakequant layer with a cluster whose range was never
+ * calibrated: its node index and the cluster; -1 when all are. */
+int model_uncalibrated(const struct model *m, int *cluster);
 
 const struct model_tensor *model_find_tensor(const struct model *m, const char *name);
 

@@ -19,13 +19,23 @@ const float *model_forward(struct model *m, const float *x, int n, int training,
 			   struct rng *rng)
 {
 	CHECK(n >= 1 && n <= m->batch);
+	if (m->n_groups) {
+		size_t total = 0;
+		for (size_t i = 0; i < m->n_groups; i++) {
+			CHECK(m->groups[i].cluster >= 0 && m->groups[i].cluster < m->clusters);
+			total += m->groups[i].count;
+		}
+		CHECK(total == (size_t)n);
+	}
 	for (int j = 0; j < m->n_nodes; j++) {
 		struct node *node = &m->nodes[j];
 		const float *xs[OP_MAX_INPUTS] = {0};
 		for (int i = 0; i < node->n_inputs; i++)
 			xs[i] = input_of(m, x, node->inputs[i]);
 		struct op_ctx c = {.n = n, .training = training, .x = xs,
-				   .workspace = m->workspace, .rng = rng};
+				   .workspace = m->workspace, .rng = rng,
+				   .groups = m->groups, .n_groups = m->n_groups,
+				   .float_only = m->float_only};
 		double t0 = m->profile ? progress_now() : 0;
 		node->op->forward(node, &c);
 		if (m->profile)

@@ -1,14 +1,18 @@
-/* Graph op "conv2d": params out_channels, kernel, stride, pad, bias (0/1);
- * tensors weight (K, C, kernel, kernel) and, with bias, bias (K). */
+/* Graph op "conv2d": params out_channels, kernel, stride, pad, bias (0/1),
+ * optional weight_bits (fused models: the weights are fake-quantized,
+ * weight_fq.h); tensors weight (K, C, kernel, kernel) and, with bias,
+ * bias (K). */
 #include "ops.h"
 
 #include "check.h"
 #include "conv2d.h"
+#include "weight_fq.h"
 
 #include <stdlib.h>
 
 struct conv_params {
 	int k, kernel, stride, pad, bias;
+	struct weight_fq wq;
 };
 
 static struct conv2d_shape shape_of(const struct node *n, int batch)
@@ -29,7 +33,8 @@ static int plan(struct node *n, const struct layer *l, const char *file,
 	    op_param_int(l, file, "kernel", 1, 64, &p.kernel) ||
 	    op_param_int(l, file, "stride", 1, 64, &p.stride) ||
 	    op_param_int(l, file, "pad", 0, 64, &p.pad) ||
-	    op_param_int(l, file, "bias", 0, 1, &p.bias))
+	    op_param_int(l, file, "bias", 0, 1, &p.bias) ||
+	    weight_fq_plan(&p.wq, l, file))
 		return -1;
 	const struct act_shape *in = &n->in[0];
 	if (in->h + 2 * p.pad < p.kernel || in->w + 2 * p.pad < p.kernel)
@@ -43,6 +48,7 @@ static int plan(struct node *n, const struct layer *l, const char *file,
 	plan->tensors[0] = (struct op_tensor){"weight", 4,
 		{p.k, in->c, p.kernel, p.kernel}, 1};
 	plan->n_tensors = 1;
+	weight_fq_alloc(&((struct conv_params *)n->p)->wq, (size_t)p.k * in->c * p.kernel * p.kernel);
 	if (p.bias)
 		plan->tensors[plan->n_tensors++] = (struct op_tensor){"bias", 1, {p.k}, 1};
 	plan->workspace_floats = conv2d_workspace_floats(&s);
@@ -52,8 +58,9 @@ static int plan(struct node *n, const struct layer *l, const char *file,
 static void forward(struct node *n, const struct op_ctx *c)
 {
 	struct conv2d_shape s = shape_of(n, c->n);
-	const struct conv_params *p = n->p;
-	conv2d_forward(n->out, c->workspace, c->x[0], n->t[0], p->bias ? n->t[1] : NULL, &s);
+	struct conv_params *p = n->p;
+	const float *w = weight_fq_forward(&p->wq, n->t[0], c->training, c->float_only);
+	conv2d_forward(n->out, c->workspace, c->x[0], w, p->bias ? n->t[1] : NULL, &s);
 }
 
 static void backward(struct node *n, const struct op_ctx *c, float *const *dx)
@@ -61,10 +68,18 @@ static void backward(struct node *n, const struct op_ctx *c, float *const *dx)
 	struct conv2d_shape s = shape_of(n, c->n);
 	const struct conv_params *p = n->p;
 	conv2d_backward(dx[0], n->dt[0], p->bias ? n->dt[1] : NULL, c->workspace,
-			n->dout, c->x[0], n->t[0], &s);
+			n->dout, c->x[0], weight_fq_used(&p->wq, n->t[0]), &s);
+}
+
+static void free_node(struct node *n)
+{
+	struct conv_params *p = n->p;
+	if (p)
+		weight_fq_free(&p->wq);
+	free(p);
 }
 
 const struct op_kind op_conv2d = {
 	.name = "conv2d", .n_inputs = 1, .dx_optional = 1,
-	.plan = plan, .forward = forward, .backward = backward,
+	.plan = plan, .forward = forward, .backward = backward, .free = free_node,
 };

@@ -6,11 +6,13 @@
 #include <string.h>
 
 extern const struct op_kind op_conv2d, op_batchnorm2d, op_relu, op_maxpool2d,
-	op_avgpool2d, op_global_avgpool2d, op_flatten, op_dropout, op_linear, op_add;
+	op_avgpool2d, op_global_avgpool2d, op_flatten, op_dropout, op_linear, op_add,
+	op_fakequant;
 
 static const struct op_kind *const ops[] = {
 	&op_conv2d, &op_batchnorm2d, &op_relu, &op_maxpool2d, &op_avgpool2d,
 	&op_global_avgpool2d, &op_flatten, &op_dropout, &op_linear, &op_add,
+	&op_fakequant,
 };
 
 const struct op_kind *op_find(const char *name)
@@ -44,6 +46,16 @@ int op_param_int(const struct layer *l, const char *file, const char *key,
 			     (long long)v, (long long)lo, (long long)hi);
 	*out = (int)v;
 	return 0;
+}
+
+int op_param_int_opt(const struct layer *l, const char *file, const char *key,
+		     int64_t lo, int64_t hi, int dflt, int *out)
+{
+	if (!attrs_find(&l->params, key)) {
+		*out = dflt;
+		return 0;
+	}
+	return op_param_int(l, file, key, lo, hi, out);
 }
 
 int op_param_float(const struct layer *l, const char *file, const char *key,

@@ -6,6 +6,7 @@
 #ifndef PCQ_OPS_H
 #define PCQ_OPS_H
 
+#include "cluster_groups.h"
 #include "pcqfile.h"
 #include "rng.h"
 
@@ -66,6 +67,11 @@ struct op_ctx {
 	const float *const *x;      /* [n_inputs] input activations */
 	float *workspace;           /* shared scratch */
 	struct rng *rng;            /* dropout */
+	/* The batch as runs of one cluster each (fake quantization); one run
+	 * of cluster 0 when the model has a single cluster. */
+	const struct kmeans_group *groups;
+	size_t n_groups;
+	int float_only;             /* fused models: no fake quantization at all */
 };
 
 struct op_kind {
@@ -92,6 +98,9 @@ const char *op_names(void);
 /* Helpers for plan functions: a required integer param in [lo, hi]. */
 int op_param_int(const struct layer *l, const char *file, const char *key,
 		 int64_t lo, int64_t hi, int *out);
+/* An optional one: *out = dflt when the key is absent. */
+int op_param_int_opt(const struct layer *l, const char *file, const char *key,
+		     int64_t lo, int64_t hi, int dflt, int *out);
 int op_param_float(const struct layer *l, const char *file, const char *key,
 		   double lo, double hi, float *out);
 

@@ -36,6 +36,12 @@ void report_text(FILE *fp, const struct report_info *info, const struct dataset 
 		fprintf(fp, "  %3d %-18.18s %6zu  %6.2f%%\n", k, ds->class_names[k], t,
 			pct(r->confusion[(size_t)k * r->classes + k], t));
 	}
+	if (r->cluster) {
+		fprintf(fp, "\nper cluster            images   top-1\n");
+		for (int k = 0; k < r->clusters; k++)
+			fprintf(fp, "  %3d %18s %6zu  %6.2f%%\n", k, "", r->cluster_n[k],
+				pct(r->cluster_top1[k], r->cluster_n[k]));
+	}
 	if (r->classes > 20)
 		return;  /* a 100-column matrix helps nobody on a terminal */
 	fprintf(fp, "\nconfusion (rows: true class, columns: predicted)\n     ");
@@ -75,7 +81,18 @@ void report_json(FILE *fp, const struct report_info *info, const struct dataset 
 		json_number(fp, pct(r->confusion[(size_t)k * r->classes + k], t));
 		fputc('}', fp);
 	}
-	fputs("],\"confusion\":[", fp);
+	fputs("]", fp);
+	if (r->cluster) {
+		fputs(",\"per_cluster\":[", fp);
+		for (int k = 0; k < r->clusters; k++) {
+			fprintf(fp, "%s{\"cluster\":%d,\"n\":%zu,\"top1\":", k ? "," : "", k,
+				r->cluster_n[k]);
+			json_number(fp, pct(r->cluster_top1[k], r->cluster_n[k]));
+			fputc('}', fp);
+		}
+		fputs("]", fp);
+	}
+	fputs(",\"confusion\":[", fp);
 	for (int k = 0; k < r->classes; k++) {
 		fputs(k ? ",[" : "[", fp);
 		for (int j = 0; j < r->classes; j++)
@@ -102,6 +119,8 @@ int report_predictions(const char *path, const struct report_info *info,
 	pcqfile_add_tensor(&f, "predicted", DTYPE_I32, 1, n, r->predicted);
 	if (r->scores)
 		pcqfile_add_tensor(&f, "scores", DTYPE_F32, 2, nk, r->scores);
+	if (r->cluster)
+		pcqfile_add_tensor(&f, "cluster", DTYPE_I32, 1, n, r->cluster);
 	int rc = pcqfile_write(&f, path);
 	pcqfile_free(&f);
 	return rc;

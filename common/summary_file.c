@@ -15,22 +15,27 @@ static size_t numel(const struct tensor *t)
 	return t->nbytes / dtype_size(t->dtype);
 }
 
-/* A tensor belongs to layer L when it is named "L.<something>". */
+/* A tensor belongs to layer L when it is named "L.<suffix>" (suffixes
+ * have no dot, layer names may: "relu.fq.range" is layer "relu.fq"'s). */
 static int belongs(const struct tensor *t, const struct layer *l)
 {
 	size_t n = strlen(l->name);
-	return strncmp(t->name, l->name, n) == 0 && t->name[n] == '.';
+	return strncmp(t->name, l->name, n) == 0 && t->name[n] == '.' &&
+	       !strchr(t->name + n + 1, '.');
 }
 
 /* Parameters are the learned tensors: running statistics (suffix
- * "running_...", docs/FORMAT.md) are buffers, not parameters. */
+ * "running_...") and activation ranges ("range", "batches": docs/FORMAT.md)
+ * are buffers, not parameters. */
 static size_t layer_parameters(const struct pcqfile *f, const struct layer *l)
 {
 	size_t total = 0, skip = strlen(l->name) + 1;
-	for (size_t i = 0; i < f->n_tensors; i++)
-		if (belongs(&f->tensors[i], l) &&
-		    strncmp(f->tensors[i].name + skip, "running_", 8) != 0)
+	for (size_t i = 0; i < f->n_tensors; i++) {
+		const char *suffix = f->tensors[i].name + skip;
+		if (belongs(&f->tensors[i], l) && strncmp(suffix, "running_", 8) != 0 &&
+		    strcmp(suffix, "range") != 0 && strcmp(suffix, "batches") != 0)
 			total += numel(&f->tensors[i]);
+	}
 	return total;
 }
 

@@ -80,6 +80,58 @@ static int load_velocity(struct model *m, const struct pcqfile *f, const char *n
 	return 0;
 }
 
+/* A training batch regrouped by cluster: the images reordered so each
+ * cluster's are contiguous (labels too), and the model told the runs. */
+struct cluster_batch {
+	const struct kmeans *km;
+	size_t sample;
+	int32_t *ids, *labels;
+	size_t *order;
+	float *x;
+	struct kmeans_group *groups;
+};
+
+static void cluster_batch_init(struct cluster_batch *cb, const struct kmeans *km, int batch,
+			       size_t sample)
+{
+	*cb = (struct cluster_batch){.km = km, .sample = sample};
+	if (!km)
+		return;
+	cb->ids = xmalloc((size_t)batch * sizeof(int32_t));
+	cb->labels = xmalloc((size_t)batch * sizeof(int32_t));
+	cb->order = xmalloc((size_t)batch * sizeof(size_t));
+	cb->x = xmalloc((size_t)batch * sample * sizeof(float));
+	cb->groups = xmalloc((size_t)km->k * sizeof(*cb->groups));
+}
+
+/* The input to train on: x itself without k-means; labels is reordered in
+ * place to match. */
+static const float *cluster_batch_regroup(struct cluster_batch *cb, struct model *m,
+					  const float *x, int32_t *labels, int n)
+{
+	if (!cb->km)
+		return x;
+	kmeans_assign_images(cb->km, x, (size_t)n, cb->ids, NULL);
+	m->n_groups = kmeans_regroup(cb->ids, (size_t)n, cb->km->k, cb->order, cb->groups);
+	m->groups = cb->groups;
+	for (int i = 0; i < n; i++) {
+		memcpy(cb->x + (size_t)i * cb->sample, x + cb->order[i] * cb->sample,
+		       cb->sample * sizeof(float));
+		cb->labels[i] = labels[cb->order[i]];
+	}
+	memcpy(labels, cb->labels, (size_t)n * sizeof(int32_t));
+	return cb->x;
+}
+
+static void cluster_batch_free(struct cluster_batch *cb)
+{
+	free(cb->ids);
+	free(cb->labels);
+	free(cb->order);
+	free(cb->x);
+	free(cb->groups);
+}
+
 static void log_epoch(const char *path, int epoch, double loss, double train_top1,
 		      const struct eval_result *e, double lr, double secs, double data_secs,
 		      double ips)
@@ -119,6 +171,8 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 	float *dlogits = xmalloc((size_t)o->batch * m.classes * sizeof(float));
 	int32_t *labels = xmalloc((size_t)o->batch * sizeof(int32_t));
 	size_t *order = xmalloc((train->n ? train->n : 1) * sizeof(size_t));
+	struct cluster_batch cb;
+	cluster_batch_init(&cb, o->km, o->batch, sample);
 	size_t batches = (train->n + (size_t)o->batch - 1) / (size_t)o->batch;
 	int rc = 0;
 	struct progress pr;
@@ -149,7 +203,8 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 			batch_fill(x, labels, train, order + b * o->batch, n, norm, o->augment,
 				   mix(o->seed, mix((uint64_t)epoch, b)));
 			data_secs += progress_now() - td;
-			const float *logits = model_forward(&m, x, n, 1, &drop);
+			const float *in = cluster_batch_regroup(&cb, &m, x, labels, n);
+			const float *logits = model_forward(&m, in, n, 1, &drop);
 			struct softmax_xent_shape xs = {.N = n, .classes = m.classes};
 			int nc = 0;
 			double loss = softmax_xent(dlogits, &nc, logits, labels, &xs);
@@ -164,7 +219,7 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 				break;
 			}
 			model_zero_grads(&m);
-			model_backward(&m, x, dlogits, n);
+			model_backward(&m, in, dlogits, n);
 			sgd_step(m.params, m.velocity, m.grads, &sp, m.n_params);
 			loss_sum += loss * n;
 			correct += (size_t)nc;
@@ -176,7 +231,7 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 			break;
 		double secs = progress_now() - t0;
 		struct eval_result e;
-		evaluate(&e, &m, test, norm, 0);
+		evaluate(&e, &m, test, norm, o->km, 0);
 		double top1 = 100.0 * e.top1 / (double)(e.n ? e.n : 1);
 		progress_epoch(&pr, epoch + 1, o->epochs, loss_sum / seen, 100.0 * correct / seen,
 			       top1, 100.0 * e.top5 / (double)(e.n ? e.n : 1), lr, secs,
@@ -207,6 +262,7 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 	free(dlogits);
 	free(labels);
 	free(order);
+	cluster_batch_free(&cb);
 	model_free(&m);
 	return rc;
 }

@@ -4,11 +4,14 @@
  * the last checkpoint written every epoch and the best one beside it.
  * A checkpoint is the model file plus its training state (attrs
  * epochs_done, best_top1 and tensors "velocity.<tensor>"), so --resume
- * continues exactly where it stopped. */
+ * continues exactly where it stopped. The same loop fine-tunes a fused
+ * model (fake quantization happens inside its layers); with a k-means
+ * model every batch is assigned to clusters and regrouped first. */
 #ifndef PCQ_TRAINER_H
 #define PCQ_TRAINER_H
 
 #include "dataset.h"
+#include "kmeans.h"
 #include "normalize.h"
 #include "pcqfile.h"
 
@@ -26,6 +29,8 @@ struct train_options {
 	const char *best;     /* best checkpoint, or NULL */
 	const char *log;      /* JSON lines, appended, or NULL */
 	int profile;          /* print per-layer times to stderr at the end */
+	const struct kmeans *km;  /* fused models with K > 1: each batch is
+				   * regrouped by cluster (SPEC §7), or NULL */
 };
 
 /* Trains the model in f (updated in place with the final state). */

@@ -14,6 +14,15 @@ else
 	echo "CONFIG_BLAS := OpenBLAS (no pkg-config)"
 	echo "CONFIG_LIBS += -lopenblas"
 fi
+# oneDNN (common/igemm.c). Debian's libdnnl-dev ships no .pc file. It is
+# linked --as-needed: the tools that never call the integer GEMM do not
+# load its 40 MB library. It uses libgomp, the OpenMP of gcc -fopenmp.
+if pc --exists dnnl; then
+	echo "CONFIG_CFLAGS += $(pc --cflags dnnl)"
+	echo "CONFIG_LIBS += -Wl,--as-needed $(pc --libs dnnl) -Wl,--no-as-needed"
+else
+	echo "CONFIG_LIBS += -Wl,--as-needed -ldnnl -Wl,--no-as-needed"
+fi
 echo "CONFIG_CFLAGS += $(pc --cflags libpng) "
 echo "CONFIG_LIBS += -lmsgpackc -lnettle -ljpeg $(pc --libs libpng || echo -lpng) -lz"
 

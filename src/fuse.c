@@ -1,38 +1,84 @@
-/* pcq-fuse: Fold batch norm and turn a pre-trained model into a QAT-ready fused model.
- * Not built yet: issue 5. Until then it answers --help and --version and
- * refuses to run rather than pretend to. */
+/* pcq-fuse: folds batch norm and turns a pre-trained model into a fused
+ * model ready for quantization-aware fine-tuning (SPEC §7, fuse.h). */
 #include "check.h"
 #include "cli.h"
+#include "fileio.h"
+#include "fuse.h"
+#include "pcqfile.h"
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static void usage(void)
 {
-	printf("Usage: pcq-fuse MODEL --bit B [--clusters K] -o FILE\n"
-	       "Fold batch norm and turn a pre-trained model into a QAT-ready fused model.\n"
+	printf("Usage: pcq-fuse MODEL --bit B [--clusters K] [--smooth S] -o FILE\n"
+	       "Fold every batch norm into the convolution before it and make a fused\n"
+	       "model for quantization-aware fine-tuning (SPEC §7): weights fake-quantized\n"
+	       "per tensor to B bits, and at every quantization point (the input, each\n"
+	       "conv/linear output after its ReLU, each residual branch and add output)\n"
+	       "a B-bit activation range per cluster, empty until pcq-train fills it.\n"
+	       "MODEL is a pre-trained model file (- for standard input).\n"
 	       "\n"
-	       "Not implemented yet (issue 5); see README.md for what works today.\n"
-	       "  --help     print this help\n"
-	       "  --version  print the version\n");
+	       "  --bit B            bits of weights and activations, 2..8 (required)\n"
+	       "  --clusters K       input clusters (PCQ); 1 is Google's QAT (default 1)\n"
+	       "  --smooth S         EMA factor of the activation ranges (default 0.999)\n"
+	       "  -o, --output FILE  the fused model (- for standard output)\n"
+	       "  --help, --version\n");
 }
 
 int main(int argc, char **argv)
 {
 	set_program_name("pcq-fuse");
+	char **command = cli_command(argc, argv);
 	static const struct option opts[] = {
+		{"bit", required_argument, NULL, 'b'},
+		{"clusters", required_argument, NULL, 'k'},
+		{"smooth", required_argument, NULL, 's'},
+		{"output", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0, 0, 0, 0},
 	};
+	struct fuse_options o = {.bits = 0, .clusters = 1, .smooth = 0.999};
+	const char *out = NULL;
 	int c;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'b': o.bits = (int)cli_int("--bit", optarg, 2, 8); break;
+		case 'k': o.clusters = (int)cli_int("--clusters", optarg, 1, 65536); break;
+		case 's': o.smooth = cli_double("--smooth", optarg, 0, 1); break;
+		case 'o': out = optarg; break;
 		case 'h': usage(); return 0;
 		case 'V': printf("pcq-fuse %s\n", PCQ_VERSION); return 0;
 		default: cli_bad_option(c, argv);
 		}
 	}
-	die("not implemented yet (issue 5)");
+	if (optind + 1 != argc)
+		usage_error(optind == argc ? "no MODEL given" : "give one MODEL");
+	if (!o.bits)
+		usage_error("--bit B is required (2..8)");
+	if (!out)
+		usage_error("-o FILE is required");
+	const char *path = argv[optind], *name = display_name(path);
+
+	struct pcqfile in, fused;
+	char digest[65];
+	int rc = 1;
+	if (pcqfile_read(&in, path, KIND_ANY, digest))
+		goto done;
+	if (in.kind != KIND_MODEL) {
+		error("'%s': is a %s file; pcq-fuse takes a pre-trained model", name,
+		      file_kind_name(in.kind));
+	} else if (fuse_model(&fused, &in, name, &o) == 0) {
+		provenance_init(&fused.prov, argc, command);
+		provenance_add_input(&fused.prov, path, digest);
+		rc = pcqfile_write(&fused, out) ? 1 : 0;
+		pcqfile_free(&fused);
+	}
+	pcqfile_free(&in);
+done:
+	free(command);
+	return rc;
 }

@@ -1,10 +1,12 @@
-/* pcq-infer: evaluates a model on a data set. FP32 models today; fused
- * (fake-quant) and integer models come with issues 5 and 6. */
+/* pcq-infer: evaluates a model on a data set: FP32 models, and fused
+ * models with quantization simulated in float (per cluster with a k-means
+ * model) or in plain float. Integer models come with issue 6. */
 #include "check.h"
 #include "cli.h"
 #include "dataset.h"
 #include "evaluate.h"
 #include "fileio.h"
+#include "kmeans.h"
 #include "model.h"
 #include "model_data.h"
 #include "normalize.h"
@@ -20,10 +22,14 @@
 
 static void usage(void)
 {
-	printf("Usage: pcq-infer MODEL --data KIND:PATH [options]\n"
-	       "Evaluate a model: top-1 and top-5 accuracy, per-class accuracy and the\n"
-	       "confusion matrix. MODEL may be - for standard input.\n"
+	printf("Usage: pcq-infer MODEL --data KIND:PATH [--kmeans FILE] [options]\n"
+	       "Evaluate a model: top-1 and top-5 accuracy, per-class (and per-cluster)\n"
+	       "accuracy and the confusion matrix. MODEL may be - for standard input: a\n"
+	       "pre-trained model (FP32), or a fused model, evaluated with its weights and\n"
+	       "activations fake-quantized with the ranges fine-tuning stored (SPEC §7).\n"
 	       "\n"
+	       "  --kmeans FILE       assigns images to clusters (fused models with K > 1)\n"
+	       "  --float             a fused model without any quantization\n"
 	       "  --data KIND:PATH    the test split by default; KIND is one of\n"
 	       "                      %s\n"
 	       "  --split S           train or test (default test)\n"
@@ -49,14 +55,16 @@ int main(int argc, char **argv)
 		{"threads", required_argument, NULL, 'T'},
 		{"json", no_argument, NULL, 'j'},
 		{"predictions", required_argument, NULL, 'p'},
+		{"kmeans", required_argument, NULL, 'K'},
+		{"float", no_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0, 0, 0, 0},
 	};
-	const char *data = NULL, *predictions = NULL;
+	const char *data = NULL, *predictions = NULL, *kmeans = NULL;
 	enum split split = SPLIT_TEST;
 	size_t limit = 0;
-	int batch = 256, threads = 0, json = 0, c;
+	int batch = 256, threads = 0, json = 0, float_only = 0, c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
@@ -70,6 +78,8 @@ int main(int argc, char **argv)
 		case 'T': threads = (int)cli_int("--threads", optarg, 1, 1024); break;
 		case 'j': json = 1; break;
 		case 'p': predictions = optarg; break;
+		case 'K': kmeans = optarg; break;
+		case 'F': float_only = 1; break;
 		case 'h': usage(); return 0;
 		case 'V': printf("pcq-infer %s\n", PCQ_VERSION); return 0;
 		default: cli_bad_option(c, argv);
@@ -85,6 +95,7 @@ int main(int argc, char **argv)
 	struct pcqfile f;
 	struct dataset ds = {0};
 	struct model m = {0};
+	struct kmeans km = {0};
 	struct norm norm;
 	char digest[65];
 	int rc = 1;
@@ -92,21 +103,45 @@ int main(int argc, char **argv)
 		free(command);
 		return 1;
 	}
-	if (f.kind != KIND_MODEL) {
-		error("'%s': is a %s file; pcq-infer evaluates model files so far "
-		      "(fused and quantized models: issues 5 and 6)", name, file_kind_name(f.kind));
+	if (f.kind != KIND_MODEL && f.kind != KIND_FUSED) {
+		error("'%s': is a %s file; pcq-infer evaluates model and fused-model files "
+		      "(quantized models: issue 6)", name, file_kind_name(f.kind));
 		goto out;
 	}
+	if ((kmeans || float_only) && f.kind != KIND_FUSED)
+		usage_error("%s is for fused models; '%s' is a pre-trained model",
+			    kmeans ? "--kmeans" : "--float", name);
+	if (model_init(&m, &f, name, batch, 0) || norm_load(&norm, &f.attrs, name, m.input.c))
+		goto out;
+	m.float_only = float_only;
+	int cluster, layer;
+	if (!float_only && m.clusters > 1 && !kmeans) {
+		error("'%s' has %d clusters: give the k-means model with --kmeans FILE "
+		      "(or --float)", name, m.clusters);
+		goto out;
+	}
+	if (!float_only && (layer = model_uncalibrated(&m, &cluster)) >= 0) {
+		error("'%s': layer '%s' has no activation range for cluster %d: fine-tune the "
+		      "fused model with pcq-train first (or evaluate with --float)", name,
+		      m.nodes[layer].name, cluster);
+		goto out;
+	}
+	if (kmeans && !float_only &&
+	    (kmeans_read(&km, kmeans, NULL) ||
+	     kmeans_check_model(&km, display_name(kmeans), m.clusters, m.input.c, m.input.h,
+				m.input.w, &norm, name)))
+		goto out;
 	if (dataset_load(&ds, data, split, limit, threads) ||
-	    check_data_fits_model(&ds, &f, name) || norm_load(&norm, &f.attrs, name, ds.c) ||
-	    model_init(&m, &f, name, batch, 0))
+	    check_data_fits_model(&ds, &f, name))
 		goto out;
 
 	struct eval_result r;
 	double t0 = progress_now();
-	evaluate(&r, &m, &ds, &norm, predictions != NULL);
+	evaluate(&r, &m, &ds, &norm, km.k ? &km : NULL, predictions != NULL);
+	const char *mode = f.kind == KIND_MODEL ? "fp32" : float_only ? "fused-float" :
+			   "simulated";
 	struct report_info info = {.model = name, .model_sha256 = digest, .data = data,
-				   .mode = "fp32", .seconds = progress_now() - t0};
+				   .mode = mode, .seconds = progress_now() - t0};
 	if (json)
 		report_json(stdout, &info, &ds, &r);
 	else
@@ -119,6 +154,7 @@ int main(int argc, char **argv)
 	eval_result_free(&r);
 out:
 	model_free(&m);
+	kmeans_free(&km);
 	dataset_free(&ds);
 	pcqfile_free(&f);
 	free(command);

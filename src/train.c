@@ -1,9 +1,13 @@
 /* pcq-train: FP32 pre-training of a model (SPEC §5), from an architecture
- * or resuming a checkpoint. Fine-tuning of fused models comes with issue 5. */
+ * or resuming a checkpoint, and fake-quantized fine-tuning of a fused
+ * model (SPEC §7), per cluster with a k-means model. */
 #include "arch.h"
 #include "check.h"
 #include "cli.h"
 #include "dataset.h"
+#include "fileio.h"
+#include "kmeans.h"
+#include "model.h"
 #include "model_data.h"
 #include "normalize.h"
 #include "pcqfile.h"
@@ -18,22 +22,29 @@
 static void usage(void)
 {
 	printf("Usage: pcq-train --arch ARCH --data KIND:PATH -o FILE [options]\n"
+	       "       pcq-train FUSED --data KIND:PATH [--kmeans FILE] -o FILE [options]\n"
 	       "       pcq-train --resume FILE --data KIND:PATH -o FILE [options]\n"
 	       "Pre-train a model in FP32 with SGD (SPEC §5): random crop and flip,\n"
 	       "shuffling, momentum and weight decay, a step learning-rate schedule.\n"
+	       "Given a fused model (pcq-fuse), fine-tune it with fake quantization\n"
+	       "(SPEC §7): weights quantized per tensor in the forward pass and updated in\n"
+	       "float, activation ranges per cluster; each batch is regrouped by cluster.\n"
 	       "\n"
 	       "  --arch ARCH        %s\n"
+	       "  FUSED              a fused model to fine-tune (- for standard input)\n"
+	       "  --kmeans FILE      the k-means model that assigns images to clusters;\n"
+	       "                     required when FUSED has more than one cluster\n"
 	       "  --data KIND:PATH   trains on the train split, tests on the test split;\n"
 	       "                     KIND is one of %s\n"
 	       "  -o, --output FILE  the last checkpoint, written after every epoch;\n"
 	       "                     the best (by test top-1) goes beside it as\n"
 	       "                     NAME.best.EXT; - writes only the end to stdout\n"
 	       "  --resume FILE      continue from a checkpoint (epochs count from its start)\n"
-	       "  --epochs N         total epochs (default 100)\n"
-	       "  --batch N          batch size (default 128)\n"
-	       "  --lr X             learning rate (default 0.01)\n"
+	       "  --epochs N         total epochs (default 100; fine-tuning 1)\n"
+	       "  --batch N          batch size (default 128; fine-tuning 32, or 8 for QAT)\n"
+	       "  --lr X             learning rate (default 0.01; fine-tuning 1e-4)\n"
 	       "  --momentum X       SGD momentum (default 0.9)\n"
-	       "  --wd X             weight decay (default 1e-4)\n"
+	       "  --wd X             weight decay (default 1e-4; fine-tuning 0)\n"
 	       "  --lr-step N        multiply the lr by --lr-gamma every N epochs (default 30)\n"
 	       "  --lr-gamma X       (default 0.1)\n"
 	       "  --seed N           initialisation, shuffling, augmentation, dropout (default 1)\n"
@@ -51,7 +62,7 @@ static void usage(void)
 }
 
 struct args {
-	const char *arch, *data, *out, *resume, *log, *norm;
+	const char *arch, *data, *out, *resume, *log, *norm, *fused, *kmeans;
 	int threads;
 	size_t limit;
 	struct train_options t;
@@ -78,12 +89,14 @@ static void parse(struct args *a, int argc, char **argv)
 		{"no-augment", no_argument, NULL, 'A'},
 		{"log", required_argument, NULL, 'G'},
 		{"profile", no_argument, NULL, 'P'},
+		{"kmeans", required_argument, NULL, 'K'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0, 0, 0, 0},
 	};
-	*a = (struct args){.t = {.epochs = 100, .batch = 128, .lr = 0.01, .momentum = 0.9,
-				 .wd = 1e-4, .lr_step = 30, .lr_gamma = 0.1, .seed = 1,
+	/* -1: the default, which depends on pre-training or fine-tuning. */
+	*a = (struct args){.t = {.epochs = -1, .batch = -1, .lr = -1, .momentum = 0.9,
+				 .wd = -1, .lr_step = 30, .lr_gamma = 0.1, .seed = 1,
 				 .augment = 1}};
 	int c;
 	opterr = 0;
@@ -107,21 +120,69 @@ static void parse(struct args *a, int argc, char **argv)
 		case 'A': a->t.augment = 0; break;
 		case 'G': a->log = optarg; break;
 		case 'P': a->t.profile = 1; break;
+		case 'K': a->kmeans = optarg; break;
 		case 'h': usage(); exit(0);
 		case 'V': printf("pcq-train %s\n", PCQ_VERSION); exit(0);
 		default: cli_bad_option(c, argv);
 		}
 	}
 	if (optind < argc)
+		a->fused = argv[optind++];
+	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
 	if (!a->data)
 		usage_error("--data KIND:PATH is required");
 	if (!a->out)
 		usage_error("-o FILE is required");
-	if (!a->arch == !a->resume)
-		usage_error("give exactly one of --arch and --resume");
-	if (a->resume && a->norm)
-		usage_error("--norm cannot change a checkpoint's normalisation");
+	if ((a->arch != NULL) + (a->resume != NULL) + (a->fused != NULL) != 1)
+		usage_error("give exactly one of --arch, --resume and a FUSED model");
+	if (!a->arch && a->norm)
+		usage_error("--norm cannot change a model's normalisation");
+	if (a->arch && a->kmeans)
+		usage_error("--kmeans is for fine-tuning a fused model");
+}
+
+/* Defaults: SPEC §5 for pre-training, the reference README for fine-tuning
+ * (1 epoch, lr 1e-4, no weight decay, batch 32 for PCQ and 8 for QAT). */
+static void set_defaults(struct train_options *t, int fine_tuning, int clusters)
+{
+	if (t->epochs < 0)
+		t->epochs = fine_tuning ? 1 : 100;
+	if (t->batch < 0)
+		t->batch = !fine_tuning ? 128 : clusters > 1 ? 32 : 8;
+	if (t->lr < 0)
+		t->lr = fine_tuning ? 1e-4 : 0.01;
+	if (t->wd < 0)
+		t->wd = fine_tuning ? 0 : 1e-4;
+}
+
+/* The clusters of a fused model's fakequant layers (1 for a plain model). */
+static int model_clusters(const struct pcqfile *f, const char *name, int *clusters)
+{
+	struct model m;
+	if (model_init(&m, f, name, 1, 0))
+		return -1;
+	*clusters = m.clusters;
+	model_free(&m);
+	return 0;
+}
+
+/* A fused model starts fine-tuning afresh: no training state of an
+ * earlier run (its epochs, best accuracy and SGD velocities). */
+static void drop_training_state(struct pcqfile *f)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < f->n_tensors; i++) {
+		if (strncmp(f->tensors[i].name, "velocity.", 9) == 0) {
+			free(f->tensors[i].name);
+			free(f->tensors[i].data);
+		} else {
+			f->tensors[kept++] = f->tensors[i];
+		}
+	}
+	f->n_tensors = kept;
+	attrs_set_int(&f->attrs, "epochs_done", 0);
+	attrs_set_float(&f->attrs, "best_top1", -1);
 }
 
 /* A new model: the architecture for the data's shape, initialised from the
@@ -151,9 +212,42 @@ int main(int argc, char **argv)
 
 	struct dataset train = {0}, test = {0};
 	struct pcqfile f = {0};
+	struct kmeans km = {0};
 	struct norm norm;
-	char digest[65];
-	int rc = 1;
+	char digest[65], km_digest[65];
+	int rc = 1, clusters = 1;
+	const char *given = a.resume ? a.resume : a.fused;
+	const char *name = given ? display_name(given) : a.arch;
+	/* The model first: it is the likelier input to be wrong, and cheap. */
+	if (given) {
+		if (pcqfile_read(&f, given, KIND_ANY, digest))
+			goto out;
+		if (f.kind != KIND_MODEL && f.kind != KIND_FUSED) {
+			error("'%s': is a %s file; pcq-train takes a model or a fused model", name,
+			      file_kind_name(f.kind));
+			goto out;
+		}
+		if (a.fused && f.kind != KIND_FUSED) {
+			error("'%s': is a pre-trained model, not a fused one: continue "
+			      "pre-training with --resume, or fuse it with pcq-fuse first", name);
+			goto out;
+		}
+		if (model_clusters(&f, name, &clusters))
+			goto out;
+		pcqfile_free_provenance(&f);
+		if (a.fused)
+			drop_training_state(&f);
+	}
+	set_defaults(&a.t, f.kind == KIND_FUSED, clusters);
+	if (a.kmeans && f.kind != KIND_FUSED)
+		usage_error("--kmeans is for fine-tuning a fused model");
+	if (clusters > 1 && !a.kmeans) {
+		error("'%s' has %d clusters: give the k-means model that assigns them "
+		      "with --kmeans FILE", name, clusters);
+		goto out;
+	}
+	if (a.kmeans && kmeans_read(&km, a.kmeans, km_digest))
+		goto out;
 	if (dataset_load(&train, a.data, SPLIT_TRAIN, a.limit, a.threads) ||
 	    dataset_load(&test, a.data, SPLIT_TEST, a.limit, a.threads))
 		goto out;
@@ -161,18 +255,21 @@ int main(int argc, char **argv)
 		error("'%s': the train split is empty", a.data);
 		goto out;
 	}
-	if (a.resume) {
-		if (pcqfile_read(&f, a.resume, KIND_MODEL, digest) ||
-		    check_data_fits_model(&train, &f, a.resume) ||
-		    norm_load(&norm, &f.attrs, a.resume, train.c))
+	if (given) {
+		if (check_data_fits_model(&train, &f, name) ||
+		    norm_load(&norm, &f.attrs, name, train.c))
 			goto out;
-		pcqfile_free_provenance(&f);
 	} else if (new_model(&f, &a, &train, &norm)) {
 		goto out;
 	}
+	if (a.kmeans && (kmeans_check_model(&km, display_name(a.kmeans), clusters, train.c,
+					    train.h, train.w, &norm, name)))
+		goto out;
 	provenance_init(&f.prov, argc, command);
-	if (a.resume)
-		provenance_add_input(&f.prov, a.resume, digest);
+	if (given)
+		provenance_add_input(&f.prov, given, digest);
+	if (a.kmeans)
+		provenance_add_input(&f.prov, a.kmeans, km_digest);
 	provenance_add_dataset(&f.prov, a.data, &train);
 	provenance_add_dataset(&f.prov, a.data, &test);
 	provenance_set_seed(&f.prov, (int64_t)a.t.seed);
@@ -182,11 +279,13 @@ int main(int argc, char **argv)
 	a.t.out = a.out;
 	a.t.best = best;
 	a.t.log = a.log;
-	if (train_run(&f, a.resume ? a.resume : a.arch, &train, &test, &norm, &a.t) == 0)
+	a.t.km = a.kmeans ? &km : NULL;
+	if (train_run(&f, name, &train, &test, &norm, &a.t) == 0)
 		rc = 0;
 	free(best);
 out:
 	pcqfile_free(&f);
+	kmeans_free(&km);
 	dataset_free(&train);
 	dataset_free(&test);
 	free(command);

@@ -1,0 +1,49 @@
+/* b-bit asymmetric fake quantization (SPEC §7): the scale and zero point
+ * of a real range, quantize-dequantize with saturation, its straight-
+ * through gradient, and the per-cluster range statistics of activations.
+ *
+ * Range → (S, Z): the range is first extended to contain 0 (so real zero,
+ * the padding value, is exactly representable), S = (max − min)/(2^b − 1),
+ * raised to FLT_EPSILON when smaller (a degenerate range, e.g. [0, 0],
+ * gets a tiny positive S rather than a division by zero: PyTorch's
+ * observers use the same floor, and raising S keeps the range covered),
+ * Z = clamp(round(−min/S), 0, 2^b − 1). round is round-half-to-even
+ * (rintf in the default rounding mode, as torch.round).
+ *
+ * Quantize-dequantize: q = clamp(round(x/S) + Z, 0, 2^b − 1),
+ * x̂ = S·(q − Z), all in float32. The gradient passes unchanged where
+ * round(x/S) + Z lies in [0, 2^b − 1] and is zero where it saturates
+ * (PyTorch's fake_quantize_per_tensor_affine rule). */
+#ifndef PCQ_FAKEQUANT_H
+#define PCQ_FAKEQUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FQ_MIN_BITS 2
+#define FQ_MAX_BITS 8
+
+struct qparams {
+	float scale;
+	int32_t zero;
+	int32_t qmax;     /* 2^b − 1 */
+};
+
+struct qparams qparams_from_range(float lo, float hi, int bits);
+
+/* out may equal x. mask (n bytes, 1 = gradient passes) may be NULL. */
+void fakequant_forward(float *out, uint8_t *mask, const float *x, size_t n,
+		       const struct qparams *q);
+/* dx = dout where mask is set, 0 elsewhere; dx may equal dout. */
+void fakequant_backward(float *dx, const float *dout, const uint8_t *mask, size_t n);
+
+/* (min, max) of x[0..n); n > 0. NaN elements are ignored (a NaN loss
+ * stops training anyway). */
+void range_of(const float *x, size_t n, float *lo, float *hi);
+
+/* Per-cluster activation range: the first batch that contains the cluster
+ * sets it, later ones smooth it: r ← smooth·r + (1 − smooth)·batch range.
+ * range: (2) lo, hi; batches: how many batches have updated it. */
+void range_update(float *range, float *batches, float lo, float hi, float smooth);
+
+#endif

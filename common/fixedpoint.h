@@ -1,0 +1,64 @@
+/* Integer-only fixed-point helpers for requantization (SPEC §8–§9),
+ * bit-exact with gemmlowp's fixedpoint.h: SaturatingRoundingDoublingHighMul
+ * and RoundingDivideByPOT. No floating point here, so the integer path
+ * gives the same bits on every machine. Intermediates are 64-bit, so no
+ * signed arithmetic overflows, and no negative value is ever right-shifted
+ * (implementation-defined in C): floors come from 64-bit division. */
+#ifndef PCQ_FIXEDPOINT_H
+#define PCQ_FIXEDPOINT_H
+
+#include <stdint.h>
+
+/* (a·b + nudge) / 2^31, truncated toward zero, with nudge = 2^30 when
+ * a·b ≥ 0 and 1 − 2^30 otherwise. That rounds a·b / 2^31 to nearest with
+ * ties toward +∞: 0.5 → 1, −0.5 → 0, −1.5 → −1. The only result that does
+ * not fit int32, a = b = INT32_MIN (2^31), saturates to INT32_MAX. */
+static inline int32_t fp_high_mul(int32_t a, int32_t b)
+{
+	if (a == INT32_MIN && b == INT32_MIN)
+		return INT32_MAX;
+	int64_t ab = (int64_t)a * b;             /* |ab| ≤ 2^62 */
+	int64_t nudge = ab >= 0 ? INT64_C(1) << 30 : 1 - (INT64_C(1) << 30);
+	return (int32_t)((ab + nudge) / (INT64_C(1) << 31));
+}
+
+/* floor(x / 2^exponent), exponent 0..31: what an arithmetic x >> exponent
+ * gives, without depending on how the compiler shifts negatives. */
+static inline int64_t fp_floor_div_pot(int32_t x, int exponent)
+{
+	int64_t d = INT64_C(1) << exponent;
+	int64_t q = x / d;                       /* truncates toward zero */
+	return q * d > x ? q - 1 : q;            /* negative inexact: one lower */
+}
+
+/* x / 2^exponent rounded to nearest, ties away from zero (3/2 → 2,
+ * −3/2 → −2), exponent 0..31. gemmlowp's formula: mask = 2^e − 1,
+ * remainder = x & mask, threshold = (mask >> 1) + (x < 0), result =
+ * (x >> e) + (remainder > threshold); here x >> e is the floor and
+ * x & mask = x − floor·2^e (the same bits in two's complement). */
+static inline int32_t fp_div_pot(int32_t x, int exponent)
+{
+	int64_t mask = (INT64_C(1) << exponent) - 1;
+	int64_t q = fp_floor_div_pot(x, exponent);
+	int64_t remainder = x - q * (mask + 1);  /* in [0, mask] */
+	int64_t threshold = (mask >> 1) + (x < 0);
+	return (int32_t)(q + (remainder > threshold));
+}
+
+/* acc·M rounded, for M = m0·2^−31·2^−shift (SPEC §8; m0 and shift from
+ * quant_multiplier(): m0 in [2^30, 2^31) or 0, shift in −31..31). A
+ * negative shift (M ≥ 1) first multiplies acc by 2^−shift, saturating to
+ * int32 as gemmlowp's SaturatingRoundingMultiplyByPOT does (a wrapped
+ * product would flip sign), then takes the high multiply by m0; a positive
+ * shift divides the product by 2^shift with rounding. */
+static inline int32_t fp_requantize(int32_t acc, int32_t m0, int shift)
+{
+	int32_t x = acc;
+	if (shift < 0) {
+		int64_t y = (int64_t)acc * (INT64_C(1) << -shift);  /* |y| ≤ 2^62 */
+		x = y > INT32_MAX ? INT32_MAX : y < INT32_MIN ? INT32_MIN : (int32_t)y;
+	}
+	return fp_div_pot(fp_high_mul(x, m0), shift > 0 ? shift : 0);
+}
+
+#endif

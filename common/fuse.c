@@ -1,0 +1,193 @@
+/* Batch-norm folding and quantization points; see fuse.h. */
+#include "fuse.h"
+
+#include "check.h"
+#include "model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What the fused graph calls each original layer's output. */
+struct names {
+	char **of;       /* [n_layers] owned */
+	size_t n;
+};
+
+static int index_of(const struct pcqfile *f, const char *name)
+{
+	for (size_t i = 0; i < f->n_layers; i++)
+		if (strcmp(f->layers[i].name, name) == 0)
+			return (int)i;
+	return -1;  /* "input" */
+}
+
+/* The only layer that reads layer j, or -1 (none or several). */
+static int only_consumer(const struct pcqfile *f, int j)
+{
+	int found = -1;
+	for (size_t i = 0; i < f->n_layers; i++)
+		for (size_t k = 0; k < f->layers[i].n_inputs; k++)
+			if (strcmp(f->layers[i].inputs[k], f->layers[j].name) == 0) {
+				if (found >= 0)
+					return -1;
+				found = (int)i;
+			}
+	return found;
+}
+
+static int is_op(const struct pcqfile *f, int j, const char *op)
+{
+	return j >= 0 && strcmp(f->layers[j].op, op) == 0;
+}
+
+/* Copies every tensor "<layer>.<suffix>" (suffix without a dot). */
+static void copy_layer_tensors(struct pcqfile *out, const struct pcqfile *in,
+			       const char *layer)
+{
+	size_t len = strlen(layer);
+	for (size_t i = 0; i < in->n_tensors; i++) {
+		const struct tensor *t = &in->tensors[i];
+		if (strncmp(t->name, layer, len) == 0 && t->name[len] == '.' &&
+		    !strchr(t->name + len + 1, '.'))
+			pcqfile_add_tensor(out, t->name, t->dtype, t->ndim, t->shape, t->data);
+	}
+}
+
+static void add_fakequant(struct pcqfile *out, const char *after, const struct fuse_options *o,
+			  char **alias)
+{
+	char name[300];
+	snprintf(name, sizeof(name), "%s.fq", after);
+	const char *inputs[1] = {after};
+	struct layer *l = pcqfile_add_layer(out, name, "fakequant", inputs, 1);
+	attrs_set_int(&l->params, "bits", o->bits);
+	attrs_set_int(&l->params, "clusters", o->clusters);
+	attrs_set_float(&l->params, "smooth", o->smooth);
+	char tname[320];
+	snprintf(tname, sizeof(tname), "%s.range", name);
+	pcqfile_add_tensor(out, tname, DTYPE_F32, 2, (int64_t[]){o->clusters, 2}, NULL);
+	snprintf(tname, sizeof(tname), "%s.batches", name);
+	pcqfile_add_tensor(out, tname, DTYPE_F32, 1, (int64_t[]){o->clusters}, NULL);
+	free(*alias);
+	*alias = xstrdup(name);
+}
+
+/* conv (index j) followed by batch norm b: the folded weight and bias. */
+static int fold(struct pcqfile *out, const struct pcqfile *in, const char *name, int j, int b)
+{
+	const struct layer *conv = &in->layers[j], *bn = &in->layers[b];
+	char key[300], where[300];
+	snprintf(where, sizeof(where), "'%s': layer '%s'", name, bn->name);
+	double eps;
+	if (attrs_get_float(&bn->params, where, "eps", &eps))
+		return -1;
+	snprintf(key, sizeof(key), "%s.weight", conv->name);
+	const struct tensor *w = pcqfile_tensor(in, key);
+	snprintf(key, sizeof(key), "%s.bias", conv->name);
+	const struct tensor *bias = pcqfile_tensor(in, key);
+	const float *p[4];
+	static const char *const suffix[4] = {"weight", "bias", "running_mean", "running_var"};
+	for (int i = 0; i < 4; i++) {
+		snprintf(key, sizeof(key), "%s.%s", bn->name, suffix[i]);
+		p[i] = pcqfile_tensor(in, key)->data;  /* model_init checked them */
+	}
+	int64_t k = w->shape[0];
+	size_t per = w->nbytes / sizeof(float) / (size_t)k;
+	struct tensor *nw = pcqfile_add_tensor(out, w->name, DTYPE_F32, w->ndim, w->shape, NULL);
+	snprintf(key, sizeof(key), "%s.bias", conv->name);
+	struct tensor *nb = pcqfile_add_tensor(out, key, DTYPE_F32, 1, &k, NULL);
+	const float *wd = w->data;
+	float *nwd = nw->data, *nbd = nb->data;
+	for (int64_t o = 0; o < k; o++) {
+		/* w' = w·γ/√(var+ε), b' = β + (b − mean)·γ/√(var+ε), in double. */
+		double inv = (double)p[0][o] / sqrt((double)p[3][o] + eps);
+		for (size_t i = 0; i < per; i++)
+			nwd[o * per + i] = (float)(wd[o * per + i] * inv);
+		double b0 = bias ? ((const float *)bias->data)[o] : 0.0;
+		nbd[o] = (float)(p[1][o] + (b0 - p[2][o]) * inv);
+	}
+	return 0;
+}
+
+int fuse_model(struct pcqfile *out, const struct pcqfile *in, const char *name,
+	       const struct fuse_options *o)
+{
+	CHECK(o->bits >= 2 && o->bits <= 8 && o->clusters >= 1);
+	/* Every layer, shape and tensor checked as the runtime would. */
+	struct model check;
+	if (model_init(&check, in, name, 1, 0))
+		return -1;
+	model_free(&check);
+
+	memset(out, 0, sizeof(*out));
+	out->kind = KIND_FUSED;
+	for (size_t i = 0; i < in->attrs.n; i++) {
+		const char *key = in->attrs.items[i].key;
+		if (strcmp(key, "epochs_done") && strcmp(key, "best_top1") && strcmp(key, "last_top1"))
+			attrs_set_value(&out->attrs, key, &in->attrs.items[i].v);
+	}
+	attrs_set_int(&out->attrs, "bits", o->bits);
+	attrs_set_int(&out->attrs, "clusters", o->clusters);
+	attrs_set_float(&out->attrs, "smooth", o->smooth);
+
+	int n = (int)in->n_layers, rc = 0;
+	char **alias = xcalloc((size_t)n + 1, sizeof(char *));  /* [n]: "input" */
+	char **input_alias = &alias[n];
+	*input_alias = xstrdup("input");
+	add_fakequant(out, "input", o, input_alias);
+	for (int j = 0; j < n && rc == 0; j++) {
+		const struct layer *l = &in->layers[j];
+		int next = only_consumer(in, j);
+		if (is_op(in, j, "batchnorm2d")) {
+			int src = index_of(in, l->inputs[0]);
+			if (!is_op(in, src, "conv2d") || only_consumer(in, src) != j) {
+				rc = error("'%s': cannot fuse: batch norm '%s' does not follow a "
+					   "convolution that only it reads", name, l->name);
+				break;
+			}
+			alias[j] = xstrdup(alias[src]);
+		} else {
+			const char *inputs[OP_MAX_INPUTS];
+			for (size_t k = 0; k < l->n_inputs; k++) {
+				int src = index_of(in, l->inputs[k]);
+				inputs[k] = src < 0 ? *input_alias : alias[src];
+			}
+			struct layer *nl = pcqfile_add_layer(out, l->name, l->op, inputs, l->n_inputs);
+			for (size_t k = 0; k < l->params.n; k++)
+				attrs_set_value(&nl->params, l->params.items[k].key,
+						&l->params.items[k].v);
+			alias[j] = xstrdup(l->name);
+			int weighted = is_op(in, j, "conv2d") || is_op(in, j, "linear");
+			if (weighted)
+				attrs_set_int(&nl->params, "weight_bits", o->bits);
+			if (is_op(in, j, "conv2d") && is_op(in, next, "batchnorm2d")) {
+				attrs_set_int(&nl->params, "bias", 1);
+				rc = fold(out, in, name, j, next);
+			} else {
+				copy_layer_tensors(out, in, l->name);
+			}
+		}
+		/* A quantization point after this layer? */
+		int producer = j;  /* the conv/linear/add whose output this is */
+		if (is_op(in, j, "batchnorm2d"))
+			producer = index_of(in, l->inputs[0]);
+		if (is_op(in, j, "relu") && l->n_inputs == 1) {
+			producer = index_of(in, l->inputs[0]);
+			if (is_op(in, producer, "batchnorm2d"))
+				producer = index_of(in, in->layers[producer].inputs[0]);
+		}
+		int quantized_op = is_op(in, producer, "conv2d") || is_op(in, producer, "linear") ||
+				   is_op(in, producer, "add");
+		int relu_follows = is_op(in, next, "relu");
+		int conv_then_bn = is_op(in, j, "conv2d") && is_op(in, next, "batchnorm2d");
+		if (rc == 0 && quantized_op && !conv_then_bn && !relu_follows)
+			add_fakequant(out, alias[j], o, &alias[j]);
+	}
+	for (int j = 0; j <= n; j++)
+		free(alias[j]);
+	free(alias);
+	if (rc)
+		pcqfile_free(out);
+	return rc;
+}

@@ -1,0 +1,28 @@
+/* Turning a pre-trained model into a fused model (SPEC §7, docs/FORMAT.md
+ * §fused-model): every batch norm folded into the convolution before it,
+ * conv2d and linear layers given weight_bits, and a fakequant layer at
+ * every quantization point:
+ *   - the network input ("input.fq");
+ *   - the output of each conv2d, linear and add — after its ReLU when its
+ *     only consumer is one (after the folded batch norm for a conv):
+ *     this covers the convs that feed a residual add, the downsample
+ *     branches, the add outputs after their ReLU and the logits.
+ * Pooling, flatten and dropout keep their input's scale and get none.
+ * A fakequant layer is named "<layer>.fq" after the layer it follows. */
+#ifndef PCQ_FUSE_H
+#define PCQ_FUSE_H
+
+#include "pcqfile.h"
+
+struct fuse_options {
+	int bits;        /* 2..8 */
+	int clusters;    /* K >= 1 */
+	double smooth;   /* EMA factor of the activation ranges */
+};
+
+/* Builds out (a fused-model file, no provenance) from the model file in;
+ * -1 after one line naming `name` when it cannot be fused. */
+int fuse_model(struct pcqfile *out, const struct pcqfile *in, const char *name,
+	       const struct fuse_options *o);
+
+#endif

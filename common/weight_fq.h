@@ -1,0 +1,35 @@
+/* Fake-quantized weights of a conv2d or linear layer in a fused model
+ * (SPEC §7): the param "weight_bits" (absent or 0: plain float weights).
+ * The float master weights stay in the model and are what SGD updates;
+ * the forward pass and the input gradient use a quantize-dequantize copy
+ * with the per-tensor range (min w, max w), and the weight gradient goes
+ * to the master weights unchanged (the straight-through estimator; the
+ * range spans every weight, so nothing saturates). */
+#ifndef PCQ_WEIGHT_FQ_H
+#define PCQ_WEIGHT_FQ_H
+
+#include "pcqfile.h"
+
+#include <stddef.h>
+
+struct weight_fq {
+	int bits;          /* 0: off */
+	float *copy;       /* [numel] the fake-quantized weights */
+	size_t numel;
+	int fresh;         /* copy matches the master weights (eval only) */
+	const float *last; /* what the last forward used */
+};
+
+/* Reads the optional "weight_bits" param. */
+int weight_fq_plan(struct weight_fq *q, const struct layer *l, const char *file);
+void weight_fq_alloc(struct weight_fq *q, size_t numel);
+/* The weights the forward pass uses: w itself (no weight_bits, or
+ * float_only), or the refreshed copy. A training pass always refreshes
+ * (SGD moved w); eval passes reuse it. */
+const float *weight_fq_forward(struct weight_fq *q, const float *w, int training,
+			       int float_only);
+/* The weights the last forward used (for the input gradient). */
+const float *weight_fq_used(const struct weight_fq *q, const float *w);
+void weight_fq_free(struct weight_fq *q);
+
+#endif
