@@ -134,8 +134,12 @@ test: test-unit test-e2e
 $(BUILD)/bench/sgemm_ceiling: $(BUILD)/bench/sgemm_ceiling.o
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LDLIBS) -o $@
 
-bench: $(BINS) $(BUILD)/bench/sgemm_ceiling
+$(BUILD)/bench/igemm_bench: $(BUILD)/bench/igemm_bench.o $(LIB)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+bench: $(BINS) $(BUILD)/bench/sgemm_ceiling $(BUILD)/bench/igemm_bench
 	$(BUILD)/bench/sgemm_ceiling
+	$(BUILD)/bench/igemm_bench
 	sh bench/train_throughput.sh resnet20 20
 	sh bench/train_throughput.sh alexnet-small 8
 	sh bench/kmeans_vs_sklearn.sh

@@ -51,70 +51,87 @@ static size_t runs_of(struct kmeans_group *g, const int32_t *ids, const size_t *
 	return count;
 }
 
-void evaluate(struct eval_result *r, struct model *m, const struct dataset *ds,
-	      const struct norm *norm, const struct kmeans *km, int keep_scores)
+void evaluate_with(struct eval_result *r, const struct dataset *ds, const struct norm *norm,
+		   const struct kmeans *km, int batch, int classes, int keep_scores,
+		   eval_forward_fn forward, void *ctx)
 {
 	memset(r, 0, sizeof(*r));
 	r->n = ds->n;
-	r->classes = m->classes;
+	r->classes = classes;
 	r->clusters = km ? km->k : 1;
-	r->confusion = xcalloc((size_t)m->classes * m->classes, sizeof(size_t));
+	r->confusion = xcalloc((size_t)classes * classes, sizeof(size_t));
 	r->predicted = xmalloc((ds->n ? ds->n : 1) * sizeof(int32_t));
 	r->cluster_n = xcalloc((size_t)r->clusters, sizeof(size_t));
 	r->cluster_top1 = xcalloc((size_t)r->clusters, sizeof(size_t));
 	if (keep_scores)
-		r->scores = xmalloc((ds->n ? ds->n : 1) * m->classes * sizeof(float));
-	size_t sample = act_numel(&m->input);
-	float *x = xmalloc((size_t)m->batch * sample * sizeof(float));
-	int32_t *labels = xmalloc((size_t)m->batch * sizeof(int32_t));
+		r->scores = xmalloc((ds->n ? ds->n : 1) * classes * sizeof(float));
+	size_t sample = (size_t)ds->c * ds->h * ds->w;
+	float *x = xmalloc((size_t)batch * sample * sizeof(float));
+	float *logits = xmalloc((size_t)batch * classes * sizeof(float));
+	int32_t *labels = xmalloc((size_t)batch * sizeof(int32_t));
 	size_t *order = xmalloc((ds->n ? ds->n : 1) * sizeof(size_t));
-	struct kmeans_group *groups = xmalloc((size_t)m->batch * sizeof(*groups));
+	struct kmeans_group *groups = xmalloc((size_t)batch * sizeof(*groups));
 	for (size_t i = 0; i < ds->n; i++)
 		order[i] = i;
 	if (km) {
 		r->cluster = xmalloc((ds->n ? ds->n : 1) * sizeof(int32_t));
-		assign_clusters(r->cluster, km, ds, norm, m->batch);
+		assign_clusters(r->cluster, km, ds, norm, batch);
 		struct kmeans_group *list = xmalloc((size_t)km->k * sizeof(*list));
 		kmeans_regroup(r->cluster, ds->n, km->k, order, list);
 		free(list);
 	}
 	double loss_sum = 0;
 
-	for (size_t start = 0; start < ds->n; start += (size_t)m->batch) {
-		int n = (int)(ds->n - start < (size_t)m->batch ? ds->n - start : (size_t)m->batch);
+	for (size_t start = 0; start < ds->n; start += (size_t)batch) {
+		int n = (int)(ds->n - start < (size_t)batch ? ds->n - start : (size_t)batch);
 		const size_t *idx = order + start;
 		batch_fill(x, labels, ds, idx, n, norm, 0, 0);
-		m->groups = km ? groups : NULL;
-		m->n_groups = km ? runs_of(groups, r->cluster, idx, n) : 0;
-		const float *logits = model_forward(m, x, n, 0, NULL);
-		m->groups = NULL;
-		m->n_groups = 0;
-		struct softmax_xent_shape xs = {.N = n, .classes = m->classes};
+		size_t n_groups = km ? runs_of(groups, r->cluster, idx, n) : 0;
+		forward(ctx, x, idx, n, km ? groups : NULL, n_groups, logits);
+		struct softmax_xent_shape xs = {.N = n, .classes = classes};
 		loss_sum += softmax_xent(NULL, NULL, logits, labels, &xs) * n;
 		for (int i = 0; i < n; i++) {
-			const float *s = logits + (size_t)i * m->classes;
+			const float *s = logits + (size_t)i * classes;
 			int best = 0;
-			for (int k = 1; k < m->classes; k++)
+			for (int k = 1; k < classes; k++)
 				if (s[k] > s[best])
 					best = k;
-			int rank = rank_of(s, m->classes, labels[i]);
+			int rank = rank_of(s, classes, labels[i]);
 			int cl = km ? r->cluster[idx[i]] : 0;
 			r->top1 += rank == 0;
 			r->top5 += rank < 5;
 			r->cluster_n[cl]++;
 			r->cluster_top1[cl] += rank == 0;
 			r->predicted[idx[i]] = best;
-			r->confusion[(size_t)labels[i] * m->classes + best]++;
+			r->confusion[(size_t)labels[i] * classes + best]++;
 			if (keep_scores)
-				memcpy(r->scores + idx[i] * m->classes, s,
-				       (size_t)m->classes * sizeof(float));
+				memcpy(r->scores + idx[i] * classes, s, (size_t)classes * sizeof(float));
 		}
 	}
 	r->loss = ds->n ? loss_sum / (double)ds->n : 0;
 	free(x);
+	free(logits);
 	free(labels);
 	free(order);
 	free(groups);
+}
+
+static void model_forward_fn(void *ctx, const float *x, const size_t *idx, int n,
+			     const struct kmeans_group *groups, size_t n_groups, float *scores)
+{
+	struct model *m = ctx;
+	(void)idx;
+	m->groups = groups;
+	m->n_groups = n_groups;
+	memcpy(scores, model_forward(m, x, n, 0, NULL), (size_t)n * m->classes * sizeof(float));
+	m->groups = NULL;
+	m->n_groups = 0;
+}
+
+void evaluate(struct eval_result *r, struct model *m, const struct dataset *ds,
+	      const struct norm *norm, const struct kmeans *km, int keep_scores)
+{
+	evaluate_with(r, ds, norm, km, m->batch, m->classes, keep_scores, model_forward_fn, m);
 }
 
 void eval_result_free(struct eval_result *r)

@@ -32,6 +32,16 @@ struct eval_result {
 void evaluate(struct eval_result *r, struct model *m, const struct dataset *ds,
 	      const struct norm *norm, const struct kmeans *km, int keep_scores);
 
+/* The driver behind evaluate, for any engine: forward gets a batch of n
+ * normalised images x (n, C, H, W), their indices in ds, their cluster
+ * runs (NULL without k-means), and writes the class scores (n, classes). */
+typedef void (*eval_forward_fn)(void *ctx, const float *x, const size_t *idx, int n,
+				const struct kmeans_group *groups, size_t n_groups,
+				float *scores);
+void evaluate_with(struct eval_result *r, const struct dataset *ds, const struct norm *norm,
+		   const struct kmeans *km, int batch, int classes, int keep_scores,
+		   eval_forward_fn forward, void *ctx);
+
 /* The cluster of every image of ds (n), from its normalised pixels. */
 void assign_clusters(int32_t *ids, const struct kmeans *km, const struct dataset *ds,
 		     const struct norm *norm, int batch);

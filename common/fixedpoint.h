@@ -3,7 +3,8 @@
  * and RoundingDivideByPOT. No floating point here, so the integer path
  * gives the same bits on every machine. Intermediates are 64-bit, so no
  * signed arithmetic overflows, and no negative value is ever right-shifted
- * (implementation-defined in C): floors come from 64-bit division. */
+ * (implementation-defined in C): floors come from shifts of non-negative
+ * values through the identity floor(x/2^e) = ~(~x >> e) for x < 0. */
 #ifndef PCQ_FIXEDPOINT_H
 #define PCQ_FIXEDPOINT_H
 
@@ -19,16 +20,19 @@ static inline int32_t fp_high_mul(int32_t a, int32_t b)
 		return INT32_MAX;
 	int64_t ab = (int64_t)a * b;             /* |ab| ≤ 2^62 */
 	int64_t nudge = ab >= 0 ? INT64_C(1) << 30 : 1 - (INT64_C(1) << 30);
-	return (int32_t)((ab + nudge) / (INT64_C(1) << 31));
+	int64_t v = ab + nudge;
+	/* v / 2^31 truncated toward zero, as shifts of non-negative values
+	 * (a division by a variable power of two would be a slow idiv). */
+	return (int32_t)(v >= 0 ? v >> 31 : -((-v) >> 31));
 }
 
 /* floor(x / 2^exponent), exponent 0..31: what an arithmetic x >> exponent
  * gives, without depending on how the compiler shifts negatives. */
 static inline int64_t fp_floor_div_pot(int32_t x, int exponent)
 {
-	int64_t d = INT64_C(1) << exponent;
-	int64_t q = x / d;                       /* truncates toward zero */
-	return q * d > x ? q - 1 : q;            /* negative inexact: one lower */
+	/* For x < 0, floor(x / 2^e) = ~(~x >> e): ~x = −x − 1 is non-negative,
+	 * so only non-negative values are shifted. */
+	return x >= 0 ? (int64_t)(x >> exponent) : ~((int64_t)~x >> exponent);
 }
 
 /* x / 2^exponent rounded to nearest, ties away from zero (3/2 → 2,

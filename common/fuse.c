@@ -94,11 +94,11 @@ static int fold(struct pcqfile *out, const struct pcqfile *in, const char *name,
 	}
 	int64_t k = w->shape[0];
 	size_t per = w->nbytes / sizeof(float) / (size_t)k;
-	struct tensor *nw = pcqfile_add_tensor(out, w->name, DTYPE_F32, w->ndim, w->shape, NULL);
+	/* Adding a tensor may move out->tensors: keep the data pointers only. */
+	float *nwd = pcqfile_add_tensor(out, w->name, DTYPE_F32, w->ndim, w->shape, NULL)->data;
 	snprintf(key, sizeof(key), "%s.bias", conv->name);
-	struct tensor *nb = pcqfile_add_tensor(out, key, DTYPE_F32, 1, &k, NULL);
+	float *nbd = pcqfile_add_tensor(out, key, DTYPE_F32, 1, &k, NULL)->data;
 	const float *wd = w->data;
-	float *nwd = nw->data, *nbd = nb->data;
 	for (int64_t o = 0; o < k; o++) {
 		/* w' = w·γ/√(var+ε), b' = β + (b − mean)·γ/√(var+ε), in double. */
 		double inv = (double)p[0][o] / sqrt((double)p[3][o] + eps);

@@ -31,7 +31,7 @@
  *                 column sums, so the bound is on the raw bytes.
  *   IGEMM_AVX2    our kernel: operands widened to int16 after subtracting
  *                 the zero points (|x| <= 255), products summed in pairs
- *                 by vpmaddwd into int32 (no saturation possible), 6x16
+ *                 by vpmaddwd into int32 (no saturation possible), 4x16
  *                 register tiles over packed panels, OpenMP over blocks of
  *                 rows (and of columns when there are few rows).
  *   IGEMM_SCALAR  the same sums in plain C, for CPUs without AVX2.

@@ -30,6 +30,9 @@ void report_text(FILE *fp, const struct report_info *info, const struct dataset 
 	fprintf(fp, "loss    %.4f\n", r->loss);
 	fprintf(fp, "time    %.2f s, %.0f images/s\n", info->seconds,
 		info->seconds > 0 ? r->n / info->seconds : 0);
+	if (info->engine_seconds > 0)
+		fprintf(fp, "engine  %.2f s in integer arithmetic, %.0f images/s\n",
+			info->engine_seconds, r->n / info->engine_seconds);
 	fprintf(fp, "\nper class              images   top-1\n");
 	for (int k = 0; k < r->classes; k++) {
 		size_t t = row_total(r, k);
@@ -72,6 +75,10 @@ void report_json(FILE *fp, const struct report_info *info, const struct dataset 
 	json_number(fp, r->loss);
 	fputs(",\"seconds\":", fp);
 	json_number(fp, info->seconds);
+	if (info->engine_seconds > 0) {
+		fputs(",\"engine_seconds\":", fp);
+		json_number(fp, info->engine_seconds);
+	}
 	fputs(",\"per_class\":[", fp);
 	for (int k = 0; k < r->classes; k++) {
 		size_t t = row_total(r, k);
@@ -121,6 +128,8 @@ int report_predictions(const char *path, const struct report_info *info,
 		pcqfile_add_tensor(&f, "scores", DTYPE_F32, 2, nk, r->scores);
 	if (r->cluster)
 		pcqfile_add_tensor(&f, "cluster", DTYPE_I32, 1, n, r->cluster);
+	if (info->outputs)
+		pcqfile_add_tensor(&f, "output", DTYPE_U8, 2, nk, info->outputs);
 	int rc = pcqfile_write(&f, path);
 	pcqfile_free(&f);
 	return rc;

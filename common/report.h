@@ -16,6 +16,8 @@ struct report_info {
 	const char *data;        /* KIND:PATH */
 	const char *mode;        /* "fp32", ... */
 	double seconds;          /* wall time of the evaluation */
+	double engine_seconds;   /* integer models: time in the integer engine, or 0 */
+	const uint8_t *outputs;  /* integer models: (n, classes) output integers, or NULL */
 };
 
 void report_text(FILE *fp, const struct report_info *info, const struct dataset *ds,

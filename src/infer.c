@@ -12,6 +12,7 @@
 #include "normalize.h"
 #include "pcqfile.h"
 #include "progress.h"
+#include "qinfer.h"
 #include "report.h"
 #include "threads.h"
 
@@ -41,6 +42,60 @@ static void usage(void)
 	       "                      (a predictions file, docs/FORMAT.md)\n"
 	       "  --help, --version\n",
 	       dataset_kinds());
+}
+
+/* Integer-only inference of a quantized model (qinfer.h). */
+static int infer_quantized(const struct pcqfile *f, const char *name, const char *digest,
+			   const char *data, enum split split, size_t limit, int batch,
+			   int threads, int json, const char *predictions, const char *kmeans,
+			   int argc, char **argv)
+{
+	struct qinfer qi;
+	struct dataset ds = {0};
+	struct kmeans km = {0};
+	struct norm norm;
+	int rc = 1;
+	if (dataset_load(&ds, data, split, limit, threads) || check_data_fits_model(&ds, f, name))
+		goto out;
+	if (qinfer_init(&qi, f, name, batch, ds.n))
+		goto out;
+	if (norm_load(&norm, &f->attrs, name, ds.c))
+		goto free_qi;
+	if (qi.q.clusters > 1 && !kmeans) {
+		error("'%s' has %d clusters: give the k-means model with --kmeans FILE", name,
+		      qi.q.clusters);
+		goto free_qi;
+	}
+	if (kmeans && (kmeans_read(&km, kmeans, NULL) ||
+		       kmeans_check_model(&km, display_name(kmeans), qi.q.clusters, qi.q.c,
+					  qi.q.h, qi.q.w, &norm, name)))
+		goto free_qi;
+	struct eval_result r;
+	double t0 = progress_now();
+	evaluate_with(&r, &ds, &norm, km.k ? &km : NULL, batch, qi.q.classes,
+		      predictions != NULL, qinfer_forward, &qi);
+	struct report_info info = {.model = name, .model_sha256 = digest, .data = data,
+				   .mode = "integer", .seconds = progress_now() - t0,
+				   .engine_seconds = qi.engine_seconds};
+	if (json)
+		report_json(stdout, &info, &ds, &r);
+	else
+		report_text(stdout, &info, &ds, &r);
+	rc = 0;
+	if (predictions) {
+		info.outputs = qi.outputs;
+		if (report_predictions(predictions, &info, &ds, &r, argc, argv))
+			rc = 1;
+	}
+	if (fflush(stdout) != 0)
+		rc = error("'stdout': write failed");
+	eval_result_free(&r);
+free_qi:
+	qinfer_free(&qi);
+out:
+	kmeans_free(&km);
+	dataset_free(&ds);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -103,14 +158,22 @@ int main(int argc, char **argv)
 		free(command);
 		return 1;
 	}
-	if (f.kind != KIND_MODEL && f.kind != KIND_FUSED) {
-		error("'%s': is a %s file; pcq-infer evaluates model and fused-model files "
-		      "(quantized models: issue 6)", name, file_kind_name(f.kind));
+	if (f.kind != KIND_MODEL && f.kind != KIND_FUSED && f.kind != KIND_QUANTIZED) {
+		error("'%s': is a %s file; pcq-infer evaluates model, fused-model and "
+		      "quantized-model files", name, file_kind_name(f.kind));
 		goto out;
 	}
-	if ((kmeans || float_only) && f.kind != KIND_FUSED)
-		usage_error("%s is for fused models; '%s' is a pre-trained model",
-			    kmeans ? "--kmeans" : "--float", name);
+	if (float_only && f.kind != KIND_FUSED)
+		usage_error("--float is for fused models; '%s' is a %s file", name,
+			    file_kind_name(f.kind));
+	if (kmeans && f.kind == KIND_MODEL)
+		usage_error("--kmeans is for fused and quantized models; '%s' is a pre-trained "
+			    "model", name);
+	if (f.kind == KIND_QUANTIZED) {
+		rc = infer_quantized(&f, name, digest, data, split, limit, batch, threads, json,
+				     predictions, kmeans, argc, command);
+		goto out;
+	}
 	if (model_init(&m, &f, name, batch, 0) || norm_load(&norm, &f.attrs, name, m.input.c))
 		goto out;
 	m.float_only = float_only;

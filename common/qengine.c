@@ -1,0 +1,196 @@
+/* The integer engine's forward pass; see qmodel.h. Integer arithmetic
+ * only (SPEC §9): no floating-point type in this file. */
+#include "qmodel.h"
+
+#include "check.h"
+#include "fixedpoint.h"
+#include "igemm.h"
+
+#include <string.h>
+
+/* Which cluster each image of the batch belongs to. */
+static void clusters_of(int *cl, int n, const struct kmeans_group *g, size_t n_groups)
+{
+	int i = 0;
+	if (!g) {
+		memset(cl, 0, (size_t)n * sizeof(int));
+		return;
+	}
+	for (size_t k = 0; k < n_groups; k++)
+		for (size_t c = 0; c < g[k].count; c++)
+			cl[i++] = g[k].cluster;
+	CHECK(i == n);
+}
+
+static uint8_t clamp_u8(int32_t v, int32_t lo, int32_t hi)
+{
+	return (uint8_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+/* im2col in NHWC: one row per output pixel, (ky, kx, c) per row; padding
+ * is the image's input zero point, so it stands for real zero. */
+static void im2col(uint8_t *col, const uint8_t *x, const struct qnode *n, int images,
+		   const int *cl)
+{
+	int k = n->kernel, C = n->ic;
+	size_t row = (size_t)k * k * C;
+	#pragma omp parallel for collapse(2) schedule(static)
+	for (int i = 0; i < images; i++)
+		for (int oy = 0; oy < n->h; oy++) {
+			uint8_t pad = (uint8_t)n->in_zero[cl[i]];
+			const uint8_t *img = x + (size_t)i * n->ih * n->iw * C;
+			for (int ox = 0; ox < n->w; ox++) {
+				uint8_t *r = col + (((size_t)i * n->h + oy) * n->w + ox) * row;
+				for (int ky = 0; ky < k; ky++) {
+					int y = oy * n->stride - n->pad + ky;
+					for (int kx = 0; kx < k; kx++, r += C) {
+						int xx = ox * n->stride - n->pad + kx;
+						if (y < 0 || y >= n->ih || xx < 0 || xx >= n->iw)
+							memset(r, pad, (size_t)C);
+						else
+							memcpy(r, img + ((size_t)y * n->iw + xx) * C, (size_t)C);
+					}
+				}
+			}
+		}
+}
+
+/* conv and linear: acc = Σ a·(w − Z2) from the GEMM, minus Z1·Σ(w − Z2),
+ * plus the bias; then Z3 + M·acc, clamped (at Z3 too under a ReLU). */
+static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int images,
+		     const int *cl)
+{
+	int pixels = n->h * n->w, K = n->kernel * n->kernel * n->ic;
+	int rows = images * pixels;
+	const uint8_t *a = x;
+	int direct = n->op == QOP_LINEAR ||
+		     (n->kernel == 1 && n->stride == 1 && n->pad == 0);
+	if (!direct) {
+		im2col(q->col, x, n, images, cl);
+		a = q->col;
+	}
+	igemm_u8s8s32(rows, n->kout, K, a, K, 0, n->weight, K, n->wzero, q->acc, n->kout);
+	int32_t qmax = q->qmax;
+	#pragma omp parallel for schedule(static)
+	for (int r = 0; r < rows; r++) {
+		int c = cl[r / pixels];
+		const int32_t *acc = q->acc + (size_t)r * n->kout;
+		const int32_t *bias = n->bias + (size_t)c * n->kout;
+		int32_t z1 = n->in_zero[c], z3 = n->out_zero[c], m0 = n->m0[c];
+		int shift = n->shift[c];
+		int32_t lo = n->relu ? z3 : 0;
+		uint8_t *out = n->out + (size_t)r * n->kout;
+		for (int o = 0; o < n->kout; o++) {
+			int32_t v = acc[o] - z1 * n->wsum[o] + bias[o];
+			out[o] = clamp_u8(z3 + fp_requantize(v, m0, shift), lo, qmax);
+		}
+	}
+}
+
+/* Each input's (q − Z) rescaled to the output scale with QADD_SHIFT
+ * extra bits, summed, rounded once. */
+static void add(const struct qmodel *q, struct qnode *n, const uint8_t *a, const uint8_t *b,
+		int images, const int *cl)
+{
+	size_t per = (size_t)n->c * n->h * n->w;
+	#pragma omp parallel for schedule(static)
+	for (int i = 0; i < images; i++) {
+		int c = cl[i];
+		int32_t za = n->in_zero[c], zb = n->b_zero[c], z3 = n->out_zero[c];
+		int32_t lo = n->relu ? z3 : 0;
+		for (size_t e = (size_t)i * per; e < (size_t)(i + 1) * per; e++) {
+			int32_t ra = fp_requantize((a[e] - za) * (1 << QADD_SHIFT), n->m0[c], n->shift[c]);
+			int32_t rb = fp_requantize((b[e] - zb) * (1 << QADD_SHIFT), n->b_m0[c],
+						   n->b_shift[c]);
+			int64_t sum = (int64_t)ra + rb;
+			int32_t s = sum > INT32_MAX ? INT32_MAX : sum < INT32_MIN ? INT32_MIN : (int32_t)sum;
+			n->out[e] = clamp_u8(z3 + fp_div_pot(s, QADD_SHIFT), lo, q->qmax);
+		}
+	}
+}
+
+static void maxpool(struct qnode *n, const uint8_t *x, int images)
+{
+	int C = n->c;
+	#pragma omp parallel for collapse(2) schedule(static)
+	for (int i = 0; i < images; i++)
+		for (int oy = 0; oy < n->h; oy++)
+			for (int ox = 0; ox < n->w; ox++) {
+				uint8_t *out = n->out + (((size_t)i * n->h + oy) * n->w + ox) * C;
+				memset(out, 0, (size_t)C);
+				for (int ky = 0; ky < n->kernel; ky++) {
+					int y = oy * n->stride - n->pad + ky;
+					for (int kx = 0; kx < n->kernel; kx++) {
+						int xx = ox * n->stride - n->pad + kx;
+						if (y < 0 || y >= n->ih || xx < 0 || xx >= n->iw)
+							continue;   /* padding never wins */
+						const uint8_t *p = x + (((size_t)i * n->ih + y) * n->iw + xx) * C;
+						for (int c = 0; c < C; c++)
+							out[c] = p[c] > out[c] ? p[c] : out[c];
+					}
+				}
+			}
+}
+
+/* Σ over the pixels, divided with rounding to nearest (ties up: the sums
+ * are non-negative, so this is also ties away from zero). */
+static void global_avgpool(struct qnode *n, const uint8_t *x, int images)
+{
+	int C = n->c, pixels = n->ih * n->iw;
+	#pragma omp parallel for schedule(static)
+	for (int i = 0; i < images; i++)
+		for (int c = 0; c < C; c++) {
+			int32_t sum = 0;
+			const uint8_t *p = x + (size_t)i * pixels * C + c;
+			for (int k = 0; k < pixels; k++)
+				sum += p[(size_t)k * C];
+			n->out[(size_t)i * C + c] = (uint8_t)((sum + pixels / 2) / pixels);
+		}
+}
+
+/* NHWC to the C, H, W order a linear layer's weights expect. */
+static void flatten(struct qnode *n, const uint8_t *x, int images)
+{
+	size_t hw = (size_t)n->ih * n->iw, per = hw * n->ic;
+	for (int i = 0; i < images; i++)
+		for (size_t p = 0; p < hw; p++)
+			for (int c = 0; c < n->ic; c++)
+				n->out[i * per + (size_t)c * hw + p] = x[i * per + p * n->ic + c];
+}
+
+const uint8_t *qmodel_run(struct qmodel *q, const uint8_t *x, int n,
+			  const struct kmeans_group *groups, size_t n_groups)
+{
+	CHECK(n >= 1 && n <= q->batch);
+	int cl[n];
+	clusters_of(cl, n, groups, n_groups);
+	for (int i = 0; i < n; i++)
+		CHECK(cl[i] >= 0 && cl[i] < q->clusters);
+	for (int j = 0; j < q->n_nodes; j++) {
+		struct qnode *node = &q->nodes[j];
+		const uint8_t *in = j == 0 ? x : node->in[0] == 0 ? x : q->nodes[node->in[0]].out;
+		switch (node->op) {
+		case QOP_QUANTIZE: break;
+		case QOP_CONV:
+		case QOP_LINEAR: weighted(q, node, in, n, cl); break;
+		case QOP_ADD: {
+			const uint8_t *b = node->in[1] == 0 ? x : q->nodes[node->in[1]].out;
+			add(q, node, in, b, n, cl);
+			break;
+		}
+		case QOP_MAXPOOL: maxpool(node, in, n); break;
+		case QOP_GLOBAL_AVGPOOL: global_avgpool(node, in, n); break;
+		case QOP_FLATTEN: flatten(node, in, n); break;
+		}
+	}
+	return q->nodes[q->n_nodes - 1].out;
+}
+
+int qmodel_argmax(const uint8_t *out, int classes)
+{
+	int best = 0;
+	for (int k = 1; k < classes; k++)
+		if (out[k] > out[best])
+			best = k;
+	return best;
+}

@@ -1,0 +1,75 @@
+/* The integer engine (SPEC §9): a quantized-model file (quantize.h,
+ * docs/FORMAT.md §quantized-model) planned for batches of images that are
+ * already quantized to uint8, then run with integer arithmetic only:
+ * conv and linear as an integer GEMM (igemm.h) with int32 accumulation and
+ * zero-point corrections, requantization with gemmlowp's fixed-point
+ * helpers (fixedpoint.h), integer ReLU, max and average pooling, residual
+ * adds, argmax. qmodel_load.c and qengine.c use no floating-point type;
+ * quantizing the float input is qinput.h's job.
+ *
+ * Activations are NHWC (channels innermost), so a convolution's im2col
+ * rows are whole pixels and its GEMM writes the next layer's layout. */
+#ifndef PCQ_QMODEL_H
+#define PCQ_QMODEL_H
+
+#include "cluster_groups.h"
+#include "pcqfile.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum qop { QOP_QUANTIZE, QOP_CONV, QOP_LINEAR, QOP_ADD, QOP_MAXPOOL, QOP_GLOBAL_AVGPOOL,
+	   QOP_FLATTEN };
+
+struct qnode {
+	enum qop op;
+	const char *name;          /* alias of the file's layer name */
+	int in[2], n_in;           /* node indices; -1: the quantized input */
+	int c, h, w;               /* output per sample (stored h, w, c) */
+	int ic, ih, iw;            /* input 0 per sample */
+	/* conv / linear / pool windows */
+	int kout, kernel, stride, pad, relu;
+	int8_t *weight;            /* (kout, kernel, kernel, ic) reordered, q_w − offset */
+	int8_t wzero;              /* Z2 − offset (offset 128 for 8 bits, else 0) */
+	int32_t *wsum;             /* (kout) Σ (q_w − Z2): the input zero-point term */
+	int32_t *bias;             /* (K, kout) */
+	/* per cluster (K each): zero points, multipliers and shifts */
+	int32_t *in_zero, *out_zero, *m0, *shift;
+	int32_t *b_zero, *b_m0, *b_shift;   /* add: the second input */
+	uint8_t *out;              /* (batch, h, w, c) */
+};
+
+struct qmodel {
+	struct qnode *nodes;
+	int n_nodes;
+	int batch, clusters, bits, qmax, classes;
+	int c, h, w;               /* input per sample */
+	const int32_t *input_zero; /* (K) the quantize layer's zero points */
+	uint8_t *col;              /* im2col scratch */
+	size_t col_bytes;
+	int32_t *acc;              /* GEMM output scratch */
+	size_t acc_count;
+	void *owned;               /* everything allocated, in one list */
+};
+
+/* Plans f (a quantized-model file) for batches of up to `batch` images;
+ * checks every layer, param, dtype and shape; -1 after one line naming
+ * `file`. */
+int qmodel_load(struct qmodel *q, const struct pcqfile *f, const char *file, int batch);
+void qmodel_free(struct qmodel *q);
+
+/* x: (n, h, w, c) quantized input images, grouped by cluster as `groups`
+ * says (NULL: all cluster 0). Returns the output integers (n, classes),
+ * valid until the next run. */
+const uint8_t *qmodel_run(struct qmodel *q, const uint8_t *x, int n,
+			  const struct kmeans_group *groups, size_t n_groups);
+
+/* The class with the largest output integer, the lowest on ties. */
+int qmodel_argmax(const uint8_t *out, int classes);
+
+/* The residual add's fixed-point precision: each input's (q − Z) is
+ * scaled by 2^QADD_SHIFT before its rescaling and the sum is divided back
+ * with rounding, so the two rescalings round once, not twice. */
+#define QADD_SHIFT 16
+
+#endif

@@ -1,0 +1,326 @@
+/* Planning a quantized-model file for the integer engine; see qmodel.h.
+ * No floating-point type here: the file's float tensors (scales, for
+ * people and for the input quantization) are not read. */
+#include "qmodel.h"
+
+#include "check.h"
+#include "ops.h"
+#include "window.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct alloc {
+	struct alloc *next;
+	max_align_t data[];
+};
+
+static void *own(struct qmodel *q, size_t bytes)
+{
+	struct alloc *a = xcalloc(1, sizeof(*a) + (bytes ? bytes : 1));
+	a->next = q->owned;
+	q->owned = a;
+	return a->data;
+}
+
+struct loader {
+	struct qmodel *q;
+	const struct pcqfile *f;
+	const char *file;
+	const struct layer *l;
+};
+
+/* The tensor "<layer>.<suffix>" with this dtype and shape, or NULL after
+ * an error. */
+static const void *need(const struct loader *ld, const char *suffix, enum dtype dt, int ndim,
+			const int64_t *shape)
+{
+	char name[300], want[96], got[96];
+	snprintf(name, sizeof(name), "%s.%s", ld->l->name, suffix);
+	const struct tensor *t = pcqfile_tensor(ld->f, name);
+	shape_string(shape, ndim, want, sizeof(want));
+	if (!t) {
+		error("'%s': missing tensor '%s' (%s %s)", ld->file, name, dtype_name(dt), want);
+		return NULL;
+	}
+	if (t->dtype != dt || t->ndim != ndim ||
+	    memcmp(t->shape, shape, (size_t)ndim * sizeof(int64_t)) != 0) {
+		error("'%s': tensor '%s' is %s %s, expected %s %s", ld->file, name,
+		      dtype_name(t->dtype), shape_string(t->shape, t->ndim, got, sizeof(got)),
+		      dtype_name(dt), want);
+		return NULL;
+	}
+	return t->data;
+}
+
+/* A per-cluster int32 vector with every value in [lo, hi]. */
+static int32_t *clusters_i32(const struct loader *ld, const char *suffix, int64_t lo, int64_t hi)
+{
+	int64_t k = ld->q->clusters;
+	const int32_t *v = need(ld, suffix, DTYPE_I32, 1, &k);
+	if (!v)
+		return NULL;
+	for (int64_t c = 0; c < k; c++)
+		if (v[c] < lo || v[c] > hi) {
+			error("'%s': tensor '%s.%s' has %d for cluster %lld, expected %lld..%lld",
+			      ld->file, ld->l->name, suffix, v[c], (long long)c, (long long)lo,
+			      (long long)hi);
+			return NULL;
+		}
+	int32_t *copy = own(ld->q, (size_t)k * sizeof(int32_t));
+	memcpy(copy, v, (size_t)k * sizeof(int32_t));
+	return copy;
+}
+
+/* The zero points node `src` produces (-1: the quantize layer's). */
+static const int32_t *zero_of(const struct qmodel *q, int src)
+{
+	while (src >= 0 && !q->nodes[src].out_zero)
+		src = q->nodes[src].in[0];
+	return src < 0 ? q->input_zero : q->nodes[src].out_zero;
+}
+
+/* Zero points, multipliers and shifts shared by qconv2d and qlinear. */
+static int requant_params(const struct loader *ld, struct qnode *n)
+{
+	int32_t qmax = ld->q->qmax;
+	if (!(n->in_zero = clusters_i32(ld, "in_zero", 0, qmax)) ||
+	    !(n->out_zero = clusters_i32(ld, "out_zero", 0, qmax)) ||
+	    !(n->m0 = clusters_i32(ld, "multiplier", 0, INT32_MAX)) ||
+	    !(n->shift = clusters_i32(ld, "shift", -31, 31)))
+		return -1;
+	const int32_t *z = zero_of(ld->q, n->in[0]);
+	if (memcmp(z, n->in_zero, (size_t)ld->q->clusters * sizeof(int32_t)) != 0)
+		return error("'%s': layer '%s': in_zero differs from the zero points of its input",
+			     ld->file, n->name);
+	return 0;
+}
+
+static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
+{
+	struct qmodel *q = ld->q;
+	int k = 1;
+	if (conv) {
+		if (op_param_int(ld->l, ld->file, "out_channels", 1, 1 << 16, &n->kout) ||
+		    op_param_int(ld->l, ld->file, "kernel", 1, 64, &n->kernel) ||
+		    op_param_int(ld->l, ld->file, "stride", 1, 64, &n->stride) ||
+		    op_param_int(ld->l, ld->file, "pad", 0, 64, &n->pad))
+			return -1;
+		k = n->kernel;
+		if (n->ih + 2 * n->pad < k || n->iw + 2 * n->pad < k)
+			return error("'%s': layer '%s': the padded input is smaller than the kernel",
+				     ld->file, n->name);
+		n->op = QOP_CONV;
+		n->c = n->kout;
+		n->h = window_out(n->ih, k, n->stride, n->pad);
+		n->w = window_out(n->iw, k, n->stride, n->pad);
+	} else {
+		if (op_param_int(ld->l, ld->file, "out_features", 1, 1 << 20, &n->kout))
+			return -1;
+		if (n->ih != 1 || n->iw != 1)
+			return error("'%s': layer '%s': qlinear takes a vector, not %dx%dx%d",
+				     ld->file, n->name, n->ic, n->ih, n->iw);
+		n->op = QOP_LINEAR;
+		n->kernel = n->stride = 1;
+		n->c = n->kout;
+		n->h = n->w = 1;
+	}
+	if (op_param_int(ld->l, ld->file, "relu", 0, 1, &n->relu))
+		return -1;
+	size_t per = (size_t)k * k * n->ic;
+	if (per > 33025)
+		return error("'%s': layer '%s': %zu products per output exceed the int32 "
+			     "accumulator's exact range", ld->file, n->name, per);
+	int64_t wshape[4] = {n->kout, n->ic, k, k}, one = 1, kb[2] = {q->clusters, n->kout};
+	const uint8_t *w = need(ld, "weight", DTYPE_U8, conv ? 4 : 2, wshape);
+	const int32_t *wz = w ? need(ld, "weight_zero", DTYPE_I32, 1, &one) : NULL;
+	const int32_t *bias = wz ? need(ld, "bias", DTYPE_I32, 2, kb) : NULL;
+	if (!bias || requant_params(ld, n))
+		return -1;
+	if (*wz < 0 || *wz > q->qmax)
+		return error("'%s': layer '%s': weight_zero %d is outside 0..%d", ld->file,
+			     n->name, *wz, q->qmax);
+	/* int8 storage for the GEMM: 8-bit weights shift by 128. */
+	int offset = q->bits == 8 ? 128 : 0;
+	n->wzero = (int8_t)(*wz - offset);
+	n->weight = own(q, (size_t)n->kout * per);
+	n->wsum = own(q, (size_t)n->kout * sizeof(int32_t));
+	for (int o = 0; o < n->kout; o++) {
+		int32_t sum = 0;
+		for (int c = 0; c < n->ic; c++)
+			for (int y = 0; y < k; y++)
+				for (int x = 0; x < k; x++) {
+					uint8_t v = w[(((size_t)o * n->ic + c) * k + y) * k + x];
+					if (v > q->qmax)
+						return error("'%s': layer '%s': weight %d exceeds %d bits",
+							     ld->file, n->name, v, q->bits);
+					n->weight[(size_t)o * per + ((size_t)y * k + x) * n->ic + c] =
+						(int8_t)(v - offset);
+					sum += v - *wz;
+				}
+		n->wsum[o] = sum;
+	}
+	n->bias = own(q, (size_t)q->clusters * n->kout * sizeof(int32_t));
+	memcpy(n->bias, bias, (size_t)q->clusters * n->kout * sizeof(int32_t));
+	return 0;
+}
+
+static int load_add(const struct loader *ld, struct qnode *n)
+{
+	const struct qnode *b = &ld->q->nodes[n->in[1]];  /* load_node checked in[1] */
+	if (b->c != n->ic || b->h != n->ih || b->w != n->iw)
+		return error("'%s': layer '%s': the two inputs differ in shape", ld->file, n->name);
+	int32_t qmax = ld->q->qmax;
+	n->op = QOP_ADD;
+	n->c = n->ic, n->h = n->ih, n->w = n->iw;
+	if (op_param_int(ld->l, ld->file, "relu", 0, 1, &n->relu) ||
+	    !(n->in_zero = clusters_i32(ld, "a_zero", 0, qmax)) ||
+	    !(n->b_zero = clusters_i32(ld, "b_zero", 0, qmax)) ||
+	    !(n->out_zero = clusters_i32(ld, "out_zero", 0, qmax)) ||
+	    !(n->m0 = clusters_i32(ld, "a_multiplier", 0, INT32_MAX)) ||
+	    !(n->shift = clusters_i32(ld, "a_shift", -31, 31)) ||
+	    !(n->b_m0 = clusters_i32(ld, "b_multiplier", 0, INT32_MAX)) ||
+	    !(n->b_shift = clusters_i32(ld, "b_shift", -31, 31)))
+		return -1;
+	size_t bytes = (size_t)ld->q->clusters * sizeof(int32_t);
+	if (memcmp(zero_of(ld->q, n->in[0]), n->in_zero, bytes) ||
+	    memcmp(zero_of(ld->q, n->in[1]), n->b_zero, bytes))
+		return error("'%s': layer '%s': a_zero/b_zero differ from the zero points of "
+			     "its inputs", ld->file, n->name);
+	return 0;
+}
+
+static int load_node(const struct loader *ld, int j)
+{
+	struct qmodel *q = ld->q;
+	struct qnode *n = &q->nodes[j];
+	const struct layer *l = ld->l;
+	n->name = l->name;
+	n->n_in = (int)l->n_inputs;
+	n->in[0] = n->in[1] = -1;
+	for (int k = 0; k < n->n_in && k < 2; k++) {
+		for (int i = 0; i < j; i++)
+			if (strcmp(q->nodes[i].name, l->inputs[k]) == 0)
+				n->in[k] = i;
+		if ((j == 0) != (n->in[k] < 0))
+			return error("'%s': layer '%s': only the first layer (quantize) reads "
+				     "'input'", ld->file, l->name);
+	}
+	if (j > 0) {
+		const struct qnode *src = &q->nodes[n->in[0]];
+		n->ic = src->c, n->ih = src->h, n->iw = src->w;
+	}
+	int want = strcmp(l->op, "qadd") == 0 ? 2 : 1;
+	if (n->n_in != want)
+		return error("'%s': layer '%s': %s takes %d input(s)", ld->file, l->name, l->op, want);
+	if ((j == 0) != (strcmp(l->op, "quantize") == 0))
+		return error("'%s': layer '%s': the first layer, and only it, is 'quantize'",
+			     ld->file, l->name);
+	if (strcmp(l->op, "quantize") == 0) {
+		n->op = QOP_QUANTIZE;
+		n->c = q->c, n->h = q->h, n->w = q->w;
+		if (!(n->out_zero = clusters_i32(ld, "zero", 0, q->qmax)))
+			return -1;
+		q->input_zero = n->out_zero;
+		return 0;
+	}
+	if (strcmp(l->op, "qconv2d") == 0 || strcmp(l->op, "qlinear") == 0)
+		return load_weighted(ld, n, l->op[1] == 'c');
+	if (strcmp(l->op, "qadd") == 0)
+		return load_add(ld, n);
+	if (strcmp(l->op, "maxpool2d") == 0) {
+		n->op = QOP_MAXPOOL;
+		if (op_param_int(l, ld->file, "kernel", 1, 64, &n->kernel) ||
+		    op_param_int(l, ld->file, "stride", 1, 64, &n->stride) ||
+		    op_param_int(l, ld->file, "pad", 0, 64, &n->pad))
+			return -1;
+		if (2 * n->pad > n->kernel || n->ih + 2 * n->pad < n->kernel ||
+		    n->iw + 2 * n->pad < n->kernel)
+			return error("'%s': layer '%s': bad window for a %dx%d input", ld->file,
+				     l->name, n->ih, n->iw);
+		n->c = n->ic;
+		n->h = window_out(n->ih, n->kernel, n->stride, n->pad);
+		n->w = window_out(n->iw, n->kernel, n->stride, n->pad);
+		return 0;
+	}
+	if (strcmp(l->op, "global_avgpool2d") == 0) {
+		n->op = QOP_GLOBAL_AVGPOOL;
+		n->c = n->ic, n->h = n->w = 1;
+		return 0;
+	}
+	if (strcmp(l->op, "flatten") == 0) {
+		n->op = QOP_FLATTEN;
+		n->c = n->ic * n->ih * n->iw, n->h = n->w = 1;
+		return 0;
+	}
+	return error("'%s': layer '%s': unknown op '%s' in a quantized model (known: quantize, "
+		     "qconv2d, qlinear, qadd, maxpool2d, global_avgpool2d, flatten)", ld->file,
+		     l->name, l->op);
+}
+
+int qmodel_load(struct qmodel *q, const struct pcqfile *f, const char *file, int batch)
+{
+	memset(q, 0, sizeof(*q));
+	q->batch = batch;
+	struct loader ld = {.q = q, .f = f, .file = file};
+	const struct value *shape = attrs_find(&f->attrs, "input_shape");
+	const struct value *bits = attrs_find(&f->attrs, "bits");
+	const struct value *k = attrs_find(&f->attrs, "clusters");
+	if (!shape || shape->type != VALUE_INT_ARRAY || shape->n != 3 || shape->ints[0] < 1 ||
+	    shape->ints[1] < 1 || shape->ints[2] < 1 || shape->ints[0] * shape->ints[1] *
+	    shape->ints[2] > (1 << 24))
+		return error("'%s': attrs 'input_shape' must be 3 positive integers (C, H, W)", file);
+	if (!bits || bits->type != VALUE_INT || bits->i < 2 || bits->i > 8)
+		return error("'%s': attrs 'bits' must be an integer in 2..8", file);
+	if (!k || k->type != VALUE_INT || k->i < 1 || k->i > 65536)
+		return error("'%s': attrs 'clusters' must be an integer in 1..65536", file);
+	q->c = (int)shape->ints[0], q->h = (int)shape->ints[1], q->w = (int)shape->ints[2];
+	q->bits = (int)bits->i, q->qmax = (1 << q->bits) - 1, q->clusters = (int)k->i;
+	if (f->n_layers < 2)
+		return error("'%s': the quantized model has no graph", file);
+	q->n_nodes = (int)f->n_layers;
+	q->nodes = own(q, (size_t)q->n_nodes * sizeof(*q->nodes));
+	for (int j = 0; j < q->n_nodes; j++) {
+		ld.l = &f->layers[j];
+		if (load_node(&ld, j)) {
+			qmodel_free(q);
+			return -1;
+		}
+	}
+	const struct qnode *last = &q->nodes[q->n_nodes - 1];
+	if (last->h != 1 || last->w != 1 || !last->out_zero) {
+		qmodel_free(q);
+		return error("'%s': the last layer '%s' must be a qlinear or qconv2d giving class "
+			     "scores", file, last->name);
+	}
+	q->classes = last->c;
+	size_t col = 0, acc = 0;
+	for (int j = 0; j < q->n_nodes; j++) {
+		struct qnode *n = &q->nodes[j];
+		size_t per = (size_t)n->c * n->h * n->w;
+		if (j > 0)
+			n->out = own(q, (size_t)batch * per);
+		if (n->op == QOP_CONV || n->op == QOP_LINEAR) {
+			size_t rows = (size_t)batch * n->h * n->w;
+			size_t c = rows * n->kernel * n->kernel * n->ic;
+			col = c > col ? c : col;
+			acc = rows * n->kout > acc ? rows * n->kout : acc;
+		}
+	}
+	q->col = own(q, col);
+	q->col_bytes = col;
+	q->acc = own(q, acc * sizeof(int32_t));
+	q->acc_count = acc;
+	return 0;
+}
+
+void qmodel_free(struct qmodel *q)
+{
+	struct alloc *a = q->owned;
+	while (a) {
+		struct alloc *next = a->next;
+		free(a);
+		a = next;
+	}
+	memset(q, 0, sizeof(*q));
+}

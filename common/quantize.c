@@ -1,0 +1,343 @@
+/* Integer parameters of a quantized model; see quantize.h. */
+#include "quantize.h"
+
+#include "check.h"
+#include "fakequant.h"
+#include "model.h"
+#include "quant_multiplier.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The fused model planned (shapes, tensors) plus what each node's output
+ * is called in the integer graph and which fakequant node gives its (S, Z). */
+struct qctx {
+	const struct pcqfile *in;
+	const char *file;
+	struct model m;
+	struct pcqfile *out;
+	int *qsource;        /* [n_nodes] fakequant node of the output's scale, or -1 */
+	char **alias;        /* [n_nodes] name in the integer graph */
+	int clusters, bits;
+};
+
+static const char *op_of(const struct qctx *q, int j)
+{
+	return j >= 0 ? q->m.nodes[j].op->name : "input";
+}
+
+static int only_consumer(const struct qctx *q, int j)
+{
+	int found = -1;
+	for (int i = 0; i < q->m.n_nodes; i++)
+		for (int k = 0; k < q->m.nodes[i].n_inputs; k++)
+			if (q->m.nodes[i].inputs[k] == j) {
+				if (found >= 0)
+					return -1;
+				found = i;
+			}
+	return found;
+}
+
+/* Per-cluster (S, Z) of fakequant node j; -1 when a cluster has no range. */
+static int scales_of(const struct qctx *q, int j, float *s, int32_t *z)
+{
+	const struct node *n = &q->m.nodes[j];
+	const float *range = n->t[0], *batches = n->t[1];
+	for (int c = 0; c < q->clusters; c++) {
+		if (!(batches[c] > 0))
+			return error("'%s': layer '%s' has no activation range for cluster %d "
+				     "(it never appeared in fine-tuning): fine-tune with more data "
+				     "or fewer clusters", q->file, n->name, c);
+		struct qparams p = qparams_from_range(range[2 * c], range[2 * c + 1], q->bits);
+		s[c] = p.scale;
+		z[c] = p.zero;
+	}
+	return 0;
+}
+
+static void *add(struct qctx *q, const char *layer, const char *suffix, enum dtype dt,
+		 int ndim, const int64_t *shape)
+{
+	char name[300];
+	snprintf(name, sizeof(name), "%s.%s", layer, suffix);
+	return pcqfile_add_tensor(q->out, name, dt, ndim, shape, NULL)->data;
+}
+
+static int multiplier(struct qctx *q, const char *layer, double M, int32_t *m0, int *shift)
+{
+	if (quant_multiplier(M, m0, shift))
+		return error("'%s': layer '%s': the requantization multiplier %g cannot be "
+			     "written as M0·2^-31·2^-shift with a shift in -31..31", q->file,
+			     layer, M);
+	return 0;
+}
+
+/* The fakequant node that quantizes node j's output, through one ReLU. */
+static int output_point(struct qctx *q, int j, int *relu)
+{
+	int next = only_consumer(q, j);
+	*relu = next >= 0 && strcmp(op_of(q, next), "relu") == 0;
+	if (*relu)
+		next = only_consumer(q, next);
+	if (next < 0 || strcmp(op_of(q, next), "fakequant") != 0)
+		return error("'%s': layer '%s': its output is not quantized (expected %sa "
+			     "fakequant layer after it: a fused model from pcq-fuse)", q->file,
+			     q->m.nodes[j].name, *relu ? "" : "a relu or ");
+	return next;
+}
+
+static struct layer *emit(struct qctx *q, int j, const char *op, int out_point)
+{
+	const struct node *n = &q->m.nodes[j];
+	const char *inputs[OP_MAX_INPUTS];
+	for (int k = 0; k < n->n_inputs; k++)
+		inputs[k] = n->inputs[k] < 0 ? "input" : q->alias[n->inputs[k]];
+	struct layer *l = pcqfile_add_layer(q->out, n->name, op, inputs, (size_t)n->n_inputs);
+	q->alias[j] = xstrdup(n->name);
+	if (out_point >= 0) {
+		/* Whatever reads the ReLU or the fakequant reads this layer. */
+		for (int i = j + 1; i <= out_point; i++) {
+			free(q->alias[i]);
+			q->alias[i] = xstrdup(n->name);
+			q->qsource[i] = out_point;
+		}
+		q->qsource[j] = out_point;
+	}
+	return l;
+}
+
+/* qconv2d / qlinear. */
+static int weighted(struct qctx *q, int j, int conv)
+{
+	const struct node *n = &q->m.nodes[j];
+	const struct layer *fl = &q->in->layers[j];
+	int src = n->inputs[0], relu, bits = 0;
+	const struct value *wb = attrs_find(&fl->params, "weight_bits");
+	if (wb && wb->type == VALUE_INT)
+		bits = (int)wb->i;
+	if (bits != q->bits)
+		return error("'%s': layer '%s': weight_bits %d, but the activations have %d bits",
+			     q->file, n->name, bits, q->bits);
+	if (src < 0 || q->qsource[src] < 0)
+		return error("'%s': layer '%s': its input is not quantized", q->file, n->name);
+	int point = output_point(q, j, &relu);
+	if (point < 0)
+		return -1;
+	int K = q->clusters;
+	float *s1 = xmalloc((size_t)K * sizeof(float)), *s3 = xmalloc((size_t)K * sizeof(float));
+	int32_t *z1 = xmalloc((size_t)K * sizeof(int32_t)), *z3 = xmalloc((size_t)K * sizeof(int32_t));
+	int rc = scales_of(q, q->qsource[src], s1, z1) || scales_of(q, point, s3, z3) ? -1 : 0;
+	if (rc == 0) {
+		struct layer *l = emit(q, j, conv ? "qconv2d" : "qlinear", point);
+		for (size_t k = 0; k < fl->params.n; k++)
+			if (strcmp(fl->params.items[k].key, "weight_bits") != 0 &&
+			    strcmp(fl->params.items[k].key, "bias") != 0)
+				attrs_set_value(&l->params, fl->params.items[k].key,
+						&fl->params.items[k].v);
+		attrs_set_int(&l->params, "bits", q->bits);
+		attrs_set_int(&l->params, "clusters", K);
+		attrs_set_int(&l->params, "relu", relu);
+
+		char key[300];
+		snprintf(key, sizeof(key), "%s.weight", n->name);
+		const struct model_tensor *w = model_find_tensor(&q->m, key);
+		snprintf(key, sizeof(key), "%s.bias", n->name);
+		const struct model_tensor *b = model_find_tensor(&q->m, key);
+		int outs = (int)w->shape[0];
+		float lo, hi;
+		range_of(w->data, w->numel, &lo, &hi);
+		struct qparams wq = qparams_from_range(lo, hi, q->bits);
+		uint8_t *qw = add(q, n->name, "weight", DTYPE_U8, w->ndim, w->shape);
+		for (size_t i = 0; i < w->numel; i++) {
+			/* As fakequant_forward: clamp(round(w/S2) + Z2). */
+			float v = rintf(w->data[i] / wq.scale) + (float)wq.zero;
+			qw[i] = (uint8_t)fminf(fmaxf(v, 0.0f), (float)wq.qmax);
+		}
+		*(float *)add(q, n->name, "weight_scale", DTYPE_F32, 1, (int64_t[]){1}) = wq.scale;
+		*(int32_t *)add(q, n->name, "weight_zero", DTYPE_I32, 1, (int64_t[]){1}) = wq.zero;
+		int64_t kc[1] = {K}, ko[2] = {K, outs};
+		int32_t *qb = add(q, n->name, "bias", DTYPE_I32, 2, ko);
+		memcpy(add(q, n->name, "in_scale", DTYPE_F32, 1, kc), s1, (size_t)K * sizeof(float));
+		memcpy(add(q, n->name, "in_zero", DTYPE_I32, 1, kc), z1, (size_t)K * sizeof(int32_t));
+		memcpy(add(q, n->name, "out_scale", DTYPE_F32, 1, kc), s3, (size_t)K * sizeof(float));
+		memcpy(add(q, n->name, "out_zero", DTYPE_I32, 1, kc), z3, (size_t)K * sizeof(int32_t));
+		int32_t *m0 = add(q, n->name, "multiplier", DTYPE_I32, 1, kc);
+		int32_t *sh = add(q, n->name, "shift", DTYPE_I32, 1, kc);
+		for (int c = 0; c < K && rc == 0; c++) {
+			double s12 = (double)s1[c] * (double)wq.scale;
+			for (int o = 0; o < outs; o++) {
+				double v = rint((b ? b->data[o] : 0.0) / s12);
+				if (fabs(v) > 2147483647.0)
+					rc = error("'%s': layer '%s': the bias %g does not fit int32 at "
+						   "scale %g", q->file, n->name, b->data[o], s12);
+				qb[c * outs + o] = (int32_t)v;
+			}
+			int shift;
+			if (rc == 0 && (rc = multiplier(q, n->name, s12 / s3[c], &m0[c], &shift)) == 0)
+				sh[c] = shift;
+		}
+	}
+	free(s1);
+	free(s3);
+	free(z1);
+	free(z3);
+	return rc;
+}
+
+static int qadd(struct qctx *q, int j)
+{
+	const struct node *n = &q->m.nodes[j];
+	int relu, K = q->clusters, rc = 0;
+	for (int k = 0; k < 2; k++)
+		if (n->inputs[k] < 0 || q->qsource[n->inputs[k]] < 0)
+			return error("'%s': layer '%s': input %d is not quantized", q->file,
+				     n->name, k + 1);
+	int point = output_point(q, j, &relu);
+	if (point < 0)
+		return -1;
+	float *s = xmalloc(3 * (size_t)K * sizeof(float));
+	int32_t *z = xmalloc(3 * (size_t)K * sizeof(int32_t));
+	if (scales_of(q, q->qsource[n->inputs[0]], s, z) ||
+	    scales_of(q, q->qsource[n->inputs[1]], s + K, z + K) ||
+	    scales_of(q, point, s + 2 * K, z + 2 * K))
+		rc = -1;
+	if (rc == 0) {
+		struct layer *l = emit(q, j, "qadd", point);
+		attrs_set_int(&l->params, "bits", q->bits);
+		attrs_set_int(&l->params, "clusters", K);
+		attrs_set_int(&l->params, "relu", relu);
+		int64_t kc[1] = {K};
+		static const char *const part[3] = {"a", "b", "out"};
+		for (int i = 0; i < 3; i++) {
+			char key[16];
+			snprintf(key, sizeof(key), "%s_scale", part[i]);
+			memcpy(add(q, n->name, key, DTYPE_F32, 1, kc), s + i * K, (size_t)K * sizeof(float));
+			snprintf(key, sizeof(key), "%s_zero", part[i]);
+			memcpy(add(q, n->name, key, DTYPE_I32, 1, kc), z + i * K, (size_t)K * sizeof(int32_t));
+		}
+		for (int i = 0; i < 2 && rc == 0; i++) {
+			char key[32];
+			snprintf(key, sizeof(key), "%s_multiplier", part[i]);
+			int32_t *m0 = add(q, n->name, key, DTYPE_I32, 1, kc);
+			snprintf(key, sizeof(key), "%s_shift", part[i]);
+			int32_t *sh = add(q, n->name, key, DTYPE_I32, 1, kc);
+			for (int c = 0; c < K && rc == 0; c++) {
+				int shift;
+				rc = multiplier(q, n->name, (double)s[i * K + c] / s[2 * K + c], &m0[c],
+						&shift);
+				sh[c] = shift;
+			}
+		}
+	}
+	free(s);
+	free(z);
+	return rc;
+}
+
+/* maxpool2d, global_avgpool2d, flatten: same op, the input's scale. */
+static int passthrough(struct qctx *q, int j)
+{
+	const struct node *n = &q->m.nodes[j];
+	int src = n->inputs[0];
+	if (src < 0 || q->qsource[src] < 0)
+		return error("'%s': layer '%s': its input is not quantized", q->file, n->name);
+	struct layer *l = emit(q, j, n->op->name, -1);
+	const struct layer *fl = &q->in->layers[j];
+	for (size_t k = 0; k < fl->params.n; k++)
+		attrs_set_value(&l->params, fl->params.items[k].key, &fl->params.items[k].v);
+	q->qsource[j] = q->qsource[src];
+	return 0;
+}
+
+static int rewrite(struct qctx *q)
+{
+	for (int j = 0; j < q->m.n_nodes; j++) {
+		const struct node *n = &q->m.nodes[j];
+		const char *op = n->op->name;
+		int rc;
+		if (strcmp(op, "fakequant") == 0 && n->inputs[0] < 0) {
+			float *s = xmalloc((size_t)q->clusters * sizeof(float));
+			int32_t *z = xmalloc((size_t)q->clusters * sizeof(int32_t));
+			rc = scales_of(q, j, s, z);
+			if (rc == 0) {
+				struct layer *l = emit(q, j, "quantize", -1);
+				attrs_set_int(&l->params, "bits", q->bits);
+				attrs_set_int(&l->params, "clusters", q->clusters);
+				int64_t kc[1] = {q->clusters};
+				memcpy(add(q, n->name, "scale", DTYPE_F32, 1, kc), s,
+				       (size_t)q->clusters * sizeof(float));
+				memcpy(add(q, n->name, "zero", DTYPE_I32, 1, kc), z,
+				       (size_t)q->clusters * sizeof(int32_t));
+				q->qsource[j] = j;
+			}
+			free(s);
+			free(z);
+		} else if (strcmp(op, "conv2d") == 0 || strcmp(op, "linear") == 0) {
+			rc = weighted(q, j, strcmp(op, "conv2d") == 0);
+		} else if (strcmp(op, "add") == 0) {
+			rc = qadd(q, j);
+		} else if (strcmp(op, "maxpool2d") == 0 || strcmp(op, "global_avgpool2d") == 0 ||
+			   strcmp(op, "flatten") == 0) {
+			rc = passthrough(q, j);
+		} else if (strcmp(op, "dropout") == 0) {
+			int src = n->inputs[0];
+			q->alias[j] = xstrdup(src < 0 ? "input" : q->alias[src]);
+			q->qsource[j] = src < 0 ? -1 : q->qsource[src];
+			rc = 0;
+		} else if (q->alias[j]) {
+			rc = 0;   /* a relu or fakequant absorbed by the layer before */
+		} else {
+			rc = error("'%s': layer '%s': %s cannot be quantized here (quantize.h lists "
+				   "what can)", q->file, n->name, op);
+		}
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
+int quantize_model(struct pcqfile *out, const struct pcqfile *in, const char *name)
+{
+	struct qctx q = {.in = in, .file = name, .out = out};
+	const struct value *bits = attrs_find(&in->attrs, "bits");
+	if (!bits || bits->type != VALUE_INT || bits->i < FQ_MIN_BITS || bits->i > FQ_MAX_BITS)
+		return error("'%s': attrs 'bits' must be an integer in %d..%d", name,
+			     FQ_MIN_BITS, FQ_MAX_BITS);
+	q.bits = (int)bits->i;
+	if (model_init(&q.m, in, name, 1, 0))
+		return -1;
+	q.clusters = q.m.clusters;
+	memset(out, 0, sizeof(*out));
+	out->kind = KIND_QUANTIZED;
+	for (size_t i = 0; i < in->attrs.n; i++) {
+		const char *key = in->attrs.items[i].key;
+		if (strcmp(key, "epochs_done") && strcmp(key, "best_top1") && strcmp(key, "last_top1") &&
+		    strcmp(key, "smooth"))
+			attrs_set_value(&out->attrs, key, &in->attrs.items[i].v);
+	}
+	q.qsource = xmalloc((size_t)q.m.n_nodes * sizeof(int));
+	q.alias = xcalloc((size_t)q.m.n_nodes, sizeof(char *));
+	for (int j = 0; j < q.m.n_nodes; j++)
+		q.qsource[j] = -1;
+	int rc = 0;
+	if (q.m.n_nodes == 0 || strcmp(op_of(&q, 0), "fakequant") != 0 ||
+	    q.m.nodes[0].inputs[0] != -1)
+		rc = error("'%s': the first layer must quantize the input (a fakequant layer "
+			   "reading 'input')", name);
+	if (rc == 0)
+		rc = rewrite(&q);
+	int last = q.m.n_nodes - 1;
+	if (rc == 0 && strcmp(op_of(&q, last), "fakequant") != 0)
+		rc = error("'%s': the logits are not quantized (the last layer must be a "
+			   "fakequant layer)", name);
+	for (int j = 0; j < q.m.n_nodes; j++)
+		free(q.alias[j]);
+	free(q.alias);
+	free(q.qsource);
+	model_free(&q.m);
+	if (rc)
+		pcqfile_free(out);
+	return rc;
+}
