@@ -178,7 +178,8 @@ int fuse_model(struct pcqfile *out, const struct pcqfile *in, const char *name,
 				producer = index_of(in, in->layers[producer].inputs[0]);
 		}
 		int quantized_op = is_op(in, producer, "conv2d") || is_op(in, producer, "linear") ||
-				   is_op(in, producer, "add");
+				   is_op(in, producer, "add") ||
+				   is_op(in, producer, "global_avgpool2d");
 		int relu_follows = is_op(in, next, "relu");
 		int conv_then_bn = is_op(in, j, "conv2d") && is_op(in, next, "batchnorm2d");
 		if (rc == 0 && quantized_op && !conv_then_bn && !relu_follows)

@@ -7,7 +7,12 @@
  *     only consumer is one (after the folded batch norm for a conv):
  *     this covers the convs that feed a residual add, the downsample
  *     branches, the add outputs after their ReLU and the logits.
- * Pooling, flatten and dropout keep their input's scale and get none.
+ *   - the output of a global average pool: the mean of P values of the
+ *     input's grid lies between its levels, and rounding it back onto
+ *     that grid loses most of what the mean carries at 4 bits, so it gets
+ *     its own range (docs/QUANTIZATION.md: a deliberate addition to
+ *     SPEC §7, which lets pooling keep its input's scale).
+ * Max pooling, flatten and dropout keep their input's scale and get none.
  * A fakequant layer is named "<layer>.fq" after the layer it follows. */
 #ifndef PCQ_FUSE_H
 #define PCQ_FUSE_H

@@ -56,7 +56,8 @@ static void im2col(uint8_t *col, const uint8_t *x, const struct qnode *n, int im
 }
 
 /* conv and linear: acc = Σ a·(w − Z2) from the GEMM, minus Z1·Σ(w − Z2),
- * plus the bias; then Z3 + M·acc, clamped (at Z3 too under a ReLU). */
+ * scaled by 2^acc_shift, plus the bias (which has acc_shift extra
+ * fractional bits); then Z3 + M·acc, clamped (at Z3 too under a ReLU). */
 static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int images,
 		     const int *cl)
 {
@@ -81,7 +82,7 @@ static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int im
 		int32_t lo = n->relu ? z3 : 0;
 		uint8_t *out = n->out + (size_t)r * n->kout;
 		for (int o = 0; o < n->kout; o++) {
-			int32_t v = acc[o] - z1 * n->wsum[o] + bias[o];
+			int32_t v = (acc[o] - z1 * n->wsum[o]) * (1 << n->acc_shift) + bias[o];
 			out[o] = clamp_u8(z3 + fp_requantize(v, m0, shift), lo, qmax);
 		}
 	}
@@ -148,6 +149,28 @@ static void global_avgpool(struct qnode *n, const uint8_t *x, int images)
 		}
 }
 
+/* The pixel sum minus P·Z1, scaled by 2^acc_shift (so the high multiply
+ * does not round a small sum twice), requantized to the output's scale. */
+static void avgpool_requant(const struct qmodel *q, struct qnode *n, const uint8_t *x,
+			    int images, const int *cl)
+{
+	int C = n->c, pixels = n->ih * n->iw;
+	#pragma omp parallel for schedule(static)
+	for (int i = 0; i < images; i++) {
+		int c = cl[i];
+		int32_t z3 = n->out_zero[c], base = pixels * n->in_zero[c];
+		for (int ch = 0; ch < C; ch++) {
+			int32_t sum = 0;
+			const uint8_t *p = x + (size_t)i * pixels * C + ch;
+			for (int k = 0; k < pixels; k++)
+				sum += p[(size_t)k * C];
+			n->out[(size_t)i * C + ch] =
+				clamp_u8(z3 + fp_requantize((sum - base) * (1 << n->acc_shift), n->m0[c],
+							    n->shift[c]), 0, q->qmax);
+		}
+	}
+}
+
 /* NHWC to the C, H, W order a linear layer's weights expect. */
 static void flatten(struct qnode *n, const uint8_t *x, int images)
 {
@@ -180,6 +203,7 @@ const uint8_t *qmodel_run(struct qmodel *q, const uint8_t *x, int n,
 		}
 		case QOP_MAXPOOL: maxpool(node, in, n); break;
 		case QOP_GLOBAL_AVGPOOL: global_avgpool(node, in, n); break;
+		case QOP_AVGPOOL_REQUANT: avgpool_requant(q, node, in, n, cl); break;
 		case QOP_FLATTEN: flatten(node, in, n); break;
 		}
 	}

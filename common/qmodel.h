@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 enum qop { QOP_QUANTIZE, QOP_CONV, QOP_LINEAR, QOP_ADD, QOP_MAXPOOL, QOP_GLOBAL_AVGPOOL,
-	   QOP_FLATTEN };
+	   QOP_AVGPOOL_REQUANT, QOP_FLATTEN };
 
 struct qnode {
 	enum qop op;
@@ -29,6 +29,7 @@ struct qnode {
 	int ic, ih, iw;            /* input 0 per sample */
 	/* conv / linear / pool windows */
 	int kout, kernel, stride, pad, relu;
+	int acc_shift;             /* conv/linear: acc·2^acc_shift + bias (finer bias) */
 	int8_t *weight;            /* (kout, kernel, kernel, ic) reordered, q_w − offset */
 	int8_t wzero;              /* Z2 − offset (offset 128 for 8 bits, else 0) */
 	int32_t *wsum;             /* (kout) Σ (q_w − Z2): the input zero-point term */

@@ -125,7 +125,8 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 		n->c = n->kout;
 		n->h = n->w = 1;
 	}
-	if (op_param_int(ld->l, ld->file, "relu", 0, 1, &n->relu))
+	if (op_param_int(ld->l, ld->file, "relu", 0, 1, &n->relu) ||
+	    op_param_int(ld->l, ld->file, "acc_shift", 0, 16, &n->acc_shift))
 		return -1;
 	size_t per = (size_t)k * k * n->ic;
 	if (per > 33025)
@@ -160,6 +161,12 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 				}
 		n->wsum[o] = sum;
 	}
+	/* (acc − Z1·Σw)·2^acc_shift + bias must fit int32 for every input. */
+	int64_t room = (INT64_C(1) << 31) - 1 - ((int64_t)per * q->qmax * q->qmax << n->acc_shift);
+	for (int64_t i = 0; i < kb[0] * kb[1]; i++)
+		if (room < 0 || bias[i] > room || bias[i] < -room)
+			return error("'%s': layer '%s': bias %d with acc_shift %d can overflow the "
+				     "int32 accumulator", ld->file, n->name, bias[i], n->acc_shift);
 	n->bias = own(q, (size_t)q->clusters * n->kout * sizeof(int32_t));
 	memcpy(n->bias, bias, (size_t)q->clusters * n->kout * sizeof(int32_t));
 	return 0;
@@ -248,13 +255,23 @@ static int load_node(const struct loader *ld, int j)
 		n->c = n->ic, n->h = n->w = 1;
 		return 0;
 	}
+	if (strcmp(l->op, "qavgpool") == 0) {
+		n->op = QOP_AVGPOOL_REQUANT;
+		n->c = n->ic, n->h = n->w = 1;
+		if (op_param_int(l, ld->file, "acc_shift", 0, 16, &n->acc_shift))
+			return -1;
+		if (((int64_t)n->ih * n->iw * q->qmax << n->acc_shift) > INT32_MAX)
+			return error("'%s': layer '%s': acc_shift %d overflows the pixel sum",
+				     ld->file, l->name, n->acc_shift);
+		return requant_params(ld, n);
+	}
 	if (strcmp(l->op, "flatten") == 0) {
 		n->op = QOP_FLATTEN;
 		n->c = n->ic * n->ih * n->iw, n->h = n->w = 1;
 		return 0;
 	}
 	return error("'%s': layer '%s': unknown op '%s' in a quantized model (known: quantize, "
-		     "qconv2d, qlinear, qadd, maxpool2d, global_avgpool2d, flatten)", ld->file,
+		     "qconv2d, qlinear, qadd, qavgpool, maxpool2d, global_avgpool2d, flatten)", ld->file,
 		     l->name, l->op);
 }
 

@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Bias precision: at most this many fractional bits below S1·S2. */
+#define ACC_SHIFT_MAX 16
+
 /* The fused model planned (shapes, tensors) plus what each node's output
  * is called in the integer graph and which fakequant node gives its (S, Z). */
 struct qctx {
@@ -165,17 +168,32 @@ static int weighted(struct qctx *q, int j, int conv)
 		memcpy(add(q, n->name, "out_zero", DTYPE_I32, 1, kc), z3, (size_t)K * sizeof(int32_t));
 		int32_t *m0 = add(q, n->name, "multiplier", DTYPE_I32, 1, kc);
 		int32_t *sh = add(q, n->name, "shift", DTYPE_I32, 1, kc);
+		/* acc_shift: extra fractional bits for the bias (docs/QUANTIZATION.md):
+		 * the largest s <= ACC_SHIFT_MAX with (K·qmax² + max|bias|)·2^s < 2^31,
+		 * so (acc − Z1·Σw)·2^s + q_bias never overflows int32. */
+		double products = (double)w->numel / outs * wq.qmax * wq.qmax, bmax = 0;
+		for (int c = 0; c < K; c++)
+			for (int o = 0; o < outs && b; o++) {
+				double v = fabs(b->data[o] / ((double)s1[c] * wq.scale));
+				bmax = v > bmax ? v : bmax;
+			}
+		int acc_shift = 0;
+		while (acc_shift < ACC_SHIFT_MAX &&
+		       (products + bmax + 1) * ldexp(1, acc_shift + 1) < 2147483647.0)
+			acc_shift++;
+		attrs_set_int(&l->params, "acc_shift", acc_shift);
 		for (int c = 0; c < K && rc == 0; c++) {
 			double s12 = (double)s1[c] * (double)wq.scale;
 			for (int o = 0; o < outs; o++) {
-				double v = rint((b ? b->data[o] : 0.0) / s12);
-				if (fabs(v) > 2147483647.0)
+				double v = rint(ldexp(b ? b->data[o] : 0.0, acc_shift) / s12);
+				if (fabs(v) + products * ldexp(1, acc_shift) > 2147483647.0)
 					rc = error("'%s': layer '%s': the bias %g does not fit int32 at "
 						   "scale %g", q->file, n->name, b->data[o], s12);
 				qb[c * outs + o] = (int32_t)v;
 			}
 			int shift;
-			if (rc == 0 && (rc = multiplier(q, n->name, s12 / s3[c], &m0[c], &shift)) == 0)
+			if (rc == 0 && (rc = multiplier(q, n->name, ldexp(s12 / s3[c], -acc_shift),
+							&m0[c], &shift)) == 0)
 				sh[c] = shift;
 		}
 	}
@@ -236,6 +254,51 @@ static int qadd(struct qctx *q, int j)
 	return rc;
 }
 
+/* A global average pool with its own quantization point: the pixel sum
+ * minus P·Z1, times 2^acc_shift, rescaled by M = S1 / (P·S3·2^acc_shift). */
+static int qavgpool(struct qctx *q, int j, int point)
+{
+	const struct node *n = &q->m.nodes[j];
+	int src = n->inputs[0], K = q->clusters, rc = 0;
+	if (src < 0 || q->qsource[src] < 0)
+		return error("'%s': layer '%s': its input is not quantized", q->file, n->name);
+	int pixels = n->in[0].h * n->in[0].w;
+	float *s = xmalloc(2 * (size_t)K * sizeof(float));
+	int32_t *z = xmalloc(2 * (size_t)K * sizeof(int32_t));
+	if (scales_of(q, q->qsource[src], s, z) || scales_of(q, point, s + K, z + K))
+		rc = -1;
+	if (rc == 0) {
+		struct layer *l = emit(q, j, "qavgpool", point);
+		attrs_set_int(&l->params, "bits", q->bits);
+		attrs_set_int(&l->params, "clusters", K);
+		int64_t kc[1] = {K};
+		memcpy(add(q, n->name, "in_scale", DTYPE_F32, 1, kc), s, (size_t)K * sizeof(float));
+		memcpy(add(q, n->name, "in_zero", DTYPE_I32, 1, kc), z, (size_t)K * sizeof(int32_t));
+		memcpy(add(q, n->name, "out_scale", DTYPE_F32, 1, kc), s + K, (size_t)K * sizeof(float));
+		memcpy(add(q, n->name, "out_zero", DTYPE_I32, 1, kc), z + K, (size_t)K * sizeof(int32_t));
+		int32_t *m0 = add(q, n->name, "multiplier", DTYPE_I32, 1, kc);
+		int32_t *sh = add(q, n->name, "shift", DTYPE_I32, 1, kc);
+		/* The sum scaled by 2^acc_shift first: gemmlowp's high multiply
+		 * rounds to an integer before the final shift, and a small sum
+		 * would be rounded twice (21·0.069 → 12/8 → 2 instead of 1). */
+		int acc_shift = 0;
+		while (acc_shift < ACC_SHIFT_MAX &&
+		       (double)pixels * ((1 << q->bits) - 1) * ldexp(1, acc_shift + 1) < 2147483647.0)
+			acc_shift++;
+		attrs_set_int(&l->params, "acc_shift", acc_shift);
+		for (int c = 0; c < K && rc == 0; c++) {
+			int shift;
+			rc = multiplier(q, n->name,
+					ldexp((double)s[c] / ((double)pixels * s[K + c]), -acc_shift),
+					&m0[c], &shift);
+			sh[c] = shift;
+		}
+	}
+	free(s);
+	free(z);
+	return rc;
+}
+
 /* maxpool2d, global_avgpool2d, flatten: same op, the input's scale. */
 static int passthrough(struct qctx *q, int j)
 {
@@ -278,6 +341,9 @@ static int rewrite(struct qctx *q)
 			rc = weighted(q, j, strcmp(op, "conv2d") == 0);
 		} else if (strcmp(op, "add") == 0) {
 			rc = qadd(q, j);
+		} else if (strcmp(op, "global_avgpool2d") == 0 && only_consumer(q, j) >= 0 &&
+			   strcmp(op_of(q, only_consumer(q, j)), "fakequant") == 0) {
+			rc = qavgpool(q, j, only_consumer(q, j));
 		} else if (strcmp(op, "maxpool2d") == 0 || strcmp(op, "global_avgpool2d") == 0 ||
 			   strcmp(op, "flatten") == 0) {
 			rc = passthrough(q, j);

@@ -11,6 +11,7 @@
  *   conv2d [-> relu] -> fakequant     -> qconv2d   (relu = 0/1)
  *   linear [-> relu] -> fakequant     -> qlinear
  *   add [-> relu] -> fakequant        -> qadd      (two rescalings)
+ *   global_avgpool2d -> fakequant     -> qavgpool  (its own output scale)
  *   maxpool2d, global_avgpool2d, flatten: the same op on integers
  *   dropout: removed (identity at inference).
  * Anything else (a ReLU or conv whose output is not quantized, a

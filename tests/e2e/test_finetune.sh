@@ -17,7 +17,7 @@ pcq-fuse "$T/pre.msgpack" --bit 8 --clusters 3 -o "$T/fused.msgpack"
 pcq-info --json "$T/fused.msgpack" >"$T/info.json"
 [ "$(json "$T/info.json" "j['kind']")" = fused-model ] || fail "kind"
 [ "$(json "$T/info.json" "sum(l['op'] == 'batchnorm2d' for l in j['layers'])")" = 0 ] || fail "BN left"
-[ "$(json "$T/info.json" "sum(l['op'] == 'fakequant' for l in j['layers'])")" = 32 ] || fail "points"
+[ "$(json "$T/info.json" "sum(l['op'] == 'fakequant' for l in j['layers'])")" = 33 ] || fail "points"
 
 # Float evaluation of the fused model = the pre-trained model's.
 pcq-infer "$T/pre.msgpack" --data "$fm" --limit 2000 --json >"$T/fp32.json"

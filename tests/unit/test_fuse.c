@@ -129,12 +129,13 @@ static void test_quantization_points(void **state)
 	assert_true(has_layer(&fused, "layer3.2.relu2.fq", "layer3.2.relu2"));
 	assert_true(has_layer(&fused, "fc.fq", "fc"));
 	assert_false(has_layer(&fused, "layer1.0.conv1.fq", NULL));  /* its ReLU's instead */
-	assert_false(has_layer(&fused, "avgpool.fq", NULL));
+	assert_true(has_layer(&fused, "avgpool.fq", "avgpool"));   /* docs/QUANTIZATION.md */
+	assert_false(has_layer(&fused, "flatten.fq", NULL));
 	size_t points = 0;
 	for (size_t i = 0; i < fused.n_layers; i++)
 		points += strcmp(fused.layers[i].op, "fakequant") == 0;
-	/* input + stem + 9 blocks × 3 + 2 downsample + fc */
-	assert_int_equal(points, 1 + 1 + 27 + 2 + 1);
+	/* input + stem + 9 blocks × 3 + 2 downsample + average pool + fc */
+	assert_int_equal(points, 1 + 1 + 27 + 2 + 1 + 1);
 	const struct value *v = attrs_find(&fused.layers[1].params, "weight_bits");
 	assert_non_null(v);
 	assert_int_equal(v->i, 8);

@@ -1,0 +1,495 @@
+/* Vectorised fp_requantize / fp_div_pot; see requant.h.
+ *
+ * How a lane computes fp_requantize(x, m0, shift) (the same steps as
+ * fixedpoint.h, rearranged only where the bits provably agree):
+ *
+ *   1. shift < 0: x·2^s, s = −shift, saturated to int32. Lanes with
+ *      x > INT32_MAX >> s or x < INT32_MIN >> s (= −2^(31−s)) overflow and
+ *      take INT32_MAX or INT32_MIN by their sign (INT32_MAX ^ (x >> 31));
+ *      the others are x << s (a bit shift in the vector unit, where a
+ *      negative x is no problem). Done in the vector lanes, not routed to
+ *      the scalar path.
+ *   2. High multiply by m0. fp_high_mul's nudge-and-truncate,
+ *      trunc((ab + (ab >= 0 ? 2^30 : 1 − 2^30)) / 2^31), equals
+ *      floor((ab + 2^30) / 2^31): for ab >= 0 both are the floor of the
+ *      same non-negative value; for ab < 0 the truncation of the negative
+ *      (ab − 2^30 + 1) / 2^31 is its ceiling, and ceil((N + 1) / 2^31) =
+ *      floor(N / 2^31) + 1 = floor((ab + 2^30) / 2^31) for N = ab − 2^30.
+ *      The floor is an arithmetic shift of the int64 ab + 2^30 (|ab| <
+ *      2^62, no overflow), and since the result fits int32 only its low 32
+ *      bits are kept: bits 31..62 of the sum, which a logical shift gives
+ *      as well (AVX2 has no 64-bit arithmetic shift). Products come from
+ *      vpmuldq (signed 32x32 → 64 of the even lanes; the odd lanes are
+ *      shifted down first); an odd lane's bits 31..62 go to the high half
+ *      of its qword with a left shift by 1, and a dword blend joins them.
+ *      fp_high_mul's one saturating case, x = m0 = INT32_MIN, cannot
+ *      occur: m0 >= 0 is CHECKed, so ab ∈ (−2^62, 2^62) and the result
+ *      fits int32.
+ *   3. shift > 0: RoundingDivideByPOT by e = shift with gemmlowp's
+ *      formula on int32 lanes: floor = x >> e (vpsrad), remainder =
+ *      x & (2^e − 1), threshold = (2^e − 1) >> 1 plus 1 when x < 0,
+ *      result = floor + (remainder > threshold). No lane overflows.
+ *
+ * requant_u8 clamps the int32 r to [lo − z, hi − z] before adding z, so
+ * the sum is in [lo, hi] and the saturating packs to bytes change
+ * nothing. lo − z > INT32_MAX (z < lo − INT32_MAX) means z + r < lo for
+ * every r: the whole output is lo. hi − z above INT32_MAX is capped there
+ * (then z + r < hi anyway). lo − z and hi − z are never below INT32_MIN.
+ *
+ * Tails shorter than a vector go through fixedpoint.h (AVX2) or masked
+ * loads and stores (AVX-512). */
+#include "requant.h"
+
+#include "check.h"
+#include "fixedpoint.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define RQ_X86 1
+#else
+#define RQ_X86 0
+#endif
+
+/* ---- Choosing the path ---- */
+
+enum rq_path { RQ_SCALAR, RQ_AVX2, RQ_AVX512 };
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static enum rq_path best_path;     /* what the CPU and PCQ_REQUANT allow */
+static atomic_int force_scalar;
+
+static void init(void)
+{
+	enum rq_path cap = RQ_AVX512;
+	const char *e = getenv("PCQ_REQUANT");
+	if (e && *e && strcmp(e, "auto")) {
+		if (!strcmp(e, "scalar"))
+			cap = RQ_SCALAR;
+		else if (!strcmp(e, "avx2"))
+			cap = RQ_AVX2;
+		else if (strcmp(e, "avx512"))
+			warn("PCQ_REQUANT=%s: expected auto, avx512, avx2 or scalar; using auto", e);
+	}
+	enum rq_path have = RQ_SCALAR;
+#if RQ_X86
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f"))
+		have = RQ_AVX512;
+	else if (__builtin_cpu_supports("avx2"))
+		have = RQ_AVX2;
+#endif
+	best_path = have < cap ? have : cap;
+}
+
+static enum rq_path path(void)
+{
+	pthread_once(&init_once, init);
+	return atomic_load_explicit(&force_scalar, memory_order_relaxed) ? RQ_SCALAR : best_path;
+}
+
+void requant_force_scalar(int on)
+{
+	atomic_store_explicit(&force_scalar, on != 0, memory_order_relaxed);
+}
+
+const char *requant_impl_name(void)
+{
+	switch (path()) {
+	case RQ_AVX512: return "avx512";
+	case RQ_AVX2: return "avx2";
+	case RQ_SCALAR: break;
+	}
+	return "scalar";
+}
+
+/* ---- Scalar ---- */
+
+static uint8_t u8_one(int32_t x, int32_t m0, int shift, int32_t z, int32_t lo, int32_t hi)
+{
+	int64_t v = (int64_t)z + fp_requantize(x, m0, shift);
+	return (uint8_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+static void requant_i32_scalar(int32_t *out, const int32_t *x, size_t n, int32_t m0, int shift)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = fp_requantize(x[i], m0, shift);
+}
+
+static void requant_u8_scalar(uint8_t *out, const int32_t *x, size_t n, int32_t m0, int shift,
+			      int32_t z, int32_t lo, int32_t hi)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = u8_one(x[i], m0, shift, z, lo, hi);
+}
+
+static void div_pot_i32_scalar(int32_t *out, const int32_t *x, size_t n, int e)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = fp_div_pot(x[i], e);
+}
+
+/* The lane constants for one (m0, shift), shared by both vector paths. */
+struct rq_consts {
+	int neg;            /* shift < 0: s = −shift, saturating x·2^s first */
+	int s;
+	int32_t sat_hi;     /* INT32_MAX >> s: larger x saturate to INT32_MAX */
+	int32_t sat_lo;     /* −2^(31−s): smaller x saturate to INT32_MIN */
+	int e;              /* the rounding division's exponent, 0 when shift <= 0 */
+	int32_t mask;       /* 2^e − 1 */
+};
+
+static struct rq_consts rq_consts(int shift)
+{
+	struct rq_consts c = {0};
+	c.neg = shift < 0;
+	c.s = c.neg ? -shift : 0;
+	c.sat_hi = INT32_MAX >> c.s;
+	c.sat_lo = (int32_t)-(INT64_C(1) << (31 - c.s));
+	c.e = shift > 0 ? shift : 0;
+	c.mask = (int32_t)((INT64_C(1) << c.e) - 1);
+	return c;
+}
+
+#if RQ_X86
+
+/* ---- AVX2 ---- */
+
+#define AVX2_FN __attribute__((target("avx2")))
+#define AVX2_INLINE __attribute__((target("avx2"), always_inline)) static inline
+
+struct v8 {
+	__m256i m0, nudge, sat_hi, sat_lo, int_max, mask, half;
+	__m128i s, e;
+};
+
+AVX2_INLINE void v8_init(struct v8 *v, int32_t m0, const struct rq_consts *c)
+{
+	v->m0 = _mm256_set1_epi32(m0);
+	v->nudge = _mm256_set1_epi64x(INT64_C(1) << 30);
+	v->sat_hi = _mm256_set1_epi32(c->sat_hi);
+	v->sat_lo = _mm256_set1_epi32(c->sat_lo);
+	v->int_max = _mm256_set1_epi32(INT32_MAX);
+	v->mask = _mm256_set1_epi32(c->mask);
+	v->half = _mm256_set1_epi32(c->mask >> 1);
+	v->s = _mm_cvtsi32_si128(c->s);
+	v->e = _mm_cvtsi32_si128(c->e);
+}
+
+/* Step 1: x·2^s saturated to int32. */
+AVX2_INLINE __m256i v8_sat_shl(__m256i x, const struct v8 *v)
+{
+	__m256i y = _mm256_sll_epi32(x, v->s);
+	__m256i over = _mm256_or_si256(_mm256_cmpgt_epi32(x, v->sat_hi),
+				       _mm256_cmpgt_epi32(v->sat_lo, x));
+	__m256i sat = _mm256_xor_si256(v->int_max, _mm256_srai_epi32(x, 31));
+	return _mm256_blendv_epi8(y, sat, over);
+}
+
+/* Step 2: fp_high_mul(x, m0) for m0 >= 0. */
+AVX2_INLINE __m256i v8_high_mul(__m256i x, const struct v8 *v)
+{
+	__m256i ev = _mm256_add_epi64(_mm256_mul_epi32(x, v->m0), v->nudge);
+	__m256i od = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), v->m0), v->nudge);
+	return _mm256_blend_epi32(_mm256_srli_epi64(ev, 31), _mm256_slli_epi64(od, 1), 0xAA);
+}
+
+/* Step 3: fp_div_pot(x, e). */
+AVX2_INLINE __m256i v8_div_pot(__m256i x, const struct v8 *v)
+{
+	__m256i floor = _mm256_sra_epi32(x, v->e);
+	__m256i rem = _mm256_and_si256(x, v->mask);
+	__m256i thr = _mm256_sub_epi32(v->half, _mm256_srai_epi32(x, 31));
+	return _mm256_sub_epi32(floor, _mm256_cmpgt_epi32(rem, thr));
+}
+
+/* neg and div are constants at each call, so each case gets its own loop. */
+AVX2_INLINE __m256i v8_requant(__m256i x, const struct v8 *v, int neg, int div)
+{
+	if (neg)
+		x = v8_sat_shl(x, v);
+	x = v8_high_mul(x, v);
+	return div ? v8_div_pot(x, v) : x;
+}
+
+AVX2_INLINE __m256i v8_load(const int32_t *p)
+{
+	return _mm256_loadu_si256((const __m256i *)p);
+}
+
+/* The whole vectors of x; returns how many elements were done. */
+AVX2_INLINE size_t i32_avx2_body(int32_t *out, const int32_t *x, size_t n,
+				 const struct v8 *v, int neg, int div)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_si256((__m256i *)(out + i), v8_requant(v8_load(x + i), v, neg, div));
+	return i;
+}
+
+AVX2_FN static void requant_i32_avx2(int32_t *out, const int32_t *x, size_t n, int32_t m0,
+				     int shift)
+{
+	const struct rq_consts c = rq_consts(shift);
+	struct v8 v;
+	v8_init(&v, m0, &c);
+	size_t i = c.neg ? i32_avx2_body(out, x, n, &v, 1, 0)
+		 : c.e ? i32_avx2_body(out, x, n, &v, 0, 1)
+		 : i32_avx2_body(out, x, n, &v, 0, 0);
+	requant_i32_scalar(out + i, x + i, n - i, m0, shift);
+}
+
+/* r clamped to [L, H] plus z: in [lo, hi], so a byte. */
+AVX2_INLINE __m256i v8_u8(const int32_t *x, const struct v8 *v, __m256i L, __m256i H, __m256i z,
+			  int neg, int div)
+{
+	__m256i r = v8_requant(v8_load(x), v, neg, div);
+	return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(r, L), H), z);
+}
+
+AVX2_INLINE size_t u8_avx2_body(uint8_t *out, const int32_t *x, size_t n, const struct v8 *v,
+				int32_t L, int32_t H, int32_t z, int neg, int div)
+{
+	const __m256i Lv = _mm256_set1_epi32(L), Hv = _mm256_set1_epi32(H), zv = _mm256_set1_epi32(z);
+	/* packus_epi32 then packus_epi16 leave the dwords of four bytes in
+	 * the order a0 b0 c0 d0 a1 b1 c1 d1 (0: elements 0-3, 1: 4-7). */
+	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+	size_t i = 0;
+	for (; i + 32 <= n; i += 32) {
+		__m256i a = v8_u8(x + i, v, Lv, Hv, zv, neg, div);
+		__m256i b = v8_u8(x + i + 8, v, Lv, Hv, zv, neg, div);
+		__m256i c = v8_u8(x + i + 16, v, Lv, Hv, zv, neg, div);
+		__m256i d = v8_u8(x + i + 24, v, Lv, Hv, zv, neg, div);
+		__m256i w = _mm256_packus_epi16(_mm256_packus_epi32(a, b), _mm256_packus_epi32(c, d));
+		_mm256_storeu_si256((__m256i *)(out + i), _mm256_permutevar8x32_epi32(w, order));
+	}
+	for (; i + 8 <= n; i += 8) {
+		__m256i a = v8_u8(x + i, v, Lv, Hv, zv, neg, div);
+		__m256i w = _mm256_packus_epi16(_mm256_packus_epi32(a, a), _mm256_setzero_si256());
+		__m128i lo4 = _mm256_castsi256_si128(w), hi4 = _mm256_extracti128_si256(w, 1);
+		_mm_storel_epi64((__m128i *)(out + i), _mm_unpacklo_epi32(lo4, hi4));
+	}
+	return i;
+}
+
+AVX2_FN static void requant_u8_avx2(uint8_t *out, const int32_t *x, size_t n, int32_t m0, int shift,
+				    int32_t z, int32_t H, int32_t L)
+{
+	const struct rq_consts c = rq_consts(shift);
+	struct v8 v;
+	v8_init(&v, m0, &c);
+	size_t i = c.neg ? u8_avx2_body(out, x, n, &v, L, H, z, 1, 0)
+		 : c.e ? u8_avx2_body(out, x, n, &v, L, H, z, 0, 1)
+		 : u8_avx2_body(out, x, n, &v, L, H, z, 0, 0);
+	for (; i < n; i++) {
+		int32_t r = fp_requantize(x[i], m0, shift);
+		out[i] = (uint8_t)((r < L ? L : r > H ? H : r) + z);
+	}
+}
+
+AVX2_FN static void div_pot_i32_avx2(int32_t *out, const int32_t *x, size_t n, int e)
+{
+	const struct rq_consts c = rq_consts(e);
+	struct v8 v;
+	v8_init(&v, 0, &c);
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_si256((__m256i *)(out + i), v8_div_pot(v8_load(x + i), &v));
+	div_pot_i32_scalar(out + i, x + i, n - i, e);
+}
+
+/* ---- AVX-512 ---- */
+
+#define AVX512_FN __attribute__((target("avx512f")))
+#define AVX512_INLINE __attribute__((target("avx512f"), always_inline)) static inline
+
+struct v16 {
+	__m512i m0, nudge, sat_hi, sat_lo, int_max, mask, half, one;
+	__m128i s, e;
+};
+
+AVX512_INLINE void v16_init(struct v16 *v, int32_t m0, const struct rq_consts *c)
+{
+	v->m0 = _mm512_set1_epi32(m0);
+	v->nudge = _mm512_set1_epi64(INT64_C(1) << 30);
+	v->sat_hi = _mm512_set1_epi32(c->sat_hi);
+	v->sat_lo = _mm512_set1_epi32(c->sat_lo);
+	v->int_max = _mm512_set1_epi32(INT32_MAX);
+	v->mask = _mm512_set1_epi32(c->mask);
+	v->half = _mm512_set1_epi32(c->mask >> 1);
+	v->one = _mm512_set1_epi32(1);
+	v->s = _mm_cvtsi32_si128(c->s);
+	v->e = _mm_cvtsi32_si128(c->e);
+}
+
+AVX512_INLINE __m512i v16_sat_shl(__m512i x, const struct v16 *v)
+{
+	__mmask16 over = _mm512_cmpgt_epi32_mask(x, v->sat_hi) | _mm512_cmpgt_epi32_mask(v->sat_lo, x);
+	__m512i sat = _mm512_xor_si512(v->int_max, _mm512_srai_epi32(x, 31));
+	return _mm512_mask_mov_epi32(_mm512_sll_epi32(x, v->s), over, sat);
+}
+
+AVX512_INLINE __m512i v16_high_mul(__m512i x, const struct v16 *v)
+{
+	__m512i ev = _mm512_add_epi64(_mm512_mul_epi32(x, v->m0), v->nudge);
+	__m512i od = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), v->m0), v->nudge);
+	return _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(ev, 31), _mm512_slli_epi64(od, 1));
+}
+
+AVX512_INLINE __m512i v16_div_pot(__m512i x, const struct v16 *v)
+{
+	__m512i floor = _mm512_sra_epi32(x, v->e);
+	__m512i rem = _mm512_and_si512(x, v->mask);
+	__m512i thr = _mm512_sub_epi32(v->half, _mm512_srai_epi32(x, 31));
+	return _mm512_mask_add_epi32(floor, _mm512_cmpgt_epi32_mask(rem, thr), floor, v->one);
+}
+
+AVX512_INLINE __m512i v16_requant(__m512i x, const struct v16 *v, int neg, int div)
+{
+	if (neg)
+		x = v16_sat_shl(x, v);
+	x = v16_high_mul(x, v);
+	return div ? v16_div_pot(x, v) : x;
+}
+
+/* Lanes i .. i + 15 below n (masked loads do not touch the others). */
+AVX512_INLINE __mmask16 v16_tail(size_t left)
+{
+	return (__mmask16)((1u << left) - 1);
+}
+
+AVX512_INLINE void i32_avx512_body(int32_t *out, const int32_t *x, size_t n, const struct v16 *v,
+				   int neg, int div)
+{
+	size_t i = 0;
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_si512(out + i, v16_requant(_mm512_loadu_si512(x + i), v, neg, div));
+	if (i < n) {
+		__mmask16 k = v16_tail(n - i);
+		__m512i r = v16_requant(_mm512_maskz_loadu_epi32(k, x + i), v, neg, div);
+		_mm512_mask_storeu_epi32(out + i, k, r);
+	}
+}
+
+AVX512_FN static void requant_i32_avx512(int32_t *out, const int32_t *x, size_t n, int32_t m0,
+					 int shift)
+{
+	const struct rq_consts c = rq_consts(shift);
+	struct v16 v;
+	v16_init(&v, m0, &c);
+	if (c.neg)
+		i32_avx512_body(out, x, n, &v, 1, 0);
+	else if (c.e)
+		i32_avx512_body(out, x, n, &v, 0, 1);
+	else
+		i32_avx512_body(out, x, n, &v, 0, 0);
+}
+
+AVX512_INLINE __m512i v16_u8(__m512i x, const struct v16 *v, __m512i L, __m512i H, __m512i z,
+			     int neg, int div)
+{
+	__m512i r = v16_requant(x, v, neg, div);
+	return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(r, L), H), z);
+}
+
+AVX512_INLINE void u8_avx512_body(uint8_t *out, const int32_t *x, size_t n, const struct v16 *v,
+				  int32_t L, int32_t H, int32_t z, int neg, int div)
+{
+	const __m512i Lv = _mm512_set1_epi32(L), Hv = _mm512_set1_epi32(H), zv = _mm512_set1_epi32(z);
+	size_t i = 0;
+	for (; i + 16 <= n; i += 16) {
+		__m512i r = v16_u8(_mm512_loadu_si512(x + i), v, Lv, Hv, zv, neg, div);
+		_mm_storeu_si128((__m128i *)(out + i), _mm512_cvtepi32_epi8(r));
+	}
+	if (i < n) {
+		__mmask16 k = v16_tail(n - i);
+		__m512i r = v16_u8(_mm512_maskz_loadu_epi32(k, x + i), v, Lv, Hv, zv, neg, div);
+		_mm512_mask_cvtepi32_storeu_epi8(out + i, k, r);
+	}
+}
+
+AVX512_FN static void requant_u8_avx512(uint8_t *out, const int32_t *x, size_t n, int32_t m0,
+					int shift, int32_t z, int32_t H, int32_t L)
+{
+	const struct rq_consts c = rq_consts(shift);
+	struct v16 v;
+	v16_init(&v, m0, &c);
+	if (c.neg)
+		u8_avx512_body(out, x, n, &v, L, H, z, 1, 0);
+	else if (c.e)
+		u8_avx512_body(out, x, n, &v, L, H, z, 0, 1);
+	else
+		u8_avx512_body(out, x, n, &v, L, H, z, 0, 0);
+}
+
+AVX512_FN static void div_pot_i32_avx512(int32_t *out, const int32_t *x, size_t n, int e)
+{
+	const struct rq_consts c = rq_consts(e);
+	struct v16 v;
+	v16_init(&v, 0, &c);
+	size_t i = 0;
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_si512(out + i, v16_div_pot(_mm512_loadu_si512(x + i), &v));
+	if (i < n) {
+		__mmask16 k = v16_tail(n - i);
+		__m512i r = v16_div_pot(_mm512_maskz_loadu_epi32(k, x + i), &v);
+		_mm512_mask_storeu_epi32(out + i, k, r);
+	}
+}
+
+#endif /* RQ_X86 */
+
+/* ---- Entry points ---- */
+
+void requant_i32(int32_t *out, const int32_t *x, size_t n, int32_t m0, int shift)
+{
+	CHECK(m0 >= 0);             /* so fp_high_mul never saturates (see top) */
+	CHECK(shift >= -31 && shift <= 31);
+	switch (path()) {
+#if RQ_X86
+	case RQ_AVX512: requant_i32_avx512(out, x, n, m0, shift); return;
+	case RQ_AVX2: requant_i32_avx2(out, x, n, m0, shift); return;
+#endif
+	default: requant_i32_scalar(out, x, n, m0, shift); return;
+	}
+}
+
+void requant_u8(uint8_t *out, const int32_t *x, size_t n, int32_t m0, int shift, int32_t z,
+		int32_t lo, int32_t hi)
+{
+	CHECK(m0 >= 0);
+	CHECK(shift >= -31 && shift <= 31);
+	CHECK(0 <= lo && lo <= hi && hi <= 255);
+	/* The bounds for r before z is added (see top). */
+	int64_t L = (int64_t)lo - z, H = (int64_t)hi - z;
+	if (L > INT32_MAX) {
+		if (n)
+			memset(out, lo, n);
+		return;
+	}
+	H = H > INT32_MAX ? INT32_MAX : H;
+	switch (path()) {
+#if RQ_X86
+	case RQ_AVX512: requant_u8_avx512(out, x, n, m0, shift, z, (int32_t)H, (int32_t)L); return;
+	case RQ_AVX2: requant_u8_avx2(out, x, n, m0, shift, z, (int32_t)H, (int32_t)L); return;
+#endif
+	default: requant_u8_scalar(out, x, n, m0, shift, z, lo, hi); return;
+	}
+}
+
+void div_pot_i32(int32_t *out, const int32_t *x, size_t n, int e)
+{
+	CHECK(e >= 0 && e <= 31);
+	switch (path()) {
+#if RQ_X86
+	case RQ_AVX512: div_pot_i32_avx512(out, x, n, e); return;
+	case RQ_AVX2: div_pot_i32_avx2(out, x, n, e); return;
+#endif
+	default: div_pot_i32_scalar(out, x, n, e); return;
+	}
+}

@@ -1,0 +1,38 @@
+/* Vectorised requantization: the same bits as fixedpoint.h's scalar
+ * fp_requantize and fp_div_pot (gemmlowp's SaturatingRoundingDoublingHighMul
+ * and RoundingDivideByPOT), over arrays. An AVX-512 or AVX2 path is chosen
+ * at run time (__builtin_cpu_supports), the scalar helpers of fixedpoint.h
+ * do the tails and run on CPUs without AVX2. Every path is exact for every
+ * argument allowed below, negative shifts included (they saturate
+ * acc·2^−shift to int32 in the vector lanes, as fp_requantize does).
+ *
+ * PCQ_REQUANT=auto|avx512|avx2|scalar (read once) caps the path: avx2
+ * keeps AVX-512 off, scalar uses fixedpoint.h only. requant_force_scalar()
+ * overrides it from a program (the unit tests run both paths). */
+#ifndef PCQ_REQUANT_H
+#define PCQ_REQUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* out[i] = fp_requantize(x[i], m0, shift) for i < n; m0 in [0, 2^31),
+ * shift in −31..31. out may alias x (out == x; no partial overlap). */
+void requant_i32(int32_t *out, const int32_t *x, size_t n, int32_t m0, int shift);
+
+/* out[i] = clamp(z + fp_requantize(x[i], m0, shift), lo, hi) as uint8, the
+ * sum taken without overflow (in int64); 0 <= lo <= hi <= 255, any int32 z. */
+void requant_u8(uint8_t *out, const int32_t *x, size_t n, int32_t m0, int shift,
+		int32_t z, int32_t lo, int32_t hi);
+
+/* out[i] = fp_div_pot(x[i], e), e in 0..31. out may alias x (out == x). */
+void div_pot_i32(int32_t *out, const int32_t *x, size_t n, int e);
+
+/* Nonzero: every later call uses the scalar path; 0: back to the path
+ * chosen from the CPU and PCQ_REQUANT. Not to be called while another
+ * thread is inside a requant function (it is for tests and benchmarks). */
+void requant_force_scalar(int on);
+
+/* The path the next call will take: "avx512", "avx2" or "scalar". */
+const char *requant_impl_name(void);
+
+#endif
