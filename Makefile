@@ -95,6 +95,11 @@ $(BUILD)/%.o: %.cu build/config.mk
 	@$(if $(Q),echo "  NVCC    $<")
 	$(Q)$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
+# The integer engine's element loops want GCC's full vectoriser (-O2 in
+# GCC 12 only vectorises loops without an epilogue); integer code, so the
+# results cannot change.
+$(BUILD)/common/qengine.o $(BUILD)/common/qinfer.o: CFLAGS += -O3
+
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	@$(if $(Q),echo "  AR      $@")

@@ -5,6 +5,7 @@
 #include "check.h"
 #include "fixedpoint.h"
 #include "igemm.h"
+#include "requant.h"
 
 #include <string.h>
 
@@ -27,6 +28,24 @@ static uint8_t clamp_u8(int32_t v, int32_t lo, int32_t hi)
 	return (uint8_t)(v < lo ? lo : v > hi ? hi : v);
 }
 
+/* One pixel's C channels: in 16-byte pieces when C allows (a fixed-size
+ * memcpy compiles to one vector move; a call per 16 bytes would dominate). */
+static inline void copy_pixel(uint8_t *dst, const uint8_t *src, int C)
+{
+	if (C % 16 == 0)
+		for (int k = 0; k < C; k += 16)
+			memcpy(dst + k, src + k, 16);
+	else
+		for (int k = 0; k < C; k++)
+			dst[k] = src[k];
+}
+
+static inline void fill_pixel(uint8_t *dst, uint8_t v, int C)
+{
+	for (int k = 0; k < C; k++)
+		dst[k] = v;
+}
+
 /* im2col in NHWC: one row per output pixel, (ky, kx, c) per row; padding
  * is the image's input zero point, so it stands for real zero. */
 static void im2col(uint8_t *col, const uint8_t *x, const struct qnode *n, int images,
@@ -46,9 +65,9 @@ static void im2col(uint8_t *col, const uint8_t *x, const struct qnode *n, int im
 					for (int kx = 0; kx < k; kx++, r += C) {
 						int xx = ox * n->stride - n->pad + kx;
 						if (y < 0 || y >= n->ih || xx < 0 || xx >= n->iw)
-							memset(r, pad, (size_t)C);
+							fill_pixel(r, pad, C);
 						else
-							memcpy(r, img + ((size_t)y * n->iw + xx) * C, (size_t)C);
+							copy_pixel(r, img + ((size_t)y * n->iw + xx) * C, C);
 					}
 				}
 			}
@@ -57,7 +76,9 @@ static void im2col(uint8_t *col, const uint8_t *x, const struct qnode *n, int im
 
 /* conv and linear: acc = Σ a·(w − Z2) from the GEMM, minus Z1·Σ(w − Z2),
  * scaled by 2^acc_shift, plus the bias (which has acc_shift extra
- * fractional bits); then Z3 + M·acc, clamped (at Z3 too under a ReLU). */
+ * fractional bits); then Z3 + M·acc, clamped (at Z3 too under a ReLU).
+ * Every intermediate fits int32: |acc|, |Z1·Σ(w − Z2)| <= K·qmax², and
+ * qmodel_load.c checked K·qmax²·2^acc_shift + |bias| < 2^31. */
 static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int images,
 		     const int *cl)
 {
@@ -71,26 +92,32 @@ static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int im
 		a = q->col;
 	}
 	igemm_u8s8s32(rows, n->kout, K, a, K, 0, n->weight, K, n->wzero, q->acc, n->kout);
-	int32_t qmax = q->qmax;
+	/* Then per block of rows of one image: acc·2^acc_shift + offset, where
+	 * offset = bias − Z1·Σ(w − Z2)·2^acc_shift (per cluster, qmodel_load.c),
+	 * requantized in one vector pass. */
+	enum { BLOCK = 64 };
+	int per_image = (pixels + BLOCK - 1) / BLOCK;
 	#pragma omp parallel for schedule(static)
-	for (int r = 0; r < rows; r++) {
-		int c = cl[r / pixels];
-		const int32_t *acc = q->acc + (size_t)r * n->kout;
-		const int32_t *bias = n->bias + (size_t)c * n->kout;
-		int32_t z1 = n->in_zero[c], z3 = n->out_zero[c], m0 = n->m0[c];
-		int shift = n->shift[c];
-		int32_t lo = n->relu ? z3 : 0;
-		uint8_t *out = n->out + (size_t)r * n->kout;
-		for (int o = 0; o < n->kout; o++) {
-			int32_t v = (acc[o] - z1 * n->wsum[o]) * (1 << n->acc_shift) + bias[o];
-			out[o] = clamp_u8(z3 + fp_requantize(v, m0, shift), lo, qmax);
+	for (int b = 0; b < images * per_image; b++) {
+		int i = b / per_image, c = cl[i];
+		int r0 = i * pixels + (b % per_image) * BLOCK;
+		int r1 = r0 + BLOCK < (i + 1) * pixels ? r0 + BLOCK : (i + 1) * pixels;
+		const int32_t *offset = n->offset + (size_t)c * n->kout;
+		for (int r = r0; r < r1; r++) {
+			int32_t *acc = q->acc + (size_t)r * n->kout;
+			for (int o = 0; o < n->kout; o++)
+				acc[o] = acc[o] * (1 << n->acc_shift) + offset[o];
 		}
+		int32_t z3 = n->out_zero[c];
+		requant_u8(n->out + (size_t)r0 * n->kout, q->acc + (size_t)r0 * n->kout,
+			   (size_t)(r1 - r0) * n->kout, n->m0[c], n->shift[c], z3, n->relu ? z3 : 0,
+			   q->qmax);
 	}
 }
 
 /* Each input's (q − Z) rescaled to the output scale with QADD_SHIFT
  * extra bits, summed, rounded once. */
-static void add(const struct qmodel *q, struct qnode *n, const uint8_t *a, const uint8_t *b,
+static void add(struct qmodel *q, struct qnode *n, const uint8_t *a, const uint8_t *b,
 		int images, const int *cl)
 {
 	size_t per = (size_t)n->c * n->h * n->w;
@@ -98,15 +125,22 @@ static void add(const struct qmodel *q, struct qnode *n, const uint8_t *a, const
 	for (int i = 0; i < images; i++) {
 		int c = cl[i];
 		int32_t za = n->in_zero[c], zb = n->b_zero[c], z3 = n->out_zero[c];
-		int32_t lo = n->relu ? z3 : 0;
-		for (size_t e = (size_t)i * per; e < (size_t)(i + 1) * per; e++) {
-			int32_t ra = fp_requantize((a[e] - za) * (1 << QADD_SHIFT), n->m0[c], n->shift[c]);
-			int32_t rb = fp_requantize((b[e] - zb) * (1 << QADD_SHIFT), n->b_m0[c],
-						   n->b_shift[c]);
-			int64_t sum = (int64_t)ra + rb;
-			int32_t s = sum > INT32_MAX ? INT32_MAX : sum < INT32_MIN ? INT32_MIN : (int32_t)sum;
-			n->out[e] = clamp_u8(z3 + fp_div_pot(s, QADD_SHIFT), lo, q->qmax);
+		int32_t *ra = q->add_scratch + 2 * (size_t)i * per, *rb = ra + per;
+		const uint8_t *ai = a + (size_t)i * per, *bi = b + (size_t)i * per;
+		for (size_t e = 0; e < per; e++) {
+			ra[e] = (ai[e] - za) * (1 << QADD_SHIFT);
+			rb[e] = (bi[e] - zb) * (1 << QADD_SHIFT);
 		}
+		requant_i32(ra, ra, per, n->m0[c], n->shift[c]);
+		requant_i32(rb, rb, per, n->b_m0[c], n->b_shift[c]);
+		/* |ra|, |rb| < 2^24·64 (multipliers below 64: qmodel_load.c). */
+		for (size_t e = 0; e < per; e++)
+			ra[e] += rb[e];
+		div_pot_i32(ra, ra, per, QADD_SHIFT);
+		uint8_t *out = n->out + (size_t)i * per;
+		int32_t lo = n->relu ? z3 : 0;
+		for (size_t e = 0; e < per; e++)
+			out[e] = clamp_u8(z3 + ra[e], lo, q->qmax);
 	}
 }
 

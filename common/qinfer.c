@@ -29,7 +29,7 @@ static const float *f32_per_cluster(const struct pcqfile *f, const char *file,
 }
 
 int qinfer_init(struct qinfer *qi, const struct pcqfile *f, const char *file, int batch,
-		size_t n_images)
+		size_t n_images, int keep_inputs)
 {
 	memset(qi, 0, sizeof(*qi));
 	if (qmodel_load(&qi->q, f, file, batch))
@@ -44,6 +44,8 @@ int qinfer_init(struct qinfer *qi, const struct pcqfile *f, const char *file, in
 	}
 	qi->xq = xmalloc((size_t)batch * q->c * q->h * q->w);
 	qi->outputs = xmalloc((n_images ? n_images : 1) * (size_t)q->classes);
+	if (keep_inputs)
+		qi->inputs = xmalloc((n_images ? n_images : 1) * (size_t)q->c * q->h * q->w);
 	return 0;
 }
 
@@ -52,6 +54,7 @@ void qinfer_free(struct qinfer *qi)
 	qmodel_free(&qi->q);
 	free(qi->xq);
 	free(qi->outputs);
+	free(qi->inputs);
 	memset(qi, 0, sizeof(*qi));
 }
 
@@ -83,11 +86,17 @@ void qinfer_forward(void *ctx, const float *x, const size_t *idx, int n,
 			cl[i++] = groups[g].cluster;
 	for (; i < n; i++)
 		cl[i] = 0;
-	quantize_input(qi->xq, x, n, q->c, q->h, q->w, qi->in_scale, q->input_zero, q->qmax, cl);
 	double t0 = progress_now();
+	quantize_input(qi->xq, x, n, q->c, q->h, q->w, qi->in_scale, q->input_zero, q->qmax, cl);
 	const uint8_t *out = qmodel_run(q, qi->xq, n, groups, n_groups);
 	qi->engine_seconds += progress_now() - t0;
 	const struct qnode *last = &q->nodes[q->n_nodes - 1];
+	size_t hw = (size_t)q->h * q->w;
+	for (int k = 0; qi->inputs && k < n; k++)   /* NHWC back to C, H, W */
+		for (int ch = 0; ch < q->c; ch++)
+			for (size_t p = 0; p < hw; p++)
+				qi->inputs[(idx[k] * q->c + ch) * hw + p] =
+					qi->xq[((size_t)k * hw + p) * q->c + ch];
 	for (int k = 0; k < n; k++) {
 		const uint8_t *o = out + (size_t)k * q->classes;
 		memcpy(qi->outputs + idx[k] * q->classes, o, (size_t)q->classes);

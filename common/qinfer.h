@@ -21,12 +21,14 @@ struct qinfer {
 	const float *out_scale;    /* (K) of the last layer */
 	uint8_t *xq;               /* (batch, H, W, C) */
 	uint8_t *outputs;          /* (n_images, classes) output integers */
-	double engine_seconds;     /* time inside qmodel_run */
+	uint8_t *inputs;           /* (n_images, C, H, W) quantized inputs, or NULL */
+	double engine_seconds;     /* input quantization and qmodel_run */
 };
 
-/* f must stay alive while qi is used. */
+/* f must stay alive while qi is used. keep_inputs: also keep every image's
+ * quantized input (for an independent check of the engine). */
 int qinfer_init(struct qinfer *qi, const struct pcqfile *f, const char *file, int batch,
-		size_t n_images);
+		size_t n_images, int keep_inputs);
 void qinfer_free(struct qinfer *qi);
 
 /* An eval_forward_fn (evaluate.h); ctx is the struct qinfer. */

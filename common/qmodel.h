@@ -34,6 +34,7 @@ struct qnode {
 	int8_t wzero;              /* Z2 − offset (offset 128 for 8 bits, else 0) */
 	int32_t *wsum;             /* (kout) Σ (q_w − Z2): the input zero-point term */
 	int32_t *bias;             /* (K, kout) */
+	int32_t *offset;           /* (K, kout) bias − Z1·wsum·2^acc_shift */
 	/* per cluster (K each): zero points, multipliers and shifts */
 	int32_t *in_zero, *out_zero, *m0, *shift;
 	int32_t *b_zero, *b_m0, *b_shift;   /* add: the second input */
@@ -50,6 +51,7 @@ struct qmodel {
 	size_t col_bytes;
 	int32_t *acc;              /* GEMM output scratch */
 	size_t acc_count;
+	int32_t *add_scratch;      /* the residual adds' two rescaled inputs */
 	void *owned;               /* everything allocated, in one list */
 };
 
@@ -72,5 +74,8 @@ int qmodel_argmax(const uint8_t *out, int classes);
  * scaled by 2^QADD_SHIFT before its rescaling and the sum is divided back
  * with rounding, so the two rescalings round once, not twice. */
 #define QADD_SHIFT 16
+/* Its multipliers stay below 2^6 = 64 (shift >= -6), so a rescaled input
+ * stays below 2^(8 + 16 + 6) and the sum of two fits int32. */
+#define QADD_MIN_SHIFT (-6)
 
 #endif

@@ -169,6 +169,11 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 				     "int32 accumulator", ld->file, n->name, bias[i], n->acc_shift);
 	n->bias = own(q, (size_t)q->clusters * n->kout * sizeof(int32_t));
 	memcpy(n->bias, bias, (size_t)q->clusters * n->kout * sizeof(int32_t));
+	n->offset = own(q, (size_t)q->clusters * n->kout * sizeof(int32_t));
+	for (int c = 0; c < q->clusters; c++)
+		for (int o = 0; o < n->kout; o++)   /* within ±(K·qmax²·2^s + |bias|) */
+			n->offset[(size_t)c * n->kout + o] = bias[(size_t)c * n->kout + o] -
+				n->in_zero[c] * n->wsum[o] * (1 << n->acc_shift);
 	return 0;
 }
 
@@ -185,9 +190,9 @@ static int load_add(const struct loader *ld, struct qnode *n)
 	    !(n->b_zero = clusters_i32(ld, "b_zero", 0, qmax)) ||
 	    !(n->out_zero = clusters_i32(ld, "out_zero", 0, qmax)) ||
 	    !(n->m0 = clusters_i32(ld, "a_multiplier", 0, INT32_MAX)) ||
-	    !(n->shift = clusters_i32(ld, "a_shift", -31, 31)) ||
+	    !(n->shift = clusters_i32(ld, "a_shift", QADD_MIN_SHIFT, 31)) ||
 	    !(n->b_m0 = clusters_i32(ld, "b_multiplier", 0, INT32_MAX)) ||
-	    !(n->b_shift = clusters_i32(ld, "b_shift", -31, 31)))
+	    !(n->b_shift = clusters_i32(ld, "b_shift", QADD_MIN_SHIFT, 31)))
 		return -1;
 	size_t bytes = (size_t)ld->q->clusters * sizeof(int32_t);
 	if (memcmp(zero_of(ld->q, n->in[0]), n->in_zero, bytes) ||
@@ -311,12 +316,14 @@ int qmodel_load(struct qmodel *q, const struct pcqfile *f, const char *file, int
 			     "scores", file, last->name);
 	}
 	q->classes = last->c;
-	size_t col = 0, acc = 0;
+	size_t col = 0, acc = 0, adds = 0;
 	for (int j = 0; j < q->n_nodes; j++) {
 		struct qnode *n = &q->nodes[j];
 		size_t per = (size_t)n->c * n->h * n->w;
 		if (j > 0)
 			n->out = own(q, (size_t)batch * per);
+		if (n->op == QOP_ADD && 2 * (size_t)batch * per > adds)
+			adds = 2 * (size_t)batch * per;
 		if (n->op == QOP_CONV || n->op == QOP_LINEAR) {
 			size_t rows = (size_t)batch * n->h * n->w;
 			size_t c = rows * n->kernel * n->kernel * n->ic;
@@ -328,6 +335,7 @@ int qmodel_load(struct qmodel *q, const struct pcqfile *f, const char *file, int
 	q->col_bytes = col;
 	q->acc = own(q, acc * sizeof(int32_t));
 	q->acc_count = acc;
+	q->add_scratch = own(q, adds * sizeof(int32_t));
 	return 0;
 }
 

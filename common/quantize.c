@@ -4,6 +4,7 @@
 #include "check.h"
 #include "fakequant.h"
 #include "model.h"
+#include "qmodel.h"
 #include "quant_multiplier.h"
 
 #include <math.h>
@@ -245,6 +246,11 @@ static int qadd(struct qctx *q, int j)
 				int shift;
 				rc = multiplier(q, n->name, (double)s[i * K + c] / s[2 * K + c], &m0[c],
 						&shift);
+				if (rc == 0 && shift < QADD_MIN_SHIFT)
+					rc = error("'%s': layer '%s': input %s's scale is %g times the "
+						   "output's, more than the 64 the integer add allows",
+						   q->file, n->name, part[i],
+						   (double)s[i * K + c] / s[2 * K + c]);
 				sh[c] = shift;
 			}
 		}

@@ -31,7 +31,7 @@ void report_text(FILE *fp, const struct report_info *info, const struct dataset 
 	fprintf(fp, "time    %.2f s, %.0f images/s\n", info->seconds,
 		info->seconds > 0 ? r->n / info->seconds : 0);
 	if (info->engine_seconds > 0)
-		fprintf(fp, "engine  %.2f s in integer arithmetic, %.0f images/s\n",
+		fprintf(fp, "engine  %.2f s quantizing inputs and in integer arithmetic, %.0f images/s\n",
 			info->engine_seconds, r->n / info->engine_seconds);
 	fprintf(fp, "\nper class              images   top-1\n");
 	for (int k = 0; k < r->classes; k++) {
@@ -130,6 +130,10 @@ int report_predictions(const char *path, const struct report_info *info,
 		pcqfile_add_tensor(&f, "cluster", DTYPE_I32, 1, n, r->cluster);
 	if (info->outputs)
 		pcqfile_add_tensor(&f, "output", DTYPE_U8, 2, nk, info->outputs);
+	if (info->inputs) {
+		int64_t shape[4] = {(int64_t)r->n, ds->c, ds->h, ds->w};
+		pcqfile_add_tensor(&f, "quantized_input", DTYPE_U8, 4, shape, info->inputs);
+	}
 	int rc = pcqfile_write(&f, path);
 	pcqfile_free(&f);
 	return rc;

@@ -18,6 +18,7 @@ struct report_info {
 	double seconds;          /* wall time of the evaluation */
 	double engine_seconds;   /* integer models: time in the integer engine, or 0 */
 	const uint8_t *outputs;  /* integer models: (n, classes) output integers, or NULL */
+	const uint8_t *inputs;   /* integer models: (n, C, H, W) quantized inputs, or NULL */
 };
 
 void report_text(FILE *fp, const struct report_info *info, const struct dataset *ds,

@@ -1,14 +1,17 @@
 /* Vectorised requantization: the same bits as fixedpoint.h's scalar
  * fp_requantize and fp_div_pot (gemmlowp's SaturatingRoundingDoublingHighMul
- * and RoundingDivideByPOT), over arrays. An AVX-512 or AVX2 path is chosen
- * at run time (__builtin_cpu_supports), the scalar helpers of fixedpoint.h
- * do the tails and run on CPUs without AVX2. Every path is exact for every
- * argument allowed below, negative shifts included (they saturate
- * acc·2^−shift to int32 in the vector lanes, as fp_requantize does).
+ * and RoundingDivideByPOT), over arrays. An AVX2 path is chosen at run
+ * time (__builtin_cpu_supports), so any -march builds it; the scalar
+ * helpers of fixedpoint.h do the tails and run on CPUs without AVX2. Every
+ * path is exact for every argument allowed below, negative shifts included
+ * (they saturate acc·2^−shift to int32 in the vector lanes, as
+ * fp_requantize does).
+ * fp_high_mul's saturating case (both factors INT32_MIN) cannot occur, as
+ * m0 >= 0 (CHECKed).
  *
- * PCQ_REQUANT=auto|avx512|avx2|scalar (read once) caps the path: avx2
- * keeps AVX-512 off, scalar uses fixedpoint.h only. requant_force_scalar()
- * overrides it from a program (the unit tests run both paths). */
+ * PCQ_REQUANT=scalar (read at the first call) keeps the AVX2 path off;
+ * requant_force_scalar() does the same from a program (the unit tests run
+ * both paths). */
 #ifndef PCQ_REQUANT_H
 #define PCQ_REQUANT_H
 
@@ -27,12 +30,12 @@ void requant_u8(uint8_t *out, const int32_t *x, size_t n, int32_t m0, int shift,
 /* out[i] = fp_div_pot(x[i], e), e in 0..31. out may alias x (out == x). */
 void div_pot_i32(int32_t *out, const int32_t *x, size_t n, int e);
 
-/* Nonzero: every later call uses the scalar path; 0: back to the path
- * chosen from the CPU and PCQ_REQUANT. Not to be called while another
- * thread is inside a requant function (it is for tests and benchmarks). */
+/* Nonzero: later calls use the scalar path; 0: back to the path chosen
+ * from the CPU and PCQ_REQUANT. For tests and benchmarks (safe to call at
+ * any time: every path gives the same bits). */
 void requant_force_scalar(int on);
 
-/* The path the next call will take: "avx512", "avx2" or "scalar". */
+/* The path the next call will take: "avx2" or "scalar". */
 const char *requant_impl_name(void);
 
 #endif

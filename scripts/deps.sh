@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages PCQ needs, only those that are missing
-# (python3: the end-to-end tests read --json output with it; libdnnl-dev:
-# oneDNN, the integer GEMM of common/igemm.c).
+# (python3: the end-to-end tests read --json output with it; python3-numpy
+# and python3-msgpack: tests/reference/qref.py, the independent integer
+# reference; libdnnl-dev: oneDNN, the integer GEMM of common/igemm.c).
 # Used by `make deps` and by every build (through build/config.mk), so a
 # fresh Debian 12 machine needs nothing by hand. Runs apt-get as root, or
 # through sudo when not root.
@@ -9,7 +10,7 @@ set -eu
 
 packages="gcc make pkg-config libopenblas-dev libdnnl-dev libmsgpack-dev
 libcmocka-dev zlib1g-dev libjpeg-dev libpng-dev nettle-dev dataset-fashion-mnist
-python3"
+python3 python3-numpy python3-msgpack"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps: no dpkg-query (not Debian?): install by hand: $packages" >&2

@@ -1,6 +1,6 @@
-/* pcq-infer: evaluates a model on a data set: FP32 models, and fused
- * models with quantization simulated in float (per cluster with a k-means
- * model) or in plain float. Integer models come with issue 6. */
+/* pcq-infer: evaluates a model on a data set: FP32 models, fused models
+ * with quantization simulated in float (per cluster with a k-means model)
+ * or in plain float, and quantized models with the integer engine. */
 #include "check.h"
 #include "cli.h"
 #include "dataset.h"
@@ -26,11 +26,15 @@ static void usage(void)
 	printf("Usage: pcq-infer MODEL --data KIND:PATH [--kmeans FILE] [options]\n"
 	       "Evaluate a model: top-1 and top-5 accuracy, per-class (and per-cluster)\n"
 	       "accuracy and the confusion matrix. MODEL may be - for standard input: a\n"
-	       "pre-trained model (FP32), or a fused model, evaluated with its weights and\n"
-	       "activations fake-quantized with the ranges fine-tuning stored (SPEC §7).\n"
+	       "pre-trained model (FP32); a fused model, evaluated with its weights and\n"
+	       "activations fake-quantized with the ranges fine-tuning stored (SPEC §7);\n"
+	       "or a quantized model (pcq-quantize), run with integer arithmetic only from\n"
+	       "the quantized input image to the argmax (SPEC §9).\n"
 	       "\n"
 	       "  --kmeans FILE       assigns images to clusters (fused models with K > 1)\n"
 	       "  --float             a fused model without any quantization\n"
+	       "  --save-quantized-input  integer models: the predictions file also gets\n"
+	       "                      each image's quantized input (tests/reference/qref.py)\n"
 	       "  --data KIND:PATH    the test split by default; KIND is one of\n"
 	       "                      %s\n"
 	       "  --split S           train or test (default test)\n"
@@ -48,7 +52,7 @@ static void usage(void)
 static int infer_quantized(const struct pcqfile *f, const char *name, const char *digest,
 			   const char *data, enum split split, size_t limit, int batch,
 			   int threads, int json, const char *predictions, const char *kmeans,
-			   int argc, char **argv)
+			   int keep_inputs, int argc, char **argv)
 {
 	struct qinfer qi;
 	struct dataset ds = {0};
@@ -57,7 +61,7 @@ static int infer_quantized(const struct pcqfile *f, const char *name, const char
 	int rc = 1;
 	if (dataset_load(&ds, data, split, limit, threads) || check_data_fits_model(&ds, f, name))
 		goto out;
-	if (qinfer_init(&qi, f, name, batch, ds.n))
+	if (qinfer_init(&qi, f, name, batch, ds.n, keep_inputs))
 		goto out;
 	if (norm_load(&norm, &f->attrs, name, ds.c))
 		goto free_qi;
@@ -84,6 +88,7 @@ static int infer_quantized(const struct pcqfile *f, const char *name, const char
 	rc = 0;
 	if (predictions) {
 		info.outputs = qi.outputs;
+		info.inputs = qi.inputs;
 		if (report_predictions(predictions, &info, &ds, &r, argc, argv))
 			rc = 1;
 	}
@@ -112,6 +117,7 @@ int main(int argc, char **argv)
 		{"predictions", required_argument, NULL, 'p'},
 		{"kmeans", required_argument, NULL, 'K'},
 		{"float", no_argument, NULL, 'F'},
+		{"save-quantized-input", no_argument, NULL, 'Q'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0, 0, 0, 0},
@@ -119,7 +125,7 @@ int main(int argc, char **argv)
 	const char *data = NULL, *predictions = NULL, *kmeans = NULL;
 	enum split split = SPLIT_TEST;
 	size_t limit = 0;
-	int batch = 256, threads = 0, json = 0, float_only = 0, c;
+	int batch = 256, threads = 0, json = 0, float_only = 0, save_input = 0, c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
@@ -135,6 +141,7 @@ int main(int argc, char **argv)
 		case 'p': predictions = optarg; break;
 		case 'K': kmeans = optarg; break;
 		case 'F': float_only = 1; break;
+		case 'Q': save_input = 1; break;
 		case 'h': usage(); return 0;
 		case 'V': printf("pcq-infer %s\n", PCQ_VERSION); return 0;
 		default: cli_bad_option(c, argv);
@@ -163,6 +170,8 @@ int main(int argc, char **argv)
 		      "quantized-model files", name, file_kind_name(f.kind));
 		goto out;
 	}
+	if (save_input && (f.kind != KIND_QUANTIZED || !predictions))
+		usage_error("--save-quantized-input needs a quantized model and --predictions FILE");
 	if (float_only && f.kind != KIND_FUSED)
 		usage_error("--float is for fused models; '%s' is a %s file", name,
 			    file_kind_name(f.kind));
@@ -171,7 +180,7 @@ int main(int argc, char **argv)
 			    "model", name);
 	if (f.kind == KIND_QUANTIZED) {
 		rc = infer_quantized(&f, name, digest, data, split, limit, batch, threads, json,
-				     predictions, kmeans, argc, command);
+				     predictions, kmeans, save_input, argc, command);
 		goto out;
 	}
 	if (model_init(&m, &f, name, batch, 0) || norm_load(&norm, &f.attrs, name, m.input.c))

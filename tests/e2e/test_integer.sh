@@ -1,0 +1,57 @@
+# pcq-quantize and integer-only pcq-infer: for ResNet20 and AlexNetSmall,
+# at 4 and 8 bits, with one cluster (QAT) and three (PCQ), the engine's
+# output integers equal those of tests/reference/qref.py — an independent
+# integer implementation — for every image of a test batch; integer and
+# simulated accuracy agree; bad inputs get one-line errors.
+. tests/e2e/lib.sh
+fm=fashion-mnist:/usr/share/datasets/fashion-mnist
+py=${PYTHON_TORCH:-/usr/bin/python3}
+$py -c 'import numpy, msgpack' 2>/dev/null || skip "no numpy/msgpack for $py (make deps)"
+export SOURCE_DATE_EPOCH=1700000000
+
+pcq-kmeans fit --data "$fm" --limit 2000 --clusters 3 --seed 2 -o "$T/km.msgpack" 2>/dev/null
+for arch in resnet20 alexnet-small; do
+	pcq-train --arch "$arch" --data "$fm" --limit 1500 --epochs 1 --batch 64 --lr 0.02 \
+		--seed 5 -o "$T/$arch.msgpack" 2>/dev/null
+	for setting in "4 3" "8 1"; do
+		set -- $setting
+		bits=$1 k=$2 km=
+		[ "$k" -gt 1 ] && km="--kmeans $T/km.msgpack"
+		tag=$arch-$bits-$k
+		pcq-fuse "$T/$arch.msgpack" --bit "$bits" --clusters "$k" -o - |
+			pcq-train - --data "$fm" --limit 600 --batch 32 $km -o "$T/$tag.fused" 2>/dev/null
+		pcq-quantize "$T/$tag.fused" -o "$T/$tag.int"
+		pcq-infer "$T/$tag.int" --data "$fm" --limit 48 $km --json \
+			--predictions "$T/$tag.pred" --save-quantized-input >"$T/$tag.json"
+		[ "$(json "$T/$tag.json" "j['mode']")" = integer ] || fail "$tag: mode"
+		$py tests/reference/qref.py "$T/$tag.int" "$T/$tag.pred" >"$T/qref.out" ||
+			fail "$tag: $(cat "$T/qref.out")"
+		echo "$tag: $(cat "$T/qref.out")"
+		# Integer vs simulated on 500 images: within 1 point, >= 97% the same.
+		pcq-infer "$T/$tag.int" --data "$fm" --limit 500 $km --json --predictions "$T/i.pred" >"$T/i.json"
+		pcq-infer "$T/$tag.fused" --data "$fm" --limit 500 $km --json --predictions "$T/s.pred" >"$T/s.json"
+		$py - "$T/i.json" "$T/s.json" "$T/i.pred" "$T/s.pred" "$tag" <<'PY' || fail "$tag fidelity"
+import json, sys
+import msgpack, numpy as np
+i, s = (json.load(open(p)) for p in sys.argv[1:3])
+def predicted(p):
+    t = {t['name']: t for t in msgpack.unpackb(open(p, 'rb').read())['tensors']}['predicted']
+    return np.frombuffer(t['data'], dtype='<i4')
+same = (predicted(sys.argv[3]) == predicted(sys.argv[4])).mean()
+print(f"{sys.argv[5]}: integer {i['top1']:.2f}%, simulated {s['top1']:.2f}%, same prediction {100 * same:.1f}%")
+assert abs(i['top1'] - s['top1']) <= 1.0 and same >= 0.97
+PY
+	done
+done
+
+# Refusals: a fused model never fine-tuned, a pre-trained model, no k-means.
+pcq-fuse "$T/resnet20.msgpack" --bit 4 -o "$T/raw.fused"
+expect_error 1 "layer 'input.fq' has no activation range for cluster 0" \
+	pcq-quantize "$T/raw.fused" -o "$T/x.int"
+expect_error 1 "is a model file; pcq-quantize takes a fused model" \
+	pcq-quantize "$T/resnet20.msgpack" -o "$T/x.int"
+expect_error 1 "has 3 clusters: give the k-means model" \
+	pcq-infer "$T/resnet20-4-3.int" --data "$fm" --limit 10
+expect_error 2 "save-quantized-input needs" \
+	pcq-infer "$T/resnet20-4-3.int" --data "$fm" --limit 10 --save-quantized-input
+[ ! -e "$T/x.int" ] || fail "a failed pcq-quantize left its output"

@@ -1,0 +1,474 @@
+/* Tests for requant.c: requant_i32, requant_u8 and div_pot_i32 give the
+ * bits of fixedpoint.h's fp_requantize / fp_div_pot (the reference, with
+ * the u8 clamp of z + r done in int64) on every shift −31..31 and every
+ * exponent 0..31, for m0 in {0, 2^30, 2^31 − 1, 1, random}, on inputs
+ * drawn from: the full int32 range; ±2^k + {−2..2} and the extremes; exact
+ * ±0.5 ties of the high multiply (x·m0 ≡ 2^30 mod 2^31, from m0's inverse
+ * mod a power of two); values whose high-multiplied result lies on or next
+ * to a ±0.5 tie of the rounding division (and on small results, so the u8
+ * clamp edges are crossed); for negative shifts, the saturation thresholds
+ * INT32_MAX >> s, −2^(31−s) and their neighbours. Lengths that are not
+ * multiples of the vector width, offsets that misalign the buffers,
+ * out == x, guard bytes after the output, and u8 clamps including ReLU
+ * (lo = z), lo = hi and zero points far outside 0..255. Each test runs the
+ * scalar path (requant_force_scalar) and the run-time choice (AVX2 where
+ * the CPU has it), so both are covered by one binary. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixedpoint.h"
+#include "requant.h"
+#include "rng.h"
+
+#define NPATHS 2
+
+/* Path 0: forced scalar; path 1: the automatic choice. */
+static const char *set_path(int p)
+{
+	requant_force_scalar(p == 0);
+	return requant_impl_name();
+}
+
+static int teardown_path(void **state)
+{
+	(void)state;
+	requant_force_scalar(0);
+	return 0;
+}
+
+static uint8_t ref_u8(int32_t x, int32_t m0, int shift, int32_t z, int32_t lo, int32_t hi)
+{
+	int64_t v = (int64_t)z + fp_requantize(x, m0, shift);
+	return (uint8_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+static int32_t rand_i32(struct rng *r)
+{
+	return (int32_t)rng_u32(r);
+}
+
+/* Uniform in [lo, hi] (int64 bounds within int32). */
+static int64_t rand_range(struct rng *r, int64_t lo, int64_t hi)
+{
+	uint64_t span = (uint64_t)(hi - lo) + 1;
+	uint64_t u = span > UINT32_MAX ? rng_u32(r) : rng_below(r, (uint32_t)span);
+	return lo + (int64_t)(u % span);
+}
+
+static int32_t clamp32(__int128 v)
+{
+	return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
+}
+
+/* ±2^k + d, d in −2..2, k in 0..31, clamped; or an extreme. */
+static int32_t near_pot(struct rng *r)
+{
+	static const int32_t ext[] = {INT32_MIN, INT32_MIN + 1, INT32_MAX, INT32_MAX - 1, 0, 1, -1};
+	if (rng_below(r, 4) == 0)
+		return ext[rng_below(r, sizeof(ext) / sizeof(ext[0]))];
+	int64_t v = (INT64_C(1) << rng_below(r, 32)) + (int64_t)rng_below(r, 5) - 2;
+	return clamp32(rng_below(r, 2) ? v : -v);
+}
+
+/* The inverse of odd a modulo 2^32 (Newton: each step doubles the bits). */
+static uint32_t inv_odd(uint32_t a)
+{
+	uint32_t x = a;                       /* right to 3 bits */
+	for (int i = 0; i < 5; i++)
+		x *= 2 - a * x;
+	return x;
+}
+
+/* x with (x·2^s)·m0 ≡ 2^30 (mod 2^31) and x·2^s within int32, so that
+ * fp_high_mul meets an exact ±0.5 tie (s = −shift for negative shifts,
+ * else 0). With m0 = 2^t·u, u odd, that is x ≡ 2^(30−t−s)·u^−1 mod
+ * 2^(31−t−s); needs t + s <= 30. Returns 0 with *ok = 0 when impossible. */
+static int32_t high_mul_tie(struct rng *r, int32_t m0, int s, int *ok)
+{
+	*ok = 0;
+	if (m0 == 0)
+		return 0;
+	int t = __builtin_ctz((unsigned)m0);
+	if (t + s > 30)
+		return 0;
+	int k = 31 - t - s;                   /* the modulus 2^k, k >= 1 */
+	uint32_t u = (uint32_t)m0 >> t;
+	uint64_t mod = UINT64_C(1) << k;
+	uint64_t x0 = ((uint64_t)inv_odd(u) << (30 - t - s)) & (mod - 1);
+	/* A random multiple of 2^k in [−2^(31−s), 2^(31−s)) plus x0 stays in it. */
+	int64_t lim = INT64_C(1) << (31 - s);
+	int64_t v = rand_range(r, -lim, lim - 1);
+	int64_t base = v - (int64_t)(((uint64_t)v) & (mod - 1));   /* floor to 2^k */
+	*ok = 1;
+	return (int32_t)(base + (int64_t)x0);
+}
+
+/* x near acc whose requantized value is T/2 (T odd: a tie of the rounding
+ * division, or of the high multiply when shift <= 0): x ≈ T·2^(30+shift)/m0,
+ * plus d in −2..2. Small T puts the result near the u8 clamp edges. */
+static int32_t near_value(struct rng *r, int32_t m0, int shift, int64_t T)
+{
+	if (m0 == 0)
+		return rand_i32(r);
+	__int128 num = (__int128)T * ((__int128)1 << (31 + shift));   /* 31 + shift in 0..62 */
+	__int128 x = num / ((__int128)2 * m0);
+	return clamp32(x + (int64_t)rng_below(r, 5) - 2);
+}
+
+/* n inputs for (m0, shift), the kinds mixed at random positions. */
+static void fill_inputs(struct rng *r, int32_t *x, size_t n, int32_t m0, int shift)
+{
+	const int s = shift < 0 ? -shift : 0;
+	const int32_t sat_hi = INT32_MAX >> s;
+	const int32_t sat_lo = (int32_t)-(INT64_C(1) << (31 - s));
+	for (size_t i = 0; i < n; i++) {
+		int ok = 1;
+		int32_t v;
+		switch (rng_below(r, 8)) {
+		case 0:
+		case 1:
+			v = rand_i32(r);
+			break;
+		case 2:
+			v = near_pot(r);
+			break;
+		case 3:
+			v = high_mul_tie(r, m0, s, &ok);
+			if (!ok)
+				v = rand_i32(r);
+			break;
+		case 4:                 /* a tie of a small result: u8 clamp edges */
+			v = near_value(r, m0, shift, 2 * rand_range(r, -300, 300) + 1);
+			break;
+		case 5:                 /* a tie anywhere in the range */
+			v = near_value(r, m0, shift, 2 * (int64_t)rand_i32(r) + 1);
+			break;
+		case 6:                 /* a small result, not a tie */
+			v = near_value(r, m0, shift, 2 * rand_range(r, -300, 300));
+			break;
+		default:                /* saturation edges of x·2^s */
+			if (s == 0) {
+				v = (int32_t)rand_range(r, -1000, 1000);
+			} else {
+				int32_t edge = rng_below(r, 2) ? sat_hi : sat_lo;
+				int64_t d = (int64_t)rng_below(r, 5) - 2;
+				v = rng_below(r, 4) ? clamp32(edge + d)
+						    : (int32_t)rand_range(r, INT32_MIN, INT32_MAX);
+			}
+			break;
+		}
+		x[i] = v;
+	}
+}
+
+static void check_i32(const int32_t *got, const int32_t *x, size_t n, int32_t m0, int shift,
+		      const char *path, const char *what)
+{
+	for (size_t i = 0; i < n; i++) {
+		int32_t want = fp_requantize(x[i], m0, shift);
+		if (got[i] != want)
+			fail_msg("%s %s: requant_i32 x[%zu] = %d, m0 %d, shift %d: got %d, want %d",
+				 path, what, i, x[i], m0, shift, got[i], want);
+	}
+}
+
+static void check_u8(const uint8_t *got, const int32_t *x, size_t n, int32_t m0, int shift,
+		     int32_t z, int32_t lo, int32_t hi, const char *path)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t want = ref_u8(x[i], m0, shift, z, lo, hi);
+		if (got[i] != want)
+			fail_msg("%s: requant_u8 x[%zu] = %d, m0 %d, shift %d, z %d, [%d, %d]: "
+				 "got %d, want %d", path, i, x[i], m0, shift, z, lo, hi, got[i], want);
+	}
+}
+
+/* m0 values: the documented edges and random ones (odd, even, small,
+ * normalised in [2^30, 2^31)). */
+static int32_t pick_m0(struct rng *r, int j)
+{
+	switch (j) {
+	case 0: return 0;
+	case 1: return INT32_C(1) << 30;
+	case 2: return INT32_MAX;
+	case 3: return 1;
+	case 4: return (int32_t)(rng_u32(r) >> 1) | 1;                       /* odd */
+	case 5: return (int32_t)((rng_u32(r) >> 1) & ~UINT32_C(0xff));        /* even */
+	default: return (INT32_C(1) << 30) | (int32_t)(rng_u32(r) >> 2);      /* normalised */
+	}
+}
+#define N_M0 8
+
+/* Every shift, every m0 kind: out of place and in place. */
+static void test_i32_all_shifts(void **state)
+{
+	(void)state;
+	const size_t n = 2048 + 5;          /* not a multiple of 8 */
+	int32_t *x = malloc(n * sizeof(*x)), *out = malloc(n * sizeof(*out));
+	assert_non_null(x);
+	assert_non_null(out);
+	for (int p = 0; p < NPATHS; p++) {
+		const char *path = set_path(p);
+		struct rng r;
+		rng_seed(&r, 2024, 1);
+		for (int j = 0; j < N_M0; j++)
+			for (int shift = -31; shift <= 31; shift++) {
+				int32_t m0 = pick_m0(&r, j);
+				fill_inputs(&r, x, n, m0, shift);
+				requant_i32(out, x, n, m0, shift);
+				check_i32(out, x, n, m0, shift, path, "out of place");
+				memcpy(out, x, n * sizeof(*x));
+				requant_i32(out, out, n, m0, shift);
+				check_i32(out, x, n, m0, shift, path, "in place");
+			}
+	}
+	free(x);
+	free(out);
+}
+
+/* One million inputs over the full int32 range, m0 and shift random per
+ * chunk of 4096 (negative shifts saturate most of these). */
+static void test_full_range(void **state)
+{
+	(void)state;
+	const size_t n = (size_t)1 << 20, chunk = 4096;
+	int32_t *x = malloc(n * sizeof(*x)), *out = malloc(n * sizeof(*out));
+	uint8_t *out8 = malloc(n);
+	assert_non_null(x);
+	assert_non_null(out);
+	assert_non_null(out8);
+	struct rng r;
+	rng_seed(&r, 7, 2);
+	for (size_t i = 0; i < n; i++)
+		x[i] = rand_i32(&r);
+	for (int p = 0; p < NPATHS; p++) {
+		const char *path = set_path(p);
+		rng_seed(&r, 8, 3);
+		for (size_t c = 0; c < n; c += chunk) {
+			int32_t m0 = pick_m0(&r, (int)rng_below(&r, N_M0));
+			int shift = (int)rng_below(&r, 63) - 31;
+			int32_t z = (int32_t)rng_below(&r, 256), hi = 255;
+			requant_i32(out + c, x + c, chunk, m0, shift);
+			check_i32(out + c, x + c, chunk, m0, shift, path, "full range");
+			requant_u8(out8 + c, x + c, chunk, m0, shift, z, z, hi);
+			check_u8(out8 + c, x + c, chunk, m0, shift, z, z, hi, path);
+		}
+	}
+	free(x);
+	free(out);
+	free(out8);
+}
+
+/* The u8 clamp: ReLU (lo = z), a qmax below 255, lo = hi, and zero points
+ * outside 0..255 up to the int32 extremes, over every shift. */
+static void test_u8_clamps(void **state)
+{
+	(void)state;
+	static const int32_t zlh[][3] = {
+		{0, 0, 255}, {128, 0, 255}, {37, 37, 255}, {200, 200, 250}, {255, 255, 255},
+		{0, 0, 0}, {9, 7, 7}, {-1000000, 0, 255}, {1000000, 0, 255},
+		{INT32_MIN, 0, 255}, {INT32_MIN, 0, 0}, {INT32_MIN + 255, 0, 255},
+		{INT32_MIN + 100, 0, 255}, {INT32_MAX, 0, 255}, {INT32_MAX - 200, 3, 255},
+		{-7, 0, 15},
+	};
+	const size_t nz = sizeof(zlh) / sizeof(zlh[0]);
+	const size_t n = 1024 + 3;
+	int32_t *x = malloc(n * sizeof(*x));
+	uint8_t *out = malloc(n);
+	assert_non_null(x);
+	assert_non_null(out);
+	for (int p = 0; p < NPATHS; p++) {
+		const char *path = set_path(p);
+		struct rng r;
+		rng_seed(&r, 99, 4);
+		for (int shift = -31; shift <= 31; shift++)
+			for (int j = 0; j < N_M0; j++) {
+				int32_t m0 = pick_m0(&r, j);
+				fill_inputs(&r, x, n, m0, shift);
+				for (size_t k = 0; k < nz; k++) {
+					requant_u8(out, x, n, m0, shift, zlh[k][0], zlh[k][1], zlh[k][2]);
+					check_u8(out, x, n, m0, shift, zlh[k][0], zlh[k][1], zlh[k][2], path);
+				}
+			}
+	}
+	free(x);
+	free(out);
+}
+
+/* div_pot_i32 for every exponent: ties q·2^e ± 2^(e−1) and neighbours,
+ * powers of two, the full range; out of place and in place. */
+static void test_div_pot(void **state)
+{
+	(void)state;
+	const size_t n = 4096 + 7;
+	int32_t *x = malloc(n * sizeof(*x)), *out = malloc(n * sizeof(*out));
+	assert_non_null(x);
+	assert_non_null(out);
+	for (int p = 0; p < NPATHS; p++) {
+		const char *path = set_path(p);
+		struct rng r;
+		rng_seed(&r, 5, 5);
+		for (int e = 0; e <= 31; e++) {
+			for (size_t i = 0; i < n; i++) {
+				switch (rng_below(&r, 4)) {
+				case 0:
+					x[i] = rand_i32(&r);
+					break;
+				case 1:
+					x[i] = near_pot(&r);
+					break;
+				default: {
+					int64_t q = (int64_t)rand_i32(&r) >> e;       /* floor: in range */
+					int64_t h = e ? INT64_C(1) << (e - 1) : 0;
+					int64_t v = q * (INT64_C(1) << e) + (rng_below(&r, 2) ? h : -h);
+					x[i] = clamp32(v + (int64_t)rng_below(&r, 3) - 1);
+					break;
+				}
+				}
+			}
+			for (int inplace = 0; inplace < 2; inplace++) {
+				if (inplace) {
+					memcpy(out, x, n * sizeof(*x));
+					div_pot_i32(out, out, n, e);
+				} else {
+					div_pot_i32(out, x, n, e);
+				}
+				for (size_t i = 0; i < n; i++) {
+					int32_t want = fp_div_pot(x[i], e);
+					if (out[i] != want)
+						fail_msg("%s: div_pot_i32 x[%zu] = %d, e %d%s: got %d, want %d",
+							 path, i, x[i], e, inplace ? " in place" : "",
+							 out[i], want);
+				}
+			}
+		}
+	}
+	free(x);
+	free(out);
+}
+
+/* Lengths 0, 1, 7, 8, 9, 33, 1000 at offsets 0..3 (misaligned), with
+ * guard values after the output that must survive. */
+static void test_lengths(void **state)
+{
+	(void)state;
+	static const size_t lens[] = {0, 1, 7, 8, 9, 31, 32, 33, 40, 1000};
+	enum { GUARD = 40, MAXN = 1000 + 3 + GUARD };
+	int32_t x[MAXN], out[MAXN], cp[MAXN];
+	uint8_t out8[MAXN];
+	for (int p = 0; p < NPATHS; p++) {
+		const char *path = set_path(p);
+		struct rng r;
+		rng_seed(&r, 11, 6);
+		for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++)
+			for (size_t off = 0; off < 4; off++)
+				for (int shift = -31; shift <= 31; shift += 5) {
+					const size_t n = lens[li];
+					int32_t m0 = pick_m0(&r, (int)rng_below(&r, N_M0));
+					int32_t z = (int32_t)rng_below(&r, 256);
+					int e = shift < 0 ? -shift : shift;
+					fill_inputs(&r, x, MAXN, m0, shift);
+					for (size_t i = 0; i < MAXN; i++)
+						out[i] = INT32_C(0x5a5a5a5a);
+					memset(out8, 0xa5, sizeof(out8));
+
+					requant_i32(out + off, x + off, n, m0, shift);
+					check_i32(out + off, x + off, n, m0, shift, path, "lengths");
+					requant_u8(out8 + off, x + off, n, m0, shift, z, z, 255);
+					check_u8(out8 + off, x + off, n, m0, shift, z, z, 255, path);
+					for (size_t i = 0; i < MAXN; i++) {
+						if (i >= off && i < off + n)
+							continue;
+						if (out[i] != INT32_C(0x5a5a5a5a) || out8[i] != 0xa5)
+							fail_msg("%s: n %zu offset %zu: wrote index %zu",
+								 path, n, off, i);
+					}
+
+					memcpy(cp, x, sizeof(cp));
+					requant_i32(cp + off, cp + off, n, m0, shift);
+					check_i32(cp + off, x + off, n, m0, shift, path, "lengths in place");
+					assert_memory_equal(cp + off + n, x + off + n,
+							    (MAXN - off - n) * sizeof(*x));
+
+					memcpy(cp, x, sizeof(cp));
+					div_pot_i32(cp + off, cp + off, n, e);
+					for (size_t i = 0; i < n; i++)
+						assert_int_equal(cp[off + i], fp_div_pot(x[off + i], e));
+					assert_memory_equal(cp + off + n, x + off + n,
+							    (MAXN - off - n) * sizeof(*x));
+				}
+	}
+}
+
+/* Hand-worked values through the vector path (a full vector of each). */
+static void test_known_values(void **state)
+{
+	(void)state;
+	const int32_t p30 = INT32_C(1) << 30;
+	struct { int32_t x, m0; int shift; int32_t want; } c[] = {
+		{1, p30, 0, 1},                  /* +0.5 → 1 */
+		{-1, p30, 0, 0},                 /* −0.5 → 0 */
+		{-3, p30, 0, -1},                /* −1.5 → −1 */
+		{6, p30, 1, 2},                  /* 3/2 → 2 (away from zero) */
+		{-6, p30, 1, -2},                /* −3/2 → −2 */
+		{INT32_MIN, INT32_MAX, 0, -INT32_MAX},
+		{INT32_MAX, INT32_MAX, 0, INT32_MAX - 1},
+		{INT32_MAX, INT32_MAX, 31, 1},
+		{INT32_MIN, INT32_MAX, 31, -1},
+		{1, INT32_MAX, -31, INT32_MAX - 1},   /* 1·2^31 saturates to INT32_MAX */
+		{-1, INT32_MAX, -31, -INT32_MAX},     /* −2^31 fits */
+		{-2, INT32_MAX, -31, -INT32_MAX},     /* saturates to INT32_MIN */
+		{3, 0, -5, 0},
+	};
+	for (int p = 0; p < NPATHS; p++) {
+		set_path(p);
+		for (size_t k = 0; k < sizeof(c) / sizeof(c[0]); k++) {
+			int32_t x[8], out[8];
+			for (int i = 0; i < 8; i++)
+				x[i] = c[k].x;
+			assert_int_equal(fp_requantize(c[k].x, c[k].m0, c[k].shift), c[k].want);
+			requant_i32(out, x, 8, c[k].m0, c[k].shift);
+			for (int i = 0; i < 8; i++)
+				assert_int_equal(out[i], c[k].want);
+		}
+	}
+}
+
+static void test_path_names(void **state)
+{
+	(void)state;
+	requant_force_scalar(1);
+	assert_string_equal(requant_impl_name(), "scalar");
+	requant_force_scalar(0);
+	const char *name = requant_impl_name();
+	assert_true(!strcmp(name, "avx2") || !strcmp(name, "scalar"));
+	const char *env = getenv("PCQ_REQUANT");
+	if (env && !strcmp(env, "scalar"))
+		assert_string_equal(name, "scalar");
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	if (!(env && !strcmp(env, "scalar")) && __builtin_cpu_supports("avx2"))
+		assert_string_equal(name, "avx2");
+#endif
+	print_message("requant: automatic path %s\n", name);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_path_names),
+		cmocka_unit_test_teardown(test_known_values, teardown_path),
+		cmocka_unit_test_teardown(test_i32_all_shifts, teardown_path),
+		cmocka_unit_test_teardown(test_u8_clamps, teardown_path),
+		cmocka_unit_test_teardown(test_div_pot, teardown_path),
+		cmocka_unit_test_teardown(test_lengths, teardown_path),
+		cmocka_unit_test_teardown(test_full_range, teardown_path),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
