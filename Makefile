@@ -3,7 +3,8 @@
 #                   is found and a cuBLAS program compiles and links)
 #   SAN=1           AddressSanitizer + UBSan build (CPU only), in build/san
 #   V=1             print the full compiler command lines
-# Targets: all, deps, test, test-unit, test-e2e, test-san, fixtures, bench, demo, clean, help.
+# Targets: all, deps, test, test-unit, test-e2e, test-san, fixtures, bench, demo, table,
+# pcq, qat, fp32, chains (pipelines/pcq.mk), clean, help.
 
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
@@ -156,17 +157,38 @@ fixtures:
 		"fixtures: $(PYTHON_TORCH) needs torch, msgpack and numpy: apt-get install python3-torch python3-msgpack python3-numpy" >&2; exit 1; }
 	for g in tests/fixtures/gen_*.py; do $(PYTHON_TORCH) $$g || exit 1; done
 
-# The README's first command: until the quantization pipeline lands,
-# summarise the default data set, pre-train ResNet20 on part of it and
-# evaluate the model (about a minute on 2 cores).
+# The pipelines (pipelines/pcq.mk): make pcq, qat, fp32, chains; see there.
+include pipelines/pcq.mk
+
+# The README's first command: the whole PCQ and QAT pipelines on
+# Fashion-MNIST (the Debian package) with a small schedule: ResNet20
+# pre-trained 3 epochs on 10,000 images, k-means with 10 clusters, QAT and
+# PCQ at 4 bits fine-tuned one epoch, simulated and integer accuracy on the
+# 10,000 test images. A few minutes on 2 cores; results in results/.
 DEMO_DATA ?= fashion-mnist:/usr/share/datasets/fashion-mnist
-DEMO_DIR ?= results/demo
 demo: $(BINS)
-	@mkdir -p $(DEMO_DIR)
-	bin/pcq-info --data $(DEMO_DATA) --split test
-	bin/pcq-train --arch resnet20 --data $(DEMO_DATA) --limit 10000 --epochs 3 \
-		--lr 0.05 --lr-step 2 --log $(DEMO_DIR)/train.jsonl -o $(DEMO_DIR)/resnet20.msgpack
-	bin/pcq-infer $(DEMO_DIR)/resnet20.best.msgpack --data $(DEMO_DATA)
+	@$(MAKE) --no-print-directory chains-table DATA=$(DEMO_DATA) ARCH=resnet20 LIMIT=10000 \
+		PRE_EPOCHS=3 PRE_LR=0.05 PRE_STEP=2 BIT=4 K=10 CHAINS="4:1 4:10"
+
+# The result tables on CIFAR-10 (CIFAR10=DIR: the binary release or the JPEG
+# folders): ResNet20 and AlexNetSmall, FP32, QAT 8 and 4 bits, PCQ 4 bits with
+# K = 2, 4, 8, 10 and PCQ 8 bits with K = 10, into results/<data>/table.md and
+# table.png. FAST=1: 5,000 images per split, 3 pre-training epochs.
+CIFAR10 ?=
+TABLE_ARCHS ?= resnet20 alexnet-small
+TABLE_CHAINS ?= 8:1 4:1 4:2 4:4 4:8 4:10 8:10
+table_data = $(if $(wildcard $(CIFAR10)/data_batch_1.bin),cifar10,folder):$(CIFAR10)
+table_vars = DATA=$(table_data) CHAINS="$(TABLE_CHAINS)" \
+	$(if $(filter 1,$(FAST)),LIMIT=5000 PRE_EPOCHS=3 PRE_LR=0.05 PRE_STEP=2)
+table_name = $(if $(wildcard $(CIFAR10)/data_batch_1.bin),cifar10,$(notdir $(patsubst %/,%,$(CIFAR10))))
+table_runs = $(foreach a,$(TABLE_ARCHS),$(RESULTS)/$(table_name)/$(a)-s$(SEED)$(if $(filter 1,$(FAST)),-n5000))
+table: $(BINS)
+	@[ -n "$(CIFAR10)" ] || { echo "make table: give CIFAR10=DIR (the CIFAR-10 binary release or the JPEG copy)" >&2; exit 2; }
+	@command -v gnuplot >/dev/null || sh scripts/deps.sh gnuplot-nox
+	@for a in $(TABLE_ARCHS); do $(MAKE) --no-print-directory chains ARCH=$$a $(table_vars) || exit 1; done
+	python3 pipelines/table.py --title "PCQ and QAT on $(table_name)" \
+		--schedule "Pre-training $(if $(filter 1,$(FAST)),3 epochs on 5,000 images (FAST=1),$(PRE_EPOCHS) epochs); fine-tuning $(FT_EPOCHS) epoch(s) at lr $(FT_LR); seed $(SEED)." \
+		--out $(RESULTS)/$(table_name)/table.md $(table_runs)
 
 clean:
 	rm -rf build bin
@@ -175,7 +197,7 @@ help:
 	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
 
 FORCE:
-.PHONY: all bench deps fixtures test test-unit test-e2e test-san demo clean help FORCE
+.PHONY: all bench deps fixtures test test-unit test-e2e test-san demo table clean help FORCE
 .PRECIOUS: $(BUILD)/%.o $(BUILD)/tests/%.o
 
 -include $(LIB_OBJ:.o=.d) $(BINS:bin/pcq-%=$(BUILD)/src/%.d) $(UNIT_BINS:=.d)

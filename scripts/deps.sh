@@ -11,6 +11,8 @@ set -eu
 packages="gcc make pkg-config libopenblas-dev libdnnl-dev libmsgpack-dev
 libcmocka-dev zlib1g-dev libjpeg-dev libpng-dev nettle-dev dataset-fashion-mnist
 python3 python3-numpy python3-msgpack"
+# `deps.sh PACKAGE...` installs those instead (e.g. gnuplot-nox for `make table`).
+[ $# -gt 0 ] && packages="$*"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps: no dpkg-query (not Debian?): install by hand: $packages" >&2
