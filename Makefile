@@ -143,9 +143,13 @@ $(BUILD)/bench/sgemm_ceiling: $(BUILD)/bench/sgemm_ceiling.o
 $(BUILD)/bench/igemm_bench: $(BUILD)/bench/igemm_bench.o $(LIB)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-bench: $(BINS) $(BUILD)/bench/sgemm_ceiling $(BUILD)/bench/igemm_bench
+$(BUILD)/bench/iconv_bench: $(BUILD)/bench/iconv_bench.o $(LIB)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+bench: $(BINS) $(BUILD)/bench/sgemm_ceiling $(BUILD)/bench/igemm_bench $(BUILD)/bench/iconv_bench
 	$(BUILD)/bench/sgemm_ceiling
 	$(BUILD)/bench/igemm_bench
+	$(BUILD)/bench/iconv_bench
 	sh bench/train_throughput.sh resnet20 20
 	sh bench/train_throughput.sh alexnet-small 8
 	sh bench/kmeans_vs_sklearn.sh

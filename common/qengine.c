@@ -4,9 +4,11 @@
 
 #include "check.h"
 #include "fixedpoint.h"
+#include "iconv.h"
 #include "igemm.h"
 #include "requant.h"
 
+#include <omp.h>
 #include <string.h>
 
 /* Which cluster each image of the batch belongs to. */
@@ -74,7 +76,8 @@ static void im2col(uint8_t *col, const uint8_t *x, const struct qnode *n, int im
 		}
 }
 
-/* conv and linear: acc = Σ a·(w − Z2) from the GEMM, minus Z1·Σ(w − Z2),
+/* conv and linear: acc = Σ a·(w − Z2) over the window padded with Z1
+ * (oneDNN's direct convolution, or im2col and the GEMM), minus Z1·Σ(w − Z2),
  * scaled by 2^acc_shift, plus the bias (which has acc_shift extra
  * fractional bits); then Z3 + M·acc, clamped (at Z3 too under a ReLU).
  * Every intermediate fits int32: |acc|, |Z1·Σ(w − Z2)| <= K·qmax², and
@@ -84,14 +87,21 @@ static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int im
 {
 	int pixels = n->h * n->w, K = n->kernel * n->kernel * n->ic;
 	int rows = images * pixels;
-	const uint8_t *a = x;
-	int direct = n->op == QOP_LINEAR ||
-		     (n->kernel == 1 && n->stride == 1 && n->pad == 0);
-	if (!direct) {
-		im2col(q->col, x, n, images, cl);
-		a = q->col;
+	if (n->iconv) {
+		int32_t z1[images];
+		for (int i = 0; i < images; i++)
+			z1[i] = n->in_zero[cl[i]];
+		iconv_run_padded(n->iconv, x, images, z1, q->acc);
+	} else {
+		const uint8_t *a = x;
+		int direct = n->op == QOP_LINEAR ||
+			     (n->kernel == 1 && n->stride == 1 && n->pad == 0);
+		if (!direct) {
+			im2col(q->col, x, n, images, cl);
+			a = q->col;
+		}
+		igemm_u8s8s32(rows, n->kout, K, a, K, 0, n->weight, K, n->wzero, q->acc, n->kout);
 	}
-	igemm_u8s8s32(rows, n->kout, K, a, K, 0, n->weight, K, n->wzero, q->acc, n->kout);
 	/* Then per block of rows of one image: acc·2^acc_shift + offset, where
 	 * offset = bias − Z1·Σ(w − Z2)·2^acc_shift (per cluster, qmodel_load.c),
 	 * requantized in one vector pass. */
@@ -102,12 +112,13 @@ static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int im
 		int i = b / per_image, c = cl[i];
 		int r0 = i * pixels + (b % per_image) * BLOCK;
 		int r1 = r0 + BLOCK < (i + 1) * pixels ? r0 + BLOCK : (i + 1) * pixels;
-		const int32_t *offset = n->offset + (size_t)c * n->kout;
-		for (int r = r0; r < r1; r++) {
-			int32_t *acc = q->acc + (size_t)r * n->kout;
-			for (int o = 0; o < n->kout; o++)
-				acc[o] = acc[o] * (1 << n->acc_shift) + offset[o];
-		}
+		const int kout = n->kout;
+		const int32_t scale = 1 << n->acc_shift;
+		const int32_t *restrict offset = n->offset + (size_t)c * kout;
+		int32_t *restrict acc = q->acc + (size_t)r0 * kout;
+		for (int r = 0; r < r1 - r0; r++, acc += kout)
+			for (int o = 0; o < kout; o++)
+				acc[o] = acc[o] * scale + offset[o];
 		int32_t z3 = n->out_zero[c];
 		requant_u8(n->out + (size_t)r0 * n->kout, q->acc + (size_t)r0 * n->kout,
 			   (size_t)(r1 - r0) * n->kout, n->m0[c], n->shift[c], z3, n->relu ? z3 : 0,
@@ -125,8 +136,10 @@ static void add(struct qmodel *q, struct qnode *n, const uint8_t *a, const uint8
 	for (int i = 0; i < images; i++) {
 		int c = cl[i];
 		int32_t za = n->in_zero[c], zb = n->b_zero[c], z3 = n->out_zero[c];
-		int32_t *ra = q->add_scratch + 2 * (size_t)i * per, *rb = ra + per;
-		const uint8_t *ai = a + (size_t)i * per, *bi = b + (size_t)i * per;
+		/* Per-thread scratch, so it stays in cache. */
+		int32_t *restrict ra = q->add_scratch + 2 * (size_t)omp_get_thread_num() * per;
+		int32_t *restrict rb = ra + per;
+		const uint8_t *restrict ai = a + (size_t)i * per, *restrict bi = b + (size_t)i * per;
 		for (size_t e = 0; e < per; e++) {
 			ra[e] = (ai[e] - za) * (1 << QADD_SHIFT);
 			rb[e] = (bi[e] - zb) * (1 << QADD_SHIFT);
@@ -137,10 +150,11 @@ static void add(struct qmodel *q, struct qnode *n, const uint8_t *a, const uint8
 		for (size_t e = 0; e < per; e++)
 			ra[e] += rb[e];
 		div_pot_i32(ra, ra, per, QADD_SHIFT);
-		uint8_t *out = n->out + (size_t)i * per;
-		int32_t lo = n->relu ? z3 : 0;
-		for (size_t e = 0; e < per; e++)
-			out[e] = clamp_u8(z3 + ra[e], lo, q->qmax);
+		/* z3 + sum, clamped: requant_u8 with M = 2^30·2^-31·2^1 = 1 exactly
+		 * (|sum| < 2^24, so the doubling cannot saturate), for its vector
+		 * clamp. */
+		requant_u8(n->out + (size_t)i * per, ra, per, 1 << 30, -1, z3, n->relu ? z3 : 0,
+			   q->qmax);
 	}
 }
 

@@ -38,6 +38,7 @@ struct qnode {
 	/* per cluster (K each): zero points, multipliers and shifts */
 	int32_t *in_zero, *out_zero, *m0, *shift;
 	int32_t *b_zero, *b_m0, *b_shift;   /* add: the second input */
+	struct iconv *iconv;       /* conv: oneDNN's direct convolution, or NULL (im2col) */
 	uint8_t *out;              /* (batch, h, w, c) */
 };
 
@@ -51,7 +52,7 @@ struct qmodel {
 	size_t col_bytes;
 	int32_t *acc;              /* GEMM output scratch */
 	size_t acc_count;
-	int32_t *add_scratch;      /* the residual adds' two rescaled inputs */
+	int32_t *add_scratch;      /* the residual adds' two rescaled inputs, per thread */
 	void *owned;               /* everything allocated, in one list */
 };
 

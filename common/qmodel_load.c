@@ -4,9 +4,11 @@
 #include "qmodel.h"
 
 #include "check.h"
+#include "iconv.h"
 #include "ops.h"
 #include "window.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,6 +169,16 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 		if (room < 0 || bias[i] > room || bias[i] < -room)
 			return error("'%s': layer '%s': bias %d with acc_shift %d can overflow the "
 				     "int32 accumulator", ld->file, n->name, bias[i], n->acc_shift);
+	/* oneDNN's direct int8 convolution where it is exact here (iconv.h);
+	 * otherwise im2col and the integer GEMM. */
+	if (conv) {
+		int rc = iconv_create(&n->iconv, q->batch, n->ic, n->ih, n->iw, n->kout, k,
+				      n->stride, n->pad, w, *wz, q->bits);
+		if (rc < 0)
+			return -1;
+		if (rc > 0)
+			n->iconv = NULL;
+	}
 	n->bias = own(q, (size_t)q->clusters * n->kout * sizeof(int32_t));
 	memcpy(n->bias, bias, (size_t)q->clusters * n->kout * sizeof(int32_t));
 	n->offset = own(q, (size_t)q->clusters * n->kout * sizeof(int32_t));
@@ -322,8 +334,8 @@ int qmodel_load(struct qmodel *q, const struct pcqfile *f, const char *file, int
 		size_t per = (size_t)n->c * n->h * n->w;
 		if (j > 0)
 			n->out = own(q, (size_t)batch * per);
-		if (n->op == QOP_ADD && 2 * (size_t)batch * per > adds)
-			adds = 2 * (size_t)batch * per;
+		if (n->op == QOP_ADD && 2 * per > adds)
+			adds = 2 * per;
 		if (n->op == QOP_CONV || n->op == QOP_LINEAR) {
 			size_t rows = (size_t)batch * n->h * n->w;
 			size_t c = rows * n->kernel * n->kernel * n->ic;
@@ -335,12 +347,15 @@ int qmodel_load(struct qmodel *q, const struct pcqfile *f, const char *file, int
 	q->col_bytes = col;
 	q->acc = own(q, acc * sizeof(int32_t));
 	q->acc_count = acc;
-	q->add_scratch = own(q, adds * sizeof(int32_t));
+	q->add_scratch = own(q, adds * (size_t)omp_get_max_threads() * sizeof(int32_t));
 	return 0;
 }
 
 void qmodel_free(struct qmodel *q)
 {
+	for (int j = 0; q->nodes && j < q->n_nodes; j++)
+		if (q->nodes[j].iconv)
+			iconv_free(q->nodes[j].iconv);
 	struct alloc *a = q->owned;
 	while (a) {
 		struct alloc *next = a->next;

@@ -62,10 +62,11 @@ $(RESULTS)/%/pre-e$(PRE_EPOCHS)-lr$(PRE_LR)-bs$(PRE_BATCH).msgpack: | $(BINS)
 $(RUN)/fp32.json: $(PRE) | $(BINS)
 	bin/pcq-infer $< --data $(DATA) $(limit_arg) --batch $(INFER_BATCH) --json $(json_out)
 
+# k-means sees the images normalised as the pre-trained model sees them.
 define kmeans_rule
-$(call kmeans_of,$(1)): | $$(BINS)
+$(call kmeans_of,$(1)): $$(PRE) | $$(BINS)
 	@mkdir -p $$(@D)
-	bin/pcq-kmeans fit --data $$(DATA) $$(limit_arg) --clusters $(1) \
+	bin/pcq-kmeans fit --data $$(DATA) $$(limit_arg) --clusters $(1) --norm $$(PRE) \
 		--partitions $$(PARTITIONS) --seed $$(SEED) -o $$@
 endef
 

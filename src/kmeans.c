@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(void)
 {
@@ -40,7 +41,8 @@ static void usage(void)
 	       "  --threads N        (default: all cores)\n"
 	       "fit and features:\n"
 	       "  --partitions P     blocks per image, even (default 4)\n"
-	       "  --norm NAME        input normalisation: %s\n"
+	       "  --norm NAME|FILE   input normalisation: %s,\n"
+	       "                     or the one of a model FILE (fit k-means for that model)\n"
 	       "                     (default: the data set's own constants)\n"
 	       "fit:\n"
 	       "  --clusters K       (default 10)\n"
@@ -196,6 +198,20 @@ static double assign_all(const struct kmeans *m, const struct dataset *ds, int32
 	return inertia;
 }
 
+/* --norm NAME, or --norm FILE: the normalisation a model (or any PCQ file
+ * with norm_mean and norm_std) uses, so k-means sees the pixels it sees. */
+static int choose_norm(struct norm *norm, const char *name, const struct dataset *ds)
+{
+	if (!name || access(name, F_OK) != 0)
+		return norm_choose(norm, name, ds);
+	struct pcqfile f;
+	if (pcqfile_read(&f, name, KIND_ANY, NULL))
+		return -1;
+	int rc = norm_load(norm, &f.attrs, display_name(name), ds->c);
+	pcqfile_free(&f);
+	return rc;
+}
+
 static int run_fit(const struct args *a, int argc, char **argv)
 {
 	struct dataset train = {0};
@@ -205,7 +221,7 @@ static int run_fit(const struct args *a, int argc, char **argv)
 	int32_t *ids = NULL;
 	int rc = -1;
 	if (dataset_load(&train, a->data, SPLIT_TRAIN, a->limit, a->threads) ||
-	    check_grid(&train, a->partitions) || norm_choose(&norm, a->norm, &train))
+	    check_grid(&train, a->partitions) || choose_norm(&norm, a->norm, &train))
 		goto out;
 	if (train.n == 0) {
 		error("'%s': the train split is empty", a->data);
@@ -353,7 +369,7 @@ static int run_features(const struct args *a, int argc, char **argv)
 	float *feat = NULL;
 	int rc = -1;
 	if (dataset_load(&ds, a->data, a->split, a->limit, a->threads) ||
-	    check_grid(&ds, a->partitions) || norm_choose(&norm, a->norm, &ds))
+	    check_grid(&ds, a->partitions) || choose_norm(&norm, a->norm, &ds))
 		goto out;
 	int d = kmeans_feature_length(ds.c, a->partitions);
 	feat = xmalloc((ds.n ? ds.n : 1) * (size_t)d * sizeof(float));
