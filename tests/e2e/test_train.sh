@@ -62,4 +62,4 @@ make_cifar10 "$T/cifar"
 expect_error 1 "'$T/cifar': images are 3x32x32, but '$T/m.msgpack' takes 1x28x28" \
 	pcq-infer "$T/m.msgpack" --data "cifar10:$T/cifar"
 expect_error 1 "unknown architecture 'vgg'" pcq-train --arch vgg --data "cifar10:$T/cifar" -o "$T/x"
-expect_error 2 "give exactly one of --arch and --resume" pcq-train --data "$fm" -o "$T/x"
+expect_error 2 "give exactly one of --arch, --resume and a FUSED model" pcq-train --data "$fm" -o "$T/x"
