@@ -96,10 +96,10 @@ $(BUILD)/%.o: %.cu build/config.mk
 	@$(if $(Q),echo "  NVCC    $<")
 	$(Q)$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
-# The integer engine's element loops want GCC's full vectoriser (-O2 in
-# GCC 12 only vectorises loops without an epilogue); integer code, so the
-# results cannot change.
-$(BUILD)/common/qengine.o $(BUILD)/common/qinfer.o: CFLAGS += -O3
+# The quantization loops want GCC's full vectoriser (-O2 in GCC 12 only
+# vectorises loops without an epilogue): integer code, and element-wise
+# float code without reductions or contractions, so results cannot change.
+$(BUILD)/common/qengine.o $(BUILD)/common/qinfer.o $(BUILD)/common/fakequant.o: CFLAGS += -O3
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

@@ -24,13 +24,25 @@ void fakequant_forward(float *out, uint8_t *mask, const float *x, size_t n,
 		       const struct qparams *q)
 {
 	const float s = q->scale, z = (float)q->zero, qmax = (float)q->qmax;
-	#pragma omp parallel for schedule(static) if (n > 32768)
-	for (size_t i = 0; i < n; i++) {
-		float v = rintf(x[i] / s) + z;
-		float c = fminf(fmaxf(v, 0.0f), qmax);
-		if (mask)
+	/* Comparisons, not fminf/fmaxf (whose NaN rules keep GCC from
+	 * vectorising): a NaN input stays NaN, which stops training. */
+	if (mask) {
+		#pragma omp parallel for schedule(static) if (n > 32768)
+		for (size_t i = 0; i < n; i++) {
+			float v = rintf(x[i] / s) + z;
+			float c = v < 0.0f ? 0.0f : v;
+			c = c > qmax ? qmax : c;
 			mask[i] = v == c;
-		out[i] = s * (c - z);
+			out[i] = s * (c - z);
+		}
+	} else {
+		#pragma omp parallel for schedule(static) if (n > 32768)
+		for (size_t i = 0; i < n; i++) {
+			float v = rintf(x[i] / s) + z;
+			float c = v < 0.0f ? 0.0f : v;
+			c = c > qmax ? qmax : c;
+			out[i] = s * (c - z);
+		}
 	}
 }
 
@@ -46,8 +58,8 @@ void range_of(const float *x, size_t n, float *lo, float *hi)
 	float a = INFINITY, b = -INFINITY;
 	#pragma omp parallel for schedule(static) reduction(min : a) reduction(max : b) if (n > 32768)
 	for (size_t i = 0; i < n; i++) {
-		a = fminf(a, x[i]);
-		b = fmaxf(b, x[i]);
+		a = x[i] < a ? x[i] : a;
+		b = x[i] > b ? x[i] : b;
 	}
 	*lo = a;
 	*hi = b;

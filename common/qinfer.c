@@ -69,7 +69,8 @@ void quantize_input(uint8_t *out, const float *x, int n, int c, int h, int w,
 			for (size_t p = 0; p < hw; p++) {
 				/* As fakequant_forward (fakequant.c), bit for bit. */
 				float v = rintf(x[((size_t)i * c + ch) * hw + p] / s) + z;
-				v = fminf(fmaxf(v, 0.0f), (float)qmax);
+				v = v < 0.0f ? 0.0f : v;
+				v = v > (float)qmax ? (float)qmax : v;
 				out[((size_t)i * hw + p) * c + ch] = (uint8_t)v;
 			}
 	}
