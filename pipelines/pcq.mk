@@ -60,6 +60,7 @@ $(RESULTS)/%/pre-e$(PRE_EPOCHS)-lr$(PRE_LR)-bs$(PRE_BATCH).msgpack: | $(BINS)
 		--log $(@:.msgpack=.jsonl) -o $@
 
 $(RUN)/fp32.json: $(PRE) | $(BINS)
+	@mkdir -p $(@D)
 	bin/pcq-infer $< --data $(DATA) $(limit_arg) --batch $(INFER_BATCH) --json $(json_out)
 
 # k-means sees the images normalised as the pre-trained model sees them.
