@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "child.h"
+
 #include <omp.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -32,7 +34,6 @@
 #include "iconv.h"
 #include "rng.h"
 
-extern char **environ;
 
 struct shape {
 	const char *name;
@@ -462,31 +463,6 @@ static void test_bad_arguments(void **state)
 
 /* ---- Re-runs of this binary under another environment ---- */
 
-static int run_child(const char *child_mode, const char *var, const char *value)
-{
-	size_t n = 0;
-	while (environ[n])
-		n++;
-	char **env = calloc(n + 2, sizeof(char *));
-	char setting[128];
-	assert_non_null(env);
-	snprintf(setting, sizeof(setting), "%s=%s", var, value);
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], var, strlen(var)) || environ[i][strlen(var)] != '=')
-			env[k++] = environ[i];
-	env[k++] = setting;
-	env[k] = NULL;
-	char *argv[] = { "test_iconv", (char *)child_mode, NULL };
-	pid_t pid;
-	fflush(stdout);
-	fflush(stderr);
-	assert_int_equal(posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, env), 0);
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	free(env);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 /* In the children: iconv_create must say "not available". */
 static void child_unavailable(void **state)

@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "child.h"
+
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 #include <spawn.h>
@@ -30,7 +32,6 @@
 #include "igemm.h"
 #include "rng.h"
 
-extern char **environ;
 
 #define SENTINEL 0x5a5a5a5a
 
@@ -345,33 +346,6 @@ static void test_choose(void **state)
 
 /* ---- Re-runs of this binary under another environment ---- */
 
-/* Runs /proc/self/exe CHILD_MODE with VAR=VALUE added to the environment;
- * returns its exit status. */
-static int run_child(const char *child_mode, const char *var, const char *value)
-{
-	size_t n = 0;
-	while (environ[n])
-		n++;
-	char **env = calloc(n + 2, sizeof(char *));
-	char setting[128];
-	assert_non_null(env);
-	snprintf(setting, sizeof(setting), "%s=%s", var, value);
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], var, strlen(var)) || environ[i][strlen(var)] != '=')
-			env[k++] = environ[i];
-	env[k++] = setting;
-	env[k] = NULL;
-	char *argv[] = { "test_igemm", (char *)child_mode, NULL };
-	pid_t pid;
-	fflush(stdout);
-	fflush(stderr);
-	assert_int_equal(posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, env), 0);
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	free(env);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 /* oneDNN limited to ISAs without VNNI (ONEDNN_MAX_CPU_ISA): all the tests
  * again, and the choice of path. */
