@@ -47,7 +47,9 @@ def table(run):
     pre = sorted(f for f in os.listdir(run) if f.startswith('pre-') and f.endswith('.msgpack')
                  and '.best.' not in f)
     if fp32:
-        size = os.path.getsize(os.path.join(run, pre[0])) if pre else None
+        model = fp32.get('model', '')
+        size = (os.path.getsize(model) if os.path.exists(model) else
+                os.path.getsize(os.path.join(run, pre[0])) if pre else None)
         rows.append({'label': 'FP32', 'sim': fp32['top1'], 'int': None, 'size': size,
                      'ips': None, 'n': fp32['n'], 'kind': 'fp32', 'bits': 32, 'k': 0})
     chains = [chain_row(os.path.join(run, d)) for d in sorted(os.listdir(run))
