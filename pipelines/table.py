@@ -32,9 +32,11 @@ def chain_row(folder):
         os.path.join(folder, 'int.msgpack')) else None
     ips = ints['n'] / ints['engine_seconds'] if ints and ints.get('engine_seconds') else None
     label = f'QAT {bits}-bit' if kind == 'qat' else f'PCQ {bits}-bit K={k}'
+    epochs, lr, batch = int(m.group(4)), m.group(5), int(m.group(6))
+    label += f', fine-tuned {epochs} epoch{"s" if epochs > 1 else ""} (lr {lr}, batch {batch})'
     return {'label': label, 'kind': kind, 'bits': bits, 'k': k,
             'sim': sim and sim['top1'], 'int': ints and ints['top1'], 'size': size,
-            'ips': ips, 'n': (ints or sim or {}).get('n'), 'folder': name}
+            'ips': ips, 'n': (ints or sim or {}).get('n'), 'folder': name, 'epochs': epochs}
 
 
 def fmt(v, spec):
@@ -55,7 +57,7 @@ def table(run):
     chains = [chain_row(os.path.join(run, d)) for d in sorted(os.listdir(run))
               if os.path.isdir(os.path.join(run, d))]
     chains = [c for c in chains if c and (c['sim'] is not None or c['int'] is not None)]
-    chains.sort(key=lambda c: (c['kind'] != 'qat', -c['bits'], c['k']))
+    chains.sort(key=lambda c: (c['epochs'], c['kind'] != 'qat', -c['bits'], c['k']))
     return rows + chains
 
 
