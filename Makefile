@@ -156,10 +156,11 @@ bench: $(BINS) $(BUILD)/bench/sgemm_ceiling $(BUILD)/bench/igemm_bench $(BUILD)/
 
 # Reference tensors from PyTorch (Debian's python3-torch, /usr/bin/python3).
 PYTHON_TORCH ?= /usr/bin/python3
-fixtures:
+fixtures: $(BINS)
 	@$(PYTHON_TORCH) -c 'import torch, msgpack, numpy' 2>/dev/null || { echo \
 		"fixtures: $(PYTHON_TORCH) needs torch, msgpack and numpy: apt-get install python3-torch python3-msgpack python3-numpy" >&2; exit 1; }
 	for g in tests/fixtures/gen_*.py; do $(PYTHON_TORCH) $$g || exit 1; done
+	PYTHON_TORCH=$(PYTHON_TORCH) sh tests/fixtures/gen_integer.sh
 
 # The pipelines (pipelines/pcq.mk): make pcq, qat, fp32, chains; see there.
 include pipelines/pcq.mk

@@ -5,12 +5,15 @@ summation of (q_in - Z1)(q_w - Z2) over each window (no zero-point
 expansion, no im2col, no GEMM), gemmlowp's helpers on Python's exact
 integers semantics. No floating-point value is used.
 
-Usage: qref.py QUANTIZED_MODEL PREDICTIONS
+Usage: qref.py QUANTIZED_MODEL PREDICTIONS [--write FIXTURE]
 PREDICTIONS is what `pcq-infer QUANTIZED --predictions FILE
 --save-quantized-input` writes: the quantized input images
 ('quantized_input', u8 N x C x H x W), each image's cluster ('cluster', or
 all 0) and the engine's output integers ('output', u8 N x classes). Prints
-how many images match exactly and exits 1 on any difference."""
+how many images match exactly and exits 1 on any difference. With --write,
+it also writes FIXTURE, a 'tensors' file with the inputs, clusters and the
+reference's output integers ('expected'), for tests/unit/test_qengine.c."""
+import os
 import sys
 
 import msgpack
@@ -137,7 +140,16 @@ def maxpool(x, p):
     return out
 
 
-def run(model_path, pred_path):
+def write_fixture(path, x, cl, want, model_path):
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'fixtures'))
+    import pcqfile
+    pcqfile.write(path, 'tensors', [('quantized_input', x.astype(np.uint8)),
+                                    ('cluster', cl.astype(np.int32)),
+                                    ('expected', want.astype(np.uint8))],
+                  attrs={'model': os.path.basename(model_path), 'reference': 'tests/reference/qref.py'})
+
+
+def run(model_path, pred_path, fixture=None):
     root, t = load(model_path)
     _, pred = load(pred_path)
     qmax = (1 << root['attrs']['bits']) - 1
@@ -169,6 +181,8 @@ def run(model_path, pred_path):
             raise SystemExit(f'qref.py: unknown op {op}')
         outs[name] = y
     want = y.reshape(len(x), -1)
+    if fixture:
+        write_fixture(fixture, x, cl, want, model_path)
     got = pred['output'].astype(np.int64)
     same = (want == got).all(axis=1)
     print(f'qref: {int(same.sum())}/{len(x)} images with identical output integers '
@@ -182,6 +196,11 @@ def run(model_path, pred_path):
 
 
 if __name__ == '__main__':
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    fixture = None
+    if len(args) == 4 and args[2] == '--write':
+        fixture = args[3]
+        args = args[:2]
+    if len(args) != 2:
         raise SystemExit(__doc__)
-    sys.exit(run(sys.argv[1], sys.argv[2]))
+    sys.exit(run(args[0], args[1], fixture))

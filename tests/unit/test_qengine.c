@@ -1,0 +1,106 @@
+/* The integer engine (qmodel_load.c, qengine.c) against its fixtures
+ * (tests/fixtures/gen_integer.sh): quantized ResNet20 models made by the
+ * tools, and for 32 quantized images the output integers computed by
+ * tests/reference/qref.py, an independent integer implementation. Every
+ * output integer must match, on each convolution path: oneDNN's direct
+ * convolution where it is usable, im2col with oneDNN's GEMM, im2col with
+ * the exact fallback kernel. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "child.h"
+#include "fixture.h"
+#include "igemm.h"
+#include "kmeans.h"
+#include "qmodel.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void check(const char *model, const char *expect)
+{
+	struct pcqfile mf, ef;
+	char path[256];
+	snprintf(path, sizeof(path), "tests/fixtures/%s", model);
+	assert_int_equal(pcqfile_read(&mf, path, KIND_QUANTIZED, NULL), 0);
+	fixture_load(&ef, expect);
+	const struct tensor *x = pcqfile_tensor(&ef, "quantized_input");
+	const struct tensor *cl = pcqfile_tensor(&ef, "cluster");
+	const struct tensor *want = pcqfile_tensor(&ef, "expected");
+	assert_non_null(x);
+	assert_non_null(cl);
+	assert_non_null(want);
+	int n = (int)x->shape[0], c = (int)x->shape[1], hw = (int)(x->shape[2] * x->shape[3]);
+	struct qmodel q;
+	assert_int_equal(qmodel_load(&q, &mf, model, n), 0);
+	assert_int_equal(q.classes, (int)want->shape[1]);
+
+	/* The engine takes images grouped by cluster, NHWC. */
+	size_t *order = malloc((size_t)n * sizeof(size_t));
+	struct kmeans_group *groups = malloc((size_t)q.clusters * sizeof(*groups));
+	size_t n_groups = kmeans_regroup(cl->data, (size_t)n, q.clusters, order, groups);
+	uint8_t *in = malloc((size_t)n * c * hw);
+	const uint8_t *src = x->data;
+	for (int i = 0; i < n; i++)
+		for (int ch = 0; ch < c; ch++)
+			for (int p = 0; p < hw; p++)
+				in[((size_t)i * hw + p) * c + ch] = src[(order[i] * c + ch) * hw + p];
+	const uint8_t *out = qmodel_run(&q, in, n, groups, n_groups);
+	int mismatched = 0;
+	for (int i = 0; i < n; i++)
+		mismatched += memcmp(out + (size_t)i * q.classes,
+				     (const uint8_t *)want->data + order[i] * q.classes,
+				     (size_t)q.classes) != 0;
+	if (mismatched)
+		fail_msg("%s: %d of %d images differ from qref.py", model, mismatched, n);
+	free(order);
+	free(groups);
+	free(in);
+	qmodel_free(&q);
+	pcqfile_free(&mf);
+	pcqfile_free(&ef);
+}
+
+static void test_4bit_3_clusters(void **state)
+{
+	(void)state;
+	check("int_resnet20_b4k3.msgpack", "int_resnet20_b4k3.expect.msgpack");
+}
+
+static void test_8bit_1_cluster(void **state)
+{
+	(void)state;
+	check("int_resnet20_b8k1.msgpack", "int_resnet20_b8k1.expect.msgpack");
+}
+
+/* Without oneDNN's direct convolution: im2col and the GEMM (oneDNN's, and
+ * the fallback kernel), in child processes (both read their environment
+ * once). */
+static void test_other_paths(void **state)
+{
+	(void)state;
+	assert_int_equal(run_child("paths", "PCQ_ICONV", "off"), 0);
+	assert_int_equal(run_child("fallback", "PCQ_ICONV", "off"), 0);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_4bit_3_clusters),
+		cmocka_unit_test(test_8bit_1_cluster),
+	};
+	if (argc > 1) {   /* a child of test_other_paths */
+		if (strcmp(argv[1], "fallback") == 0)
+			igemm_set_mode(IGEMM_FALLBACK);
+		return cmocka_run_group_tests(tests, NULL, NULL);
+	}
+	const struct CMUnitTest all[] = {
+		cmocka_unit_test(test_4bit_3_clusters),
+		cmocka_unit_test(test_8bit_1_cluster),
+		cmocka_unit_test(test_other_paths),
+	};
+	return cmocka_run_group_tests(all, NULL, NULL);
+}
