@@ -76,18 +76,18 @@ def plot(runs, png):
     series = []
     with open(data, 'w') as f:
         for run in runs:
-            for bits in sorted({r['bits'] for r in table(run) if r['kind'] != 'fp32'}, reverse=True):
+            rows = [r for r in table(run) if r['kind'] != 'fp32']
+            for bits, epochs in sorted({(r['bits'], r['epochs']) for r in rows}, key=lambda b: (-b[0], b[1])):
                 pts = sorted((r['k'] if r['kind'] == 'pcq' else 1, r['sim'], r['int'])
-                             for r in table(run) if r['kind'] != 'fp32' and r['bits'] == bits)
-                if not pts:
-                    continue
-                f.write(f'# {os.path.basename(run)} {bits}-bit\n')
+                             for r in rows if r['bits'] == bits and r['epochs'] == epochs)
+                name = f"{os.path.basename(run).split('-')[0]} {bits}-bit, {epochs} epoch{'s' if epochs > 1 else ''}"
+                f.write(f'# {name}\n')
                 for k, s, i in pts:
                     f.write(f'{k} {s if s is not None else "NaN"} {i if i is not None else "NaN"}\n')
                 f.write('\n\n')
-                series.append(f'{os.path.basename(run)} {bits}-bit')
+                series.append(name)
     cmds = ['set terminal png size 900,560', f"set output '{png}'", "set xlabel 'clusters K (1 = QAT)'",
-            "set ylabel 'top-1 %'", 'set key bottom right', 'set grid']
+            "set ylabel 'top-1 %'", 'set key below', 'set grid', 'set offsets 0.3, 0.3, 0, 0']
     plots = []
     for idx, name in enumerate(series):
         plots.append(f"'{data}' index {idx} using 1:2 with linespoints title '{name} simulated'")
