@@ -24,25 +24,17 @@ void fakequant_forward(float *out, uint8_t *mask, const float *x, size_t n,
 		       const struct qparams *q)
 {
 	const float s = q->scale, z = (float)q->zero, qmax = (float)q->qmax;
-	/* Comparisons, not fminf/fmaxf (whose NaN rules keep GCC from
-	 * vectorising): a NaN input stays NaN, which stops training. */
 	if (mask) {
 		#pragma omp parallel for schedule(static) if (n > 32768)
 		for (size_t i = 0; i < n; i++) {
-			float v = rintf(x[i] / s) + z;
-			float c = v < 0.0f ? 0.0f : v;
-			c = c > qmax ? qmax : c;
+			float v = fq_unclamped(x[i], s, z), c = fq_clamp(v, qmax);
 			mask[i] = v == c;
 			out[i] = s * (c - z);
 		}
 	} else {
 		#pragma omp parallel for schedule(static) if (n > 32768)
-		for (size_t i = 0; i < n; i++) {
-			float v = rintf(x[i] / s) + z;
-			float c = v < 0.0f ? 0.0f : v;
-			c = c > qmax ? qmax : c;
-			out[i] = s * (c - z);
-		}
+		for (size_t i = 0; i < n; i++)
+			out[i] = s * (fq_clamp(fq_unclamped(x[i], s, z), qmax) - z);
 	}
 }
 

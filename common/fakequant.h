@@ -17,6 +17,7 @@
 #ifndef PCQ_FAKEQUANT_H
 #define PCQ_FAKEQUANT_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,22 @@ struct qparams {
 };
 
 struct qparams qparams_from_range(float lo, float hi, int bits);
+
+/* round(x/S) + Z before clamping, and the clamp to [0, 2^b − 1]: the one
+ * rounding rule of fake quantization, the integer weights (quantize.c)
+ * and the integer input (qinfer.c), so all three give the same codes.
+ * Comparisons, not fminf/fmaxf, whose NaN rules keep GCC from
+ * vectorising; a NaN stays NaN. */
+static inline float fq_unclamped(float x, float scale, float zero)
+{
+	return rintf(x / scale) + zero;
+}
+
+static inline float fq_clamp(float v, float qmax)
+{
+	v = v < 0.0f ? 0.0f : v;
+	return v > qmax ? qmax : v;
+}
 
 /* out may equal x. mask (n bytes, 1 = gradient passes) may be NULL. */
 void fakequant_forward(float *out, uint8_t *mask, const float *x, size_t n,

@@ -8,39 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What the fused graph calls each original layer's output. */
-struct names {
-	char **of;       /* [n_layers] owned */
-	size_t n;
-};
-
-static int index_of(const struct pcqfile *f, const char *name)
-{
-	for (size_t i = 0; i < f->n_layers; i++)
-		if (strcmp(f->layers[i].name, name) == 0)
-			return (int)i;
-	return -1;  /* "input" */
-}
-
-/* The only layer that reads layer j, or -1 (none or several). */
-static int only_consumer(const struct pcqfile *f, int j)
-{
-	int found = -1;
-	for (size_t i = 0; i < f->n_layers; i++)
-		for (size_t k = 0; k < f->layers[i].n_inputs; k++)
-			if (strcmp(f->layers[i].inputs[k], f->layers[j].name) == 0) {
-				if (found >= 0)
-					return -1;
-				found = (int)i;
-			}
-	return found;
-}
-
-static int is_op(const struct pcqfile *f, int j, const char *op)
-{
-	return j >= 0 && strcmp(f->layers[j].op, op) == 0;
-}
-
 /* Copies every tensor "<layer>.<suffix>" (suffix without a dot). */
 static void copy_layer_tensors(struct pcqfile *out, const struct pcqfile *in,
 			       const char *layer)
@@ -114,11 +81,11 @@ int fuse_model(struct pcqfile *out, const struct pcqfile *in, const char *name,
 	       const struct fuse_options *o)
 {
 	CHECK(o->bits >= 2 && o->bits <= 8 && o->clusters >= 1);
-	/* Every layer, shape and tensor checked as the runtime would. */
-	struct model check;
-	if (model_init(&check, in, name, 1, 0))
+	/* Every layer, shape and tensor checked as the runtime would; the
+	 * planned graph answers who reads what. */
+	struct model g;
+	if (model_init(&g, in, name, 1, 0))
 		return -1;
-	model_free(&check);
 
 	memset(out, 0, sizeof(*out));
 	out->kind = KIND_FUSED;
@@ -138,10 +105,10 @@ int fuse_model(struct pcqfile *out, const struct pcqfile *in, const char *name,
 	add_fakequant(out, "input", o, input_alias);
 	for (int j = 0; j < n && rc == 0; j++) {
 		const struct layer *l = &in->layers[j];
-		int next = only_consumer(in, j);
-		if (is_op(in, j, "batchnorm2d")) {
-			int src = index_of(in, l->inputs[0]);
-			if (!is_op(in, src, "conv2d") || only_consumer(in, src) != j) {
+		int next = model_only_consumer(&g, j);
+		if (model_node_is(&g, j, "batchnorm2d")) {
+			int src = g.nodes[j].inputs[0];
+			if (!model_node_is(&g, src, "conv2d") || model_only_consumer(&g, src) != j) {
 				rc = error("'%s': cannot fuse: batch norm '%s' does not follow a "
 					   "convolution that only it reads", name, l->name);
 				break;
@@ -150,7 +117,7 @@ int fuse_model(struct pcqfile *out, const struct pcqfile *in, const char *name,
 		} else {
 			const char *inputs[OP_MAX_INPUTS];
 			for (size_t k = 0; k < l->n_inputs; k++) {
-				int src = index_of(in, l->inputs[k]);
+				int src = g.nodes[j].inputs[k];
 				inputs[k] = src < 0 ? *input_alias : alias[src];
 			}
 			struct layer *nl = pcqfile_add_layer(out, l->name, l->op, inputs, l->n_inputs);
@@ -158,10 +125,10 @@ int fuse_model(struct pcqfile *out, const struct pcqfile *in, const char *name,
 				attrs_set_value(&nl->params, l->params.items[k].key,
 						&l->params.items[k].v);
 			alias[j] = xstrdup(l->name);
-			int weighted = is_op(in, j, "conv2d") || is_op(in, j, "linear");
+			int weighted = model_node_is(&g, j, "conv2d") || model_node_is(&g, j, "linear");
 			if (weighted)
 				attrs_set_int(&nl->params, "weight_bits", o->bits);
-			if (is_op(in, j, "conv2d") && is_op(in, next, "batchnorm2d")) {
+			if (model_node_is(&g, j, "conv2d") && model_node_is(&g, next, "batchnorm2d")) {
 				attrs_set_int(&nl->params, "bias", 1);
 				rc = fold(out, in, name, j, next);
 			} else {
@@ -170,24 +137,25 @@ int fuse_model(struct pcqfile *out, const struct pcqfile *in, const char *name,
 		}
 		/* A quantization point after this layer? */
 		int producer = j;  /* the conv/linear/add whose output this is */
-		if (is_op(in, j, "batchnorm2d"))
-			producer = index_of(in, l->inputs[0]);
-		if (is_op(in, j, "relu") && l->n_inputs == 1) {
-			producer = index_of(in, l->inputs[0]);
-			if (is_op(in, producer, "batchnorm2d"))
-				producer = index_of(in, in->layers[producer].inputs[0]);
+		if (model_node_is(&g, j, "batchnorm2d"))
+			producer = g.nodes[j].inputs[0];
+		if (model_node_is(&g, j, "relu")) {
+			producer = g.nodes[j].inputs[0];
+			if (model_node_is(&g, producer, "batchnorm2d"))
+				producer = g.nodes[producer].inputs[0];
 		}
-		int quantized_op = is_op(in, producer, "conv2d") || is_op(in, producer, "linear") ||
-				   is_op(in, producer, "add") ||
-				   is_op(in, producer, "global_avgpool2d");
-		int relu_follows = is_op(in, next, "relu");
-		int conv_then_bn = is_op(in, j, "conv2d") && is_op(in, next, "batchnorm2d");
+		int quantized_op = model_node_is(&g, producer, "conv2d") || model_node_is(&g, producer, "linear") ||
+				   model_node_is(&g, producer, "add") ||
+				   model_node_is(&g, producer, "global_avgpool2d");
+		int relu_follows = model_node_is(&g, next, "relu");
+		int conv_then_bn = model_node_is(&g, j, "conv2d") && model_node_is(&g, next, "batchnorm2d");
 		if (rc == 0 && quantized_op && !conv_then_bn && !relu_follows)
 			add_fakequant(out, alias[j], o, &alias[j]);
 	}
 	for (int j = 0; j <= n; j++)
 		free(alias[j]);
 	free(alias);
+	model_free(&g);
 	if (rc)
 		pcqfile_free(out);
 	return rc;

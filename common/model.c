@@ -291,6 +291,24 @@ void model_free(struct model *m)
 	memset(m, 0, sizeof(*m));
 }
 
+int model_only_consumer(const struct model *m, int j)
+{
+	int found = -1;
+	for (int i = 0; i < m->n_nodes; i++)
+		for (int k = 0; k < m->nodes[i].n_inputs; k++)
+			if (m->nodes[i].inputs[k] == j) {
+				if (found >= 0)
+					return -1;
+				found = i;
+			}
+	return found;
+}
+
+int model_node_is(const struct model *m, int j, const char *op)
+{
+	return j >= 0 && strcmp(m->nodes[j].op->name, op) == 0;
+}
+
 int model_uncalibrated(const struct model *m, int *cluster)
 {
 	for (int j = 0; j < m->n_nodes; j++) {

@@ -82,6 +82,11 @@ void model_zero_grads(struct model *m);
  * file it was made from). */
 void model_store(const struct model *m, struct pcqfile *f);
 
+/* The only node that reads node j's output, or -1 (none, or several). */
+int model_only_consumer(const struct model *m, int j);
+/* Whether node j runs `op` (j < 0, the network input, runs none). */
+int model_node_is(const struct model *m, int j, const char *op);
+
 /* The first fakequant layer with a cluster whose range was never
  * calibrated: its node index and the cluster; -1 when all are. */
 int model_uncalibrated(const struct model *m, int *cluster);

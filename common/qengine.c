@@ -11,20 +11,6 @@
 #include <omp.h>
 #include <string.h>
 
-/* Which cluster each image of the batch belongs to. */
-static void clusters_of(int *cl, int n, const struct kmeans_group *g, size_t n_groups)
-{
-	int i = 0;
-	if (!g) {
-		memset(cl, 0, (size_t)n * sizeof(int));
-		return;
-	}
-	for (size_t k = 0; k < n_groups; k++)
-		for (size_t c = 0; c < g[k].count; c++)
-			cl[i++] = g[k].cluster;
-	CHECK(i == n);
-}
-
 static uint8_t clamp_u8(int32_t v, int32_t lo, int32_t hi)
 {
 	return (uint8_t)(v < lo ? lo : v > hi ? hi : v);
@@ -123,9 +109,8 @@ static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int im
 		finish(q, n, q->acc, 0, images, cl);
 		return;
 	}
-	const uint8_t *a = x;
-	int direct = n->op == QOP_LINEAR || (n->kernel == 1 && n->stride == 1 && n->pad == 0);
-	if (!direct) {
+	const uint8_t *a = x;   /* a 1x1 convolution or a linear layer reads its input */
+	if (n->im2col) {
 		im2col(q->col, x, n, images, cl);
 		a = q->col;
 	}
@@ -241,7 +226,7 @@ const uint8_t *qmodel_run(struct qmodel *q, const uint8_t *x, int n,
 {
 	CHECK(n >= 1 && n <= q->batch);
 	int cl[n];
-	clusters_of(cl, n, groups, n_groups);
+	CHECK(cluster_groups_expand(cl, n, groups, n_groups) == n);
 	for (int i = 0; i < n; i++)
 		CHECK(cl[i] >= 0 && cl[i] < q->clusters);
 	for (int j = 0; j < q->n_nodes; j++) {

@@ -2,6 +2,7 @@
 #include "qinfer.h"
 
 #include "check.h"
+#include "fakequant.h"
 #include "progress.h"
 
 #include <math.h>
@@ -68,10 +69,8 @@ void quantize_input(uint8_t *out, const float *x, int n, int c, int h, int w,
 		for (int ch = 0; ch < c; ch++)
 			for (size_t p = 0; p < hw; p++) {
 				/* As fakequant_forward (fakequant.c), bit for bit. */
-				float v = rintf(x[((size_t)i * c + ch) * hw + p] / s) + z;
-				v = v < 0.0f ? 0.0f : v;
-				v = v > (float)qmax ? (float)qmax : v;
-				out[((size_t)i * hw + p) * c + ch] = (uint8_t)v;
+				float v = fq_unclamped(x[((size_t)i * c + ch) * hw + p], s, z);
+				out[((size_t)i * hw + p) * c + ch] = (uint8_t)fq_clamp(v, (float)qmax);
 			}
 	}
 }
@@ -81,12 +80,8 @@ void qinfer_forward(void *ctx, const float *x, const size_t *idx, int n,
 {
 	struct qinfer *qi = ctx;
 	struct qmodel *q = &qi->q;
-	int *cl = xmalloc((size_t)n * sizeof(int)), i = 0;
-	for (size_t g = 0; groups && g < n_groups; g++)
-		for (size_t k = 0; k < groups[g].count; k++)
-			cl[i++] = groups[g].cluster;
-	for (; i < n; i++)
-		cl[i] = 0;
+	int *cl = xmalloc((size_t)n * sizeof(int));
+	cluster_groups_expand(cl, n, groups, n_groups);
 	double t0 = progress_now();
 	quantize_input(qi->xq, x, n, q->c, q->h, q->w, qi->in_scale, q->input_zero, q->qmax, cl);
 	const uint8_t *out = qmodel_run(q, qi->xq, n, groups, n_groups);

@@ -38,7 +38,8 @@ struct qnode {
 	/* per cluster (K each): zero points, multipliers and shifts */
 	int32_t *in_zero, *out_zero, *m0, *shift;
 	int32_t *b_zero, *b_m0, *b_shift;   /* add: the second input */
-	struct iconv *iconv;       /* conv: oneDNN's direct convolution, or NULL (im2col) */
+	struct iconv *iconv;       /* conv: oneDNN's direct convolution, or NULL */
+	int im2col;                /* conv without iconv that is not 1x1/1/0: im2col first */
 	uint8_t *out;              /* (batch, h, w, c) */
 };
 

@@ -178,6 +178,7 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 			return -1;
 		if (rc > 0)
 			n->iconv = NULL;
+		n->im2col = !n->iconv && !(k == 1 && n->stride == 1 && n->pad == 0);
 	}
 	n->bias = own(q, (size_t)q->clusters * n->kout * sizeof(int32_t));
 	memcpy(n->bias, bias, (size_t)q->clusters * n->kout * sizeof(int32_t));
@@ -338,9 +339,9 @@ int qmodel_load(struct qmodel *q, const struct pcqfile *f, const char *file, int
 			adds = 2 * per;
 		if (n->op == QOP_CONV || n->op == QOP_LINEAR) {
 			size_t rows = (size_t)batch * n->h * n->w;
-			size_t c = rows * n->kernel * n->kernel * n->ic;
-			col = c > col ? c : col;
 			acc = rows * n->kout > acc ? rows * n->kout : acc;
+			size_t c = n->im2col ? rows * n->kernel * n->kernel * n->ic : 0;
+			col = c > col ? c : col;
 		}
 	}
 	q->col = own(q, col);

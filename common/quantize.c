@@ -14,6 +14,17 @@
 /* Bias precision: at most this many fractional bits below S1·S2. */
 #define ACC_SHIFT_MAX 16
 
+/* The largest s <= ACC_SHIFT_MAX with magnitude·2^(s+1) < 2^31: the extra
+ * fractional bits an accumulator bounded by `magnitude` can take, with a
+ * factor 2 to spare (docs/QUANTIZATION.md). */
+static int acc_shift_for(double magnitude)
+{
+	int s = 0;
+	while (s < ACC_SHIFT_MAX && magnitude * ldexp(1, s + 1) < 2147483647.0)
+		s++;
+	return s;
+}
+
 /* The fused model planned (shapes, tensors) plus what each node's output
  * is called in the integer graph and which fakequant node gives its (S, Z). */
 struct qctx {
@@ -25,24 +36,6 @@ struct qctx {
 	char **alias;        /* [n_nodes] name in the integer graph */
 	int clusters, bits;
 };
-
-static const char *op_of(const struct qctx *q, int j)
-{
-	return j >= 0 ? q->m.nodes[j].op->name : "input";
-}
-
-static int only_consumer(const struct qctx *q, int j)
-{
-	int found = -1;
-	for (int i = 0; i < q->m.n_nodes; i++)
-		for (int k = 0; k < q->m.nodes[i].n_inputs; k++)
-			if (q->m.nodes[i].inputs[k] == j) {
-				if (found >= 0)
-					return -1;
-				found = i;
-			}
-	return found;
-}
 
 /* Per-cluster (S, Z) of fakequant node j; -1 when a cluster has no range. */
 static int scales_of(const struct qctx *q, int j, float *s, int32_t *z)
@@ -78,21 +71,24 @@ static int multiplier(struct qctx *q, const char *layer, double M, int32_t *m0, 
 	return 0;
 }
 
-/* The fakequant node that quantizes node j's output, through one ReLU. */
+/* The fakequant node that quantizes node j's output, through one ReLU
+ * (*relu: its node, or -1). */
 static int output_point(struct qctx *q, int j, int *relu)
 {
-	int next = only_consumer(q, j);
-	*relu = next >= 0 && strcmp(op_of(q, next), "relu") == 0;
-	if (*relu)
-		next = only_consumer(q, next);
-	if (next < 0 || strcmp(op_of(q, next), "fakequant") != 0)
+	int next = model_only_consumer(&q->m, j);
+	*relu = next >= 0 && model_node_is(&q->m, next, "relu") ? next : -1;
+	if (*relu >= 0)
+		next = model_only_consumer(&q->m, next);
+	if (next < 0 || !model_node_is(&q->m, next, "fakequant"))
 		return error("'%s': layer '%s': its output is not quantized (expected %sa "
 			     "fakequant layer after it: a fused model from pcq-fuse)", q->file,
-			     q->m.nodes[j].name, *relu ? "" : "a relu or ");
+			     q->m.nodes[j].name, *relu >= 0 ? "" : "a relu or ");
 	return next;
 }
 
-static struct layer *emit(struct qctx *q, int j, const char *op, int out_point)
+/* Appends node j as `op`; the ReLU (relu >= 0) and the fakequant (point
+ * >= 0) it absorbs are then read as it, on the scale of `point`. */
+static struct layer *emit(struct qctx *q, int j, const char *op, int relu, int point)
 {
 	const struct node *n = &q->m.nodes[j];
 	const char *inputs[OP_MAX_INPUTS];
@@ -100,14 +96,14 @@ static struct layer *emit(struct qctx *q, int j, const char *op, int out_point)
 		inputs[k] = n->inputs[k] < 0 ? "input" : q->alias[n->inputs[k]];
 	struct layer *l = pcqfile_add_layer(q->out, n->name, op, inputs, (size_t)n->n_inputs);
 	q->alias[j] = xstrdup(n->name);
-	if (out_point >= 0) {
-		/* Whatever reads the ReLU or the fakequant reads this layer. */
-		for (int i = j + 1; i <= out_point; i++) {
-			free(q->alias[i]);
-			q->alias[i] = xstrdup(n->name);
-			q->qsource[i] = out_point;
-		}
-		q->qsource[j] = out_point;
+	if (point >= 0) {
+		int absorbed[2] = {relu, point};
+		for (int i = 0; i < 2; i++)
+			if (absorbed[i] >= 0) {
+				q->alias[absorbed[i]] = xstrdup(n->name);
+				q->qsource[absorbed[i]] = point;
+			}
+		q->qsource[j] = point;
 	}
 	return l;
 }
@@ -134,7 +130,7 @@ static int weighted(struct qctx *q, int j, int conv)
 	int32_t *z1 = xmalloc((size_t)K * sizeof(int32_t)), *z3 = xmalloc((size_t)K * sizeof(int32_t));
 	int rc = scales_of(q, q->qsource[src], s1, z1) || scales_of(q, point, s3, z3) ? -1 : 0;
 	if (rc == 0) {
-		struct layer *l = emit(q, j, conv ? "qconv2d" : "qlinear", point);
+		struct layer *l = emit(q, j, conv ? "qconv2d" : "qlinear", relu, point);
 		for (size_t k = 0; k < fl->params.n; k++)
 			if (strcmp(fl->params.items[k].key, "weight_bits") != 0 &&
 			    strcmp(fl->params.items[k].key, "bias") != 0)
@@ -142,7 +138,7 @@ static int weighted(struct qctx *q, int j, int conv)
 						&fl->params.items[k].v);
 		attrs_set_int(&l->params, "bits", q->bits);
 		attrs_set_int(&l->params, "clusters", K);
-		attrs_set_int(&l->params, "relu", relu);
+		attrs_set_int(&l->params, "relu", relu >= 0);
 
 		char key[300];
 		snprintf(key, sizeof(key), "%s.weight", n->name);
@@ -154,11 +150,9 @@ static int weighted(struct qctx *q, int j, int conv)
 		range_of(w->data, w->numel, &lo, &hi);
 		struct qparams wq = qparams_from_range(lo, hi, q->bits);
 		uint8_t *qw = add(q, n->name, "weight", DTYPE_U8, w->ndim, w->shape);
-		for (size_t i = 0; i < w->numel; i++) {
-			/* As fakequant_forward: clamp(round(w/S2) + Z2). */
-			float v = rintf(w->data[i] / wq.scale) + (float)wq.zero;
-			qw[i] = (uint8_t)fminf(fmaxf(v, 0.0f), (float)wq.qmax);
-		}
+		for (size_t i = 0; i < w->numel; i++)   /* the codes fakequant_forward used */
+			qw[i] = (uint8_t)fq_clamp(fq_unclamped(w->data[i], wq.scale, (float)wq.zero),
+						  (float)wq.qmax);
 		*(float *)add(q, n->name, "weight_scale", DTYPE_F32, 1, (int64_t[]){1}) = wq.scale;
 		*(int32_t *)add(q, n->name, "weight_zero", DTYPE_I32, 1, (int64_t[]){1}) = wq.zero;
 		int64_t kc[1] = {K}, ko[2] = {K, outs};
@@ -178,10 +172,7 @@ static int weighted(struct qctx *q, int j, int conv)
 				double v = fabs(b->data[o] / ((double)s1[c] * wq.scale));
 				bmax = v > bmax ? v : bmax;
 			}
-		int acc_shift = 0;
-		while (acc_shift < ACC_SHIFT_MAX &&
-		       (products + bmax + 1) * ldexp(1, acc_shift + 1) < 2147483647.0)
-			acc_shift++;
+		int acc_shift = acc_shift_for(products + bmax + 1);
 		attrs_set_int(&l->params, "acc_shift", acc_shift);
 		for (int c = 0; c < K && rc == 0; c++) {
 			double s12 = (double)s1[c] * (double)wq.scale;
@@ -223,10 +214,10 @@ static int qadd(struct qctx *q, int j)
 	    scales_of(q, point, s + 2 * K, z + 2 * K))
 		rc = -1;
 	if (rc == 0) {
-		struct layer *l = emit(q, j, "qadd", point);
+		struct layer *l = emit(q, j, "qadd", relu, point);
 		attrs_set_int(&l->params, "bits", q->bits);
 		attrs_set_int(&l->params, "clusters", K);
-		attrs_set_int(&l->params, "relu", relu);
+		attrs_set_int(&l->params, "relu", relu >= 0);
 		int64_t kc[1] = {K};
 		static const char *const part[3] = {"a", "b", "out"};
 		for (int i = 0; i < 3; i++) {
@@ -274,7 +265,7 @@ static int qavgpool(struct qctx *q, int j, int point)
 	if (scales_of(q, q->qsource[src], s, z) || scales_of(q, point, s + K, z + K))
 		rc = -1;
 	if (rc == 0) {
-		struct layer *l = emit(q, j, "qavgpool", point);
+		struct layer *l = emit(q, j, "qavgpool", -1, point);
 		attrs_set_int(&l->params, "bits", q->bits);
 		attrs_set_int(&l->params, "clusters", K);
 		int64_t kc[1] = {K};
@@ -287,10 +278,7 @@ static int qavgpool(struct qctx *q, int j, int point)
 		/* The sum scaled by 2^acc_shift first: gemmlowp's high multiply
 		 * rounds to an integer before the final shift, and a small sum
 		 * would be rounded twice (21·0.069 → 12/8 → 2 instead of 1). */
-		int acc_shift = 0;
-		while (acc_shift < ACC_SHIFT_MAX &&
-		       (double)pixels * ((1 << q->bits) - 1) * ldexp(1, acc_shift + 1) < 2147483647.0)
-			acc_shift++;
+		int acc_shift = acc_shift_for((double)pixels * ((1 << q->bits) - 1));
 		attrs_set_int(&l->params, "acc_shift", acc_shift);
 		for (int c = 0; c < K && rc == 0; c++) {
 			int shift;
@@ -312,7 +300,7 @@ static int passthrough(struct qctx *q, int j)
 	int src = n->inputs[0];
 	if (src < 0 || q->qsource[src] < 0)
 		return error("'%s': layer '%s': its input is not quantized", q->file, n->name);
-	struct layer *l = emit(q, j, n->op->name, -1);
+	struct layer *l = emit(q, j, n->op->name, -1, -1);
 	const struct layer *fl = &q->in->layers[j];
 	for (size_t k = 0; k < fl->params.n; k++)
 		attrs_set_value(&l->params, fl->params.items[k].key, &fl->params.items[k].v);
@@ -325,13 +313,13 @@ static int rewrite(struct qctx *q)
 	for (int j = 0; j < q->m.n_nodes; j++) {
 		const struct node *n = &q->m.nodes[j];
 		const char *op = n->op->name;
-		int rc;
+		int next = model_only_consumer(&q->m, j), rc;
 		if (strcmp(op, "fakequant") == 0 && n->inputs[0] < 0) {
 			float *s = xmalloc((size_t)q->clusters * sizeof(float));
 			int32_t *z = xmalloc((size_t)q->clusters * sizeof(int32_t));
 			rc = scales_of(q, j, s, z);
 			if (rc == 0) {
-				struct layer *l = emit(q, j, "quantize", -1);
+				struct layer *l = emit(q, j, "quantize", -1, -1);
 				attrs_set_int(&l->params, "bits", q->bits);
 				attrs_set_int(&l->params, "clusters", q->clusters);
 				int64_t kc[1] = {q->clusters};
@@ -347,9 +335,9 @@ static int rewrite(struct qctx *q)
 			rc = weighted(q, j, strcmp(op, "conv2d") == 0);
 		} else if (strcmp(op, "add") == 0) {
 			rc = qadd(q, j);
-		} else if (strcmp(op, "global_avgpool2d") == 0 && only_consumer(q, j) >= 0 &&
-			   strcmp(op_of(q, only_consumer(q, j)), "fakequant") == 0) {
-			rc = qavgpool(q, j, only_consumer(q, j));
+		} else if (strcmp(op, "global_avgpool2d") == 0 &&
+			   model_node_is(&q->m, next, "fakequant")) {
+			rc = qavgpool(q, j, next);
 		} else if (strcmp(op, "maxpool2d") == 0 || strcmp(op, "global_avgpool2d") == 0 ||
 			   strcmp(op, "flatten") == 0) {
 			rc = passthrough(q, j);
@@ -394,14 +382,14 @@ int quantize_model(struct pcqfile *out, const struct pcqfile *in, const char *na
 	for (int j = 0; j < q.m.n_nodes; j++)
 		q.qsource[j] = -1;
 	int rc = 0;
-	if (q.m.n_nodes == 0 || strcmp(op_of(&q, 0), "fakequant") != 0 ||
+	if (q.m.n_nodes == 0 || !model_node_is(&q.m, 0, "fakequant") ||
 	    q.m.nodes[0].inputs[0] != -1)
 		rc = error("'%s': the first layer must quantize the input (a fakequant layer "
 			   "reading 'input')", name);
 	if (rc == 0)
 		rc = rewrite(&q);
 	int last = q.m.n_nodes - 1;
-	if (rc == 0 && strcmp(op_of(&q, last), "fakequant") != 0)
+	if (rc == 0 && !model_node_is(&q.m, last, "fakequant"))
 		rc = error("'%s': the logits are not quantized (the last layer must be a "
 			   "fakequant layer)", name);
 	for (int j = 0; j < q.m.n_nodes; j++)

@@ -48,6 +48,32 @@ static void usage(void)
 	       dataset_kinds());
 }
 
+/* The k-means model for a model with `clusters` clusters and inputs C×H×W:
+ * read and checked (count, shape, normalisation). */
+static int open_kmeans(struct kmeans *km, const char *path, int clusters, int c, int h,
+		       int w, const struct norm *norm, const char *model)
+{
+	return kmeans_read(km, path, NULL) ||
+	       kmeans_check_model(km, display_name(path), clusters, c, h, w, norm, model) ? -1 : 0;
+}
+
+/* The report on stdout and the predictions file: 0, or 1 after an error. */
+static int report(const struct report_info *info, const struct dataset *ds,
+		  const struct eval_result *r, int json, const char *predictions, int argc,
+		  char **argv)
+{
+	int rc = 0;
+	if (json)
+		report_json(stdout, info, ds, r);
+	else
+		report_text(stdout, info, ds, r);
+	if (predictions && report_predictions(predictions, info, ds, r, argc, argv))
+		rc = 1;
+	if (fflush(stdout) != 0)
+		rc = error("'stdout': write failed");
+	return rc ? 1 : 0;
+}
+
 /* Integer-only inference of a quantized model (qinfer.h). */
 static int infer_quantized(const struct pcqfile *f, const char *name, const char *digest,
 			   const char *data, enum split split, size_t limit, int batch,
@@ -70,9 +96,7 @@ static int infer_quantized(const struct pcqfile *f, const char *name, const char
 		      qi.q.clusters);
 		goto free_qi;
 	}
-	if (kmeans && (kmeans_read(&km, kmeans, NULL) ||
-		       kmeans_check_model(&km, display_name(kmeans), qi.q.clusters, qi.q.c,
-					  qi.q.h, qi.q.w, &norm, name)))
+	if (kmeans && open_kmeans(&km, kmeans, qi.q.clusters, qi.q.c, qi.q.h, qi.q.w, &norm, name))
 		goto free_qi;
 	struct eval_result r;
 	double t0 = progress_now();
@@ -80,20 +104,9 @@ static int infer_quantized(const struct pcqfile *f, const char *name, const char
 		      predictions != NULL, qinfer_forward, &qi);
 	struct report_info info = {.model = name, .model_sha256 = digest, .data = data,
 				   .mode = "integer", .seconds = progress_now() - t0,
-				   .engine_seconds = qi.engine_seconds};
-	if (json)
-		report_json(stdout, &info, &ds, &r);
-	else
-		report_text(stdout, &info, &ds, &r);
-	rc = 0;
-	if (predictions) {
-		info.outputs = qi.outputs;
-		info.inputs = qi.inputs;
-		if (report_predictions(predictions, &info, &ds, &r, argc, argv))
-			rc = 1;
-	}
-	if (fflush(stdout) != 0)
-		rc = error("'stdout': write failed");
+				   .engine_seconds = qi.engine_seconds,
+				   .outputs = qi.outputs, .inputs = qi.inputs};
+	rc = report(&info, &ds, &r, json, predictions, argc, argv);
 	eval_result_free(&r);
 free_qi:
 	qinfer_free(&qi);
@@ -199,9 +212,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (kmeans && !float_only &&
-	    (kmeans_read(&km, kmeans, NULL) ||
-	     kmeans_check_model(&km, display_name(kmeans), m.clusters, m.input.c, m.input.h,
-				m.input.w, &norm, name)))
+	    open_kmeans(&km, kmeans, m.clusters, m.input.c, m.input.h, m.input.w, &norm, name))
 		goto out;
 	if (dataset_load(&ds, data, split, limit, threads) ||
 	    check_data_fits_model(&ds, &f, name))
@@ -214,15 +225,7 @@ int main(int argc, char **argv)
 			   "simulated";
 	struct report_info info = {.model = name, .model_sha256 = digest, .data = data,
 				   .mode = mode, .seconds = progress_now() - t0};
-	if (json)
-		report_json(stdout, &info, &ds, &r);
-	else
-		report_text(stdout, &info, &ds, &r);
-	rc = 0;
-	if (predictions && report_predictions(predictions, &info, &ds, &r, argc, command))
-		rc = 1;
-	if (fflush(stdout) != 0)
-		rc = error("'stdout': write failed");
+	rc = report(&info, &ds, &r, json, predictions, argc, command);
 	eval_result_free(&r);
 out:
 	model_free(&m);
