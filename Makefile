@@ -146,6 +146,9 @@ $(BUILD)/bench/igemm_bench: $(BUILD)/bench/igemm_bench.o $(LIB)
 $(BUILD)/bench/iconv_bench: $(BUILD)/bench/iconv_bench.o $(LIB)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
+$(BUILD)/bench/qengine_bench: $(BUILD)/bench/qengine_bench.o $(LIB)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
 bench: $(BINS) $(BUILD)/bench/sgemm_ceiling $(BUILD)/bench/igemm_bench $(BUILD)/bench/iconv_bench
 	$(BUILD)/bench/sgemm_ceiling
 	$(BUILD)/bench/igemm_bench

@@ -521,31 +521,77 @@ static inline uint32_t byte_sum(const uint8_t *p, int n)
  * image S of the channel sums, S[y][x] = Σ_{y' < y, x' < x}: four values
  * per output; S is kept mod 2^32, and the box sums (< 2^32) come out
  * exact. Without the box term, `padded` touches only the border. */
+/* S[y][x] = Σ_{y' < y, x' < x} Σ_c x[i, y', x', c] for image i, (H + 1, W + 1). */
+static void integral_image(const struct iconv *cv, const uint8_t *x, int i, uint32_t *S)
+{
+	const int C = cv->C, H = cv->H, W = cv->W;
+	const size_t W1 = (size_t)W + 1;
+	memset(S, 0, W1 * sizeof(uint32_t));
+	const uint8_t *px = x + (size_t)i * H * W * C;
+	for (int y = 0; y < H; y++) {
+		uint32_t *row = S + (y + 1) * W1, *above = row - W1, sum = 0;
+		row[0] = 0;
+		for (int xx = 0; xx < W; xx++, px += C) {
+			sum += byte_sum(px, C);
+			row[xx + 1] = above[xx + 1] + sum;
+		}
+	}
+}
+
+/* box[i, oy, ox] = Σ_V Σ_c x for image i (iconv_run_split). */
+static void box_sums(const struct iconv *cv, const uint8_t *x, int i, uint32_t *box)
+{
+	const int C = cv->C, W = cv->W, OH = cv->OH, OW = cv->OW;
+	const size_t W1 = (size_t)W + 1;
+	uint32_t *out = box + (size_t)i * OH * OW;
+	if (cv->kernel == 1) {   /* the pixel's channel sum, 0 in the padding */
+		for (int oy = 0; oy < OH; oy++)
+			for (int ox = 0; ox < OW; ox++, out++) {
+				int y0 = cv->y0[oy], x0 = cv->x0[ox];
+				*out = y0 < cv->y1[oy] && x0 < cv->x1[ox] ?
+				       byte_sum(x + (((size_t)i * cv->H + y0) * W + x0) * C, C) : 0;
+			}
+		return;
+	}
+	const uint32_t *S = cv->integral + (size_t)i * (cv->H + 1) * W1;
+	for (int oy = 0; oy < OH; oy++) {
+		const uint32_t *top = S + cv->y0[oy] * W1, *bottom = S + cv->y1[oy] * W1;
+		for (int ox = 0; ox < OW; ox++, out++) {
+			int x0 = cv->x0[ox], x1 = cv->x1[ox];
+			*out = bottom[x1] - top[x1] - bottom[x0] + top[x0];
+		}
+	}
+}
+
+/* acc += coef[k]·Σ_V Σ_c x + z1·U[padded][k] for every output (uint32:
+ * wraps, the true result fits in int32). Σ_V Σ_c x from the integral
+ * image S of the channel sums: four values per output; S is kept mod
+ * 2^32, and the box sums (< 2^32) come out exact. Without the box term
+ * (no coef, or box_out: written there for the caller), `padded` touches
+ * only the border. */
 static void correct(const struct iconv *cv, const uint8_t *x, int n, const int32_t *z1,
-		    int32_t *acc, int padded)
+		    int32_t *acc, int padded, uint32_t *box_out)
 {
 	const int C = cv->C, H = cv->H, W = cv->W, K = cv->K, OH = cv->OH, OW = cv->OW;
 	const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
 	const size_t W1 = (size_t)W + 1;
-	const int border_only = padded && !cv->any_coef;
-	if (border_only && !cv->border)
-		return;
 	const int integral = cv->any_coef && cv->kernel > 1;   /* else 1x1: one pixel */
-	if (integral) {
+	if (box_out) {
 #pragma omp parallel for num_threads(threads) schedule(static)
 		for (int i = 0; i < n; i++) {
-			uint32_t *S = cv->integral + (size_t)i * (H + 1) * W1;
-			memset(S, 0, W1 * sizeof(uint32_t));
-			const uint8_t *px = x + (size_t)i * H * W * C;
-			for (int y = 0; y < H; y++) {
-				uint32_t *row = S + (y + 1) * W1, *above = row - W1, sum = 0;
-				row[0] = 0;
-				for (int xx = 0; xx < W; xx++, px += C) {
-					sum += byte_sum(px, C);
-					row[xx + 1] = above[xx + 1] + sum;
-				}
-			}
+			if (integral)
+				integral_image(cv, x, i, cv->integral + (size_t)i * (H + 1) * W1);
+			box_sums(cv, x, i, box_out);
 		}
+	}
+	const int any_coef = cv->any_coef && !box_out;
+	const int border_only = padded && !any_coef;
+	if (border_only && !cv->border)
+		return;
+	if (integral && any_coef) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+		for (int i = 0; i < n; i++)
+			integral_image(cv, x, i, cv->integral + (size_t)i * (H + 1) * W1);
 	}
 	const uint32_t *cf = (const uint32_t *)cv->coef;
 #pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
@@ -553,7 +599,7 @@ static void correct(const struct iconv *cv, const uint8_t *x, int n, const int32
 		for (int oy = 0; oy < OH; oy++) {
 			const uint32_t z = (uint32_t)z1[i];
 			const int a = cv->ry[oy];
-			if (!cv->any_coef && z == 0)
+			if (!any_coef && z == 0)
 				continue;
 			const int skip_full = border_only && cv->full_y[a];
 			/* padded, interior: U[1] = 0, only the offset channels change
@@ -562,7 +608,7 @@ static void correct(const struct iconv *cv, const uint8_t *x, int n, const int32
 			const uint32_t *urow =
 				(const uint32_t *)cv->U[padded] + (size_t)a * cv->nrx * K;
 			const uint32_t *S =
-				integral ? cv->integral + (size_t)i * (H + 1) * W1 : NULL;
+				integral && any_coef ? cv->integral + (size_t)i * (H + 1) * W1 : NULL;
 			const uint8_t *xrow = x + ((size_t)i * H + cv->y0[oy]) * W * C;
 			/* the input rows [y0, y1) under this output row's valid taps */
 			const size_t y0 = (size_t)cv->y0[oy], y1 = (size_t)cv->y1[oy];
@@ -572,7 +618,7 @@ static void correct(const struct iconv *cv, const uint8_t *x, int n, const int32
 				if (skip_full && cv->full_x[b])
 					continue;
 				const uint32_t *u = urow + (size_t)b * K;
-				if (!cv->any_coef) {
+				if (!any_coef) {
 #pragma omp simd
 					for (int k = 0; k < K; k++)
 						out[k] += z * u[k];
@@ -598,7 +644,7 @@ static void correct(const struct iconv *cv, const uint8_t *x, int n, const int32
 }
 
 static void run(struct iconv *cv, const uint8_t *x, int n, const int32_t *z1, int32_t *acc,
-		int padded)
+		int padded, int32_t *box)
 {
 	CHECK(n >= 1 && n <= cv->batch);
 	for (int i = 0; i < n; i++)
@@ -612,16 +658,27 @@ static void run(struct iconv *cv, const uint8_t *x, int n, const int32_t *z1, in
 		for (int i = 0; i < n; i++)
 			execute(cv->stream, cv->one, x + i * in, acc + i * o);
 	}
-	correct(cv, x, n, z1, acc, padded);
+	correct(cv, x, n, z1, acc, padded, cv->any_coef ? (uint32_t *)box : NULL);
 }
 
 void iconv_run(struct iconv *cv, const uint8_t *x, int n, const int32_t *z1, int32_t *acc)
 {
-	run(cv, x, n, z1, acc, 0);
+	run(cv, x, n, z1, acc, 0, NULL);
 }
 
 void iconv_run_padded(struct iconv *cv, const uint8_t *x, int n, const int32_t *z1,
 		      int32_t *acc)
 {
-	run(cv, x, n, z1, acc, 1);
+	run(cv, x, n, z1, acc, 1, NULL);
+}
+
+void iconv_run_split(struct iconv *cv, const uint8_t *x, int n, const int32_t *z1,
+		     int32_t *acc, int32_t *box)
+{
+	run(cv, x, n, z1, acc, 1, box);
+}
+
+const int32_t *iconv_coef(const struct iconv *cv)
+{
+	return cv->any_coef ? cv->coef : NULL;
 }

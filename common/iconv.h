@@ -106,6 +106,20 @@ void iconv_run(struct iconv *cv, const uint8_t *x, int n, const int32_t *z1, int
 void iconv_run_padded(struct iconv *cv, const uint8_t *x, int n, const int32_t *z1,
 		      int32_t *acc);
 
+/* As iconv_run_padded, with the box term left to the caller when
+ * iconv_coef(cv) is not NULL: then acc lacks coef[k]·box[i, oy, ox] and
+ *   box[i, oy, ox] = Σ over the valid taps V(oy, ox) of Σ_c x
+ * (0 when every tap is padding; box: (n, OH, OW)), which the caller adds
+ * in its own pass over acc (in wrapping 32-bit arithmetic: the sum is
+ * exact). Saves the correction pass's work on every interior output. When
+ * iconv_coef is NULL, box is not written. */
+void iconv_run_split(struct iconv *cv, const uint8_t *x, int n, const int32_t *z1,
+		     int32_t *acc, int32_t *box);
+
+/* (K): o[k] − Z2 of the comment above, or NULL when every o[k] = Z2 (no
+ * box term). */
+const int32_t *iconv_coef(const struct iconv *cv);
+
 void iconv_free(struct iconv *cv);
 
 /* oneDNN's implementation for n = batch, e.g. "brgconv:avx512_core_vnni". */

@@ -10,6 +10,14 @@
 
 #include <omp.h>
 #include <string.h>
+#include <time.h>
+
+static int64_t clock_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
 
 static uint8_t clamp_u8(int32_t v, int32_t lo, int32_t hi)
 {
@@ -62,30 +70,36 @@ static void im2col(uint8_t *col, const uint8_t *x, const struct qnode *n, int im
 		}
 }
 
-/* acc·2^acc_shift + offset, where offset = bias − Z1·Σ(w − Z2)·2^acc_shift
- * (per cluster, qmodel_load.c), requantized in one vector pass; images
- * [i0, i1) of the batch, whose accumulators start at acc. */
-static void finish(const struct qmodel *q, const struct qnode *n, int32_t *acc_base, int i0,
-		   int i1, const int *cl)
+/* Requantizes the accumulators of the `images` images to n->out in one
+ * pass: (acc + coef·box)·2^acc_shift + offset, offset = bias −
+ * Z1·Σ(w − Z2)·2^acc_shift per cluster (qmodel_load.c), then Z3 + M·that,
+ * clamped (at Z3 too under a ReLU). coef and box: iconv_run_split's box
+ * term, or NULL. Blocks of rows of one image each, so of one cluster. */
+static void finish(const struct qmodel *q, const struct qnode *n, const int32_t *acc,
+		   int images, const int *cl, const int32_t *coef, const int32_t *box)
 {
 	enum { BLOCK = 64 };
-	int pixels = n->h * n->w, per_image = (pixels + BLOCK - 1) / BLOCK;
+	const int pixels = n->h * n->w, per_image = (pixels + BLOCK - 1) / BLOCK;
+	const int kout = n->kout;
 	#pragma omp parallel for schedule(static)
-	for (int b = 0; b < (i1 - i0) * per_image; b++) {
-		int i = i0 + b / per_image, c = cl[i];
-		int r0 = (i - i0) * pixels + (b % per_image) * BLOCK;
-		int r1 = r0 + BLOCK < (i - i0 + 1) * pixels ? r0 + BLOCK : (i - i0 + 1) * pixels;
-		const int kout = n->kout;
-		const int32_t scale = 1 << n->acc_shift;
-		const int32_t *restrict offset = n->offset + (size_t)c * kout;
-		int32_t *restrict acc = acc_base + (size_t)r0 * kout;
-		for (int r = 0; r < r1 - r0; r++, acc += kout)
-			for (int o = 0; o < kout; o++)
-				acc[o] = acc[o] * scale + offset[o];
+	for (int b = 0; b < images * per_image; b++) {
+		int i = b / per_image, c = cl[i];
+		int r0 = i * pixels + (b % per_image) * BLOCK;
+		int r1 = r0 + BLOCK < (i + 1) * pixels ? r0 + BLOCK : (i + 1) * pixels;
 		int32_t z3 = n->out_zero[c];
-		requant_u8(n->out + ((size_t)i0 * pixels + r0) * kout, acc_base + (size_t)r0 * kout,
-			   (size_t)(r1 - r0) * kout, n->m0[c], n->shift[c], z3, n->relu ? z3 : 0,
-			   q->qmax);
+		struct requant_rows p = {
+			.bias = n->offset + (size_t)c * kout,
+			.coef = coef,
+			.box = coef ? box + r0 : NULL,
+			.acc_shift = n->acc_shift,
+			.m0 = n->m0[c],
+			.shift = n->shift[c],
+			.z = z3,
+			.lo = n->relu ? z3 : 0,
+			.hi = q->qmax,
+		};
+		requant_u8_rows(n->out + (size_t)r0 * kout, acc + (size_t)r0 * kout,
+				(size_t)(r1 - r0), kout, &p);
 	}
 }
 
@@ -100,13 +114,14 @@ static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int im
 {
 	int pixels = n->h * n->w, K = n->kernel * n->kernel * n->ic;
 	if (n->iconv) {
-		/* The whole batch in one call: measured faster than chunks of 4 to
-		 * 32 images that would keep the accumulators in cache. */
+		/* The whole batch in one call: measured no slower than each
+		 * thread taking chunks of 2 to 64 images through the whole
+		 * network, whose accumulators stay in its core's cache. */
 		int32_t z1[images];
 		for (int i = 0; i < images; i++)
 			z1[i] = n->in_zero[cl[i]];
-		iconv_run_padded(n->iconv, x, images, z1, q->acc);
-		finish(q, n, q->acc, 0, images, cl);
+		iconv_run_split(n->iconv, x, images, z1, q->acc, q->box);
+		finish(q, n, q->acc, images, cl, iconv_coef(n->iconv), q->box);
 		return;
 	}
 	const uint8_t *a = x;   /* a 1x1 convolution or a linear layer reads its input */
@@ -115,11 +130,11 @@ static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int im
 		a = q->col;
 	}
 	igemm_u8s8s32(images * pixels, n->kout, K, a, K, 0, n->weight, K, n->wzero, q->acc, n->kout);
-	finish(q, n, q->acc, 0, images, cl);
+	finish(q, n, q->acc, images, cl, NULL, NULL);
 }
 
-/* Each input's (q − Z) rescaled to the output scale with QADD_SHIFT
- * extra bits, summed, rounded once. */
+/* Each input's (q − Z) scaled to one fixed-point grid, summed, rounded
+ * once (requant.h), image by image. */
 static void add(struct qmodel *q, struct qnode *n, const uint8_t *a, const uint8_t *b,
 		int images, const int *cl)
 {
@@ -127,26 +142,15 @@ static void add(struct qmodel *q, struct qnode *n, const uint8_t *a, const uint8
 	#pragma omp parallel for schedule(static)
 	for (int i = 0; i < images; i++) {
 		int c = cl[i];
-		int32_t za = n->in_zero[c], zb = n->b_zero[c], z3 = n->out_zero[c];
-		/* Per-thread scratch, so it stays in cache. */
-		int32_t *restrict ra = q->add_scratch + 2 * (size_t)omp_get_thread_num() * per;
-		int32_t *restrict rb = ra + per;
-		const uint8_t *restrict ai = a + (size_t)i * per, *restrict bi = b + (size_t)i * per;
-		for (size_t e = 0; e < per; e++) {
-			ra[e] = (ai[e] - za) * (1 << QADD_SHIFT);
-			rb[e] = (bi[e] - zb) * (1 << QADD_SHIFT);
-		}
-		requant_i32(ra, ra, per, n->m0[c], n->shift[c]);
-		requant_i32(rb, rb, per, n->b_m0[c], n->b_shift[c]);
-		/* |ra|, |rb| < 2^24·64 (multipliers below 64: qmodel_load.c). */
-		for (size_t e = 0; e < per; e++)
-			ra[e] += rb[e];
-		div_pot_i32(ra, ra, per, QADD_SHIFT);
-		/* z3 + sum, clamped: requant_u8 with M = 2^30·2^-31·2^1 = 1 exactly
-		 * (|sum| < 2^24, so the doubling cannot saturate), for its vector
-		 * clamp. */
-		requant_u8(n->out + (size_t)i * per, ra, per, 1 << 30, -1, z3, n->relu ? z3 : 0,
-			   q->qmax);
+		int32_t z3 = n->out_zero[c];
+		struct requant_add p = {
+			.za = n->in_zero[c], .ma = n->a_mult[c],
+			.zb = n->b_zero[c], .mb = n->b_mult[c],
+			.shift = n->shift[c],
+			.z = z3, .lo = n->relu ? z3 : 0, .hi = q->qmax,
+		};
+		requant_add_u8(n->out + (size_t)i * per, a + (size_t)i * per, b + (size_t)i * per,
+			       per, &p);
 	}
 }
 
@@ -231,6 +235,7 @@ const uint8_t *qmodel_run(struct qmodel *q, const uint8_t *x, int n,
 		CHECK(cl[i] >= 0 && cl[i] < q->clusters);
 	for (int j = 0; j < q->n_nodes; j++) {
 		struct qnode *node = &q->nodes[j];
+		int64_t t0 = q->node_ns ? clock_ns() : 0;
 		const uint8_t *in = j == 0 ? x : node->in[0] == 0 ? x : q->nodes[node->in[0]].out;
 		switch (node->op) {
 		case QOP_QUANTIZE: break;
@@ -246,6 +251,8 @@ const uint8_t *qmodel_run(struct qmodel *q, const uint8_t *x, int n,
 		case QOP_AVGPOOL_REQUANT: avgpool_requant(q, node, in, n, cl); break;
 		case QOP_FLATTEN: flatten(node, in, n); break;
 		}
+		if (q->node_ns)
+			q->node_ns[j] += (uint64_t)(clock_ns() - t0);
 	}
 	return q->nodes[q->n_nodes - 1].out;
 }

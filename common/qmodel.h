@@ -37,7 +37,8 @@ struct qnode {
 	int32_t *offset;           /* (K, kout) bias − Z1·wsum·2^acc_shift */
 	/* per cluster (K each): zero points, multipliers and shifts */
 	int32_t *in_zero, *out_zero, *m0, *shift;
-	int32_t *b_zero, *b_m0, *b_shift;   /* add: the second input */
+	int32_t *b_zero;           /* add: the second input's zero points */
+	int32_t *a_mult, *b_mult;  /* add: the inputs' integer multipliers (K) */
 	struct iconv *iconv;       /* conv: oneDNN's direct convolution, or NULL */
 	int im2col;                /* conv without iconv that is not 1x1/1/0: im2col first */
 	uint8_t *out;              /* (batch, h, w, c) */
@@ -53,7 +54,9 @@ struct qmodel {
 	size_t col_bytes;
 	int32_t *acc;              /* GEMM output scratch */
 	size_t acc_count;
-	int32_t *add_scratch;      /* the residual adds' two rescaled inputs, per thread */
+	int32_t *box;              /* iconv_run_split's box sums (iconv.h) */
+	uint64_t *node_ns;         /* NULL, or (n_nodes): each run adds each node's
+				    * nanoseconds (bench/qengine_bench.c) */
 	void *owned;               /* everything allocated, in one list */
 };
 
@@ -71,13 +74,5 @@ const uint8_t *qmodel_run(struct qmodel *q, const uint8_t *x, int n,
 
 /* The class with the largest output integer, the lowest on ties. */
 int qmodel_argmax(const uint8_t *out, int classes);
-
-/* The residual add's fixed-point precision: each input's (q − Z) is
- * scaled by 2^QADD_SHIFT before its rescaling and the sum is divided back
- * with rounding, so the two rescalings round once, not twice. */
-#define QADD_SHIFT 16
-/* Its multipliers stay below 2^6 = 64 (shift >= -6), so a rescaled input
- * stays below 2^(8 + 16 + 6) and the sum of two fits int32. */
-#define QADD_MIN_SHIFT (-6)
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "check.h"
 #include "iconv.h"
+#include "requant.h"
 #include "ops.h"
 #include "window.h"
 
@@ -195,6 +196,12 @@ static int load_add(const struct loader *ld, struct qnode *n)
 	const struct qnode *b = &ld->q->nodes[n->in[1]];  /* load_node checked in[1] */
 	if (b->c != n->ic || b->h != n->ih || b->w != n->iw)
 		return error("'%s': layer '%s': the two inputs differ in shape", ld->file, n->name);
+	char old[300];
+	snprintf(old, sizeof(old), "%s.a_shift", n->name);
+	if (pcqfile_tensor(ld->f, old))
+		return error("'%s': layer '%s': a qadd with per-input shifts, from a pcq-quantize "
+			     "before the single-rounding add (docs/FORMAT.md): run pcq-quantize "
+			     "again", ld->file, n->name);
 	int32_t qmax = ld->q->qmax;
 	n->op = QOP_ADD;
 	n->c = n->ic, n->h = n->ih, n->w = n->iw;
@@ -202,10 +209,9 @@ static int load_add(const struct loader *ld, struct qnode *n)
 	    !(n->in_zero = clusters_i32(ld, "a_zero", 0, qmax)) ||
 	    !(n->b_zero = clusters_i32(ld, "b_zero", 0, qmax)) ||
 	    !(n->out_zero = clusters_i32(ld, "out_zero", 0, qmax)) ||
-	    !(n->m0 = clusters_i32(ld, "a_multiplier", 0, INT32_MAX)) ||
-	    !(n->shift = clusters_i32(ld, "a_shift", QADD_MIN_SHIFT, 31)) ||
-	    !(n->b_m0 = clusters_i32(ld, "b_multiplier", 0, INT32_MAX)) ||
-	    !(n->b_shift = clusters_i32(ld, "b_shift", QADD_MIN_SHIFT, 31)))
+	    !(n->a_mult = clusters_i32(ld, "a_multiplier", 0, REQUANT_ADD_MAX_MULT - 1)) ||
+	    !(n->b_mult = clusters_i32(ld, "b_multiplier", 0, REQUANT_ADD_MAX_MULT - 1)) ||
+	    !(n->shift = clusters_i32(ld, "shift", 0, REQUANT_ADD_MAX_SHIFT)))
 		return -1;
 	size_t bytes = (size_t)ld->q->clusters * sizeof(int32_t);
 	if (memcmp(zero_of(ld->q, n->in[0]), n->in_zero, bytes) ||
@@ -329,14 +335,14 @@ int qmodel_load(struct qmodel *q, const struct pcqfile *f, const char *file, int
 			     "scores", file, last->name);
 	}
 	q->classes = last->c;
-	size_t col = 0, acc = 0, adds = 0;
+	size_t col = 0, acc = 0, box = 0;
 	for (int j = 0; j < q->n_nodes; j++) {
 		struct qnode *n = &q->nodes[j];
 		size_t per = (size_t)n->c * n->h * n->w;
 		if (j > 0)
 			n->out = own(q, (size_t)batch * per);
-		if (n->op == QOP_ADD && 2 * per > adds)
-			adds = 2 * per;
+		if (n->iconv && iconv_coef(n->iconv) && (size_t)batch * n->h * n->w > box)
+			box = (size_t)batch * n->h * n->w;
 		if (n->op == QOP_CONV || n->op == QOP_LINEAR) {
 			size_t rows = (size_t)batch * n->h * n->w;
 			acc = rows * n->kout > acc ? rows * n->kout : acc;
@@ -348,7 +354,7 @@ int qmodel_load(struct qmodel *q, const struct pcqfile *f, const char *file, int
 	q->col_bytes = col;
 	q->acc = own(q, acc * sizeof(int32_t));
 	q->acc_count = acc;
-	q->add_scratch = own(q, adds * (size_t)omp_get_max_threads() * sizeof(int32_t));
+	q->box = own(q, box * sizeof(int32_t));
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include "model.h"
 #include "qmodel.h"
 #include "quant_multiplier.h"
+#include "requant.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -196,6 +197,25 @@ static int weighted(struct qctx *q, int j, int conv)
 	return rc;
 }
 
+/* The residual add's multipliers (docs/FORMAT.md, requant.h): the input
+ * scale ratios ra, rb as M/2^shift on one grid, M = round(r·2^shift) below
+ * 2^22, with the largest shift <= 24 that allows it (the larger M has 22
+ * significant bits, unless the shift cap leaves it smaller: then both
+ * ratios are below 2^−2). */
+static int add_multipliers(struct qctx *q, const char *layer, double ra, double rb,
+			   int32_t *ma, int32_t *mb, int32_t *shift)
+{
+	for (int e = REQUANT_ADD_MAX_SHIFT; e >= 0; e--) {
+		double a = nearbyint(ldexp(ra, e)), b = nearbyint(ldexp(rb, e));
+		if (a < REQUANT_ADD_MAX_MULT && b < REQUANT_ADD_MAX_MULT) {
+			*ma = (int32_t)a, *mb = (int32_t)b, *shift = e;
+			return 0;
+		}
+	}
+	return error("'%s': layer '%s': an input's scale is %g times the output's, more than "
+		     "the 2^22 the integer add allows", q->file, layer, ra > rb ? ra : rb);
+}
+
 static int qadd(struct qctx *q, int j)
 {
 	const struct node *n = &q->m.nodes[j];
@@ -227,24 +247,12 @@ static int qadd(struct qctx *q, int j)
 			snprintf(key, sizeof(key), "%s_zero", part[i]);
 			memcpy(add(q, n->name, key, DTYPE_I32, 1, kc), z + i * K, (size_t)K * sizeof(int32_t));
 		}
-		for (int i = 0; i < 2 && rc == 0; i++) {
-			char key[32];
-			snprintf(key, sizeof(key), "%s_multiplier", part[i]);
-			int32_t *m0 = add(q, n->name, key, DTYPE_I32, 1, kc);
-			snprintf(key, sizeof(key), "%s_shift", part[i]);
-			int32_t *sh = add(q, n->name, key, DTYPE_I32, 1, kc);
-			for (int c = 0; c < K && rc == 0; c++) {
-				int shift;
-				rc = multiplier(q, n->name, (double)s[i * K + c] / s[2 * K + c], &m0[c],
-						&shift);
-				if (rc == 0 && shift < QADD_MIN_SHIFT)
-					rc = error("'%s': layer '%s': input %s's scale is %g times the "
-						   "output's, more than the 64 the integer add allows",
-						   q->file, n->name, part[i],
-						   (double)s[i * K + c] / s[2 * K + c]);
-				sh[c] = shift;
-			}
-		}
+		int32_t *ma = add(q, n->name, "a_multiplier", DTYPE_I32, 1, kc);
+		int32_t *mb = add(q, n->name, "b_multiplier", DTYPE_I32, 1, kc);
+		int32_t *sh = add(q, n->name, "shift", DTYPE_I32, 1, kc);
+		for (int c = 0; c < K && rc == 0; c++)
+			rc = add_multipliers(q, n->name, (double)s[c] / s[2 * K + c],
+					     (double)s[K + c] / s[2 * K + c], &ma[c], &mb[c], &sh[c]);
 	}
 	free(s);
 	free(z);

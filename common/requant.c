@@ -128,6 +128,42 @@ static void div_pot_i32_scalar(int32_t *out, const int32_t *x, size_t n, int e)
 		out[i] = fp_div_pot(x[i], e);
 }
 
+/* The conv epilogue's value before requantization, in wrapping uint32
+ * arithmetic (the caller guarantees the true value fits int32). */
+static inline int32_t conv_value(int32_t acc, int32_t coef, int32_t box, int acc_shift,
+				 int32_t bias)
+{
+	uint32_t v = (uint32_t)acc + (uint32_t)coef * (uint32_t)box;
+	return (int32_t)((v << acc_shift) + (uint32_t)bias);
+}
+
+static void requant_u8_rows_scalar(uint8_t *out, const int32_t *acc, size_t r0, size_t rows,
+				   int kout, const struct requant_rows *p)
+{
+	for (size_t r = r0; r < rows; r++)
+		for (int k = 0; k < kout; k++) {
+			size_t e = r * (size_t)kout + k;
+			int32_t v = conv_value(acc[e], p->coef ? p->coef[k] : 0,
+					       p->coef ? p->box[r] : 0, p->acc_shift, p->bias[k]);
+			out[e] = u8_one(v, p->m0, p->shift, p->z, p->lo, p->hi);
+		}
+}
+
+static uint8_t add_one(uint8_t a, uint8_t b, const struct requant_add *p)
+{
+	/* |sum| <= 2·255·(2^22 − 1) < 2^31: requant.h */
+	int32_t sum = (a - p->za) * p->ma + (b - p->zb) * p->mb;
+	int64_t v = (int64_t)p->z + fp_div_pot(sum, p->shift);
+	return (uint8_t)(v < p->lo ? p->lo : v > p->hi ? p->hi : v);
+}
+
+static void requant_add_u8_scalar(uint8_t *out, const uint8_t *a, const uint8_t *b, size_t i,
+				  size_t n, const struct requant_add *p)
+{
+	for (; i < n; i++)
+		out[i] = add_one(a[i], b[i], p);
+}
+
 /* The lane constants for one (m0, shift). */
 struct rq_consts {
 	int neg;            /* shift < 0: s = −shift, saturating x·2^s first */
@@ -297,6 +333,111 @@ AVX2_FN static void div_pot_i32_avx2(int32_t *out, const int32_t *x, size_t n, i
 	div_pot_i32_scalar(out + i, x + i, n - i, e);
 }
 
+/* Two vectors of bytes-in-dwords (each in [0, 255]) as 16 bytes, in order. */
+AVX2_INLINE void store16(uint8_t *out, __m256i a, __m256i b)
+{
+	/* packus_epi32 then packus_epi16 leave dwords a0-3 b0-3 a0-3 b0-3 |
+	 * a4-7 b4-7 a4-7 b4-7 (in bytes); dwords 0, 4, 1, 5 are a then b. */
+	__m256i w = _mm256_packus_epi32(a, b);
+	w = _mm256_packus_epi16(w, w);
+	w = _mm256_permutevar8x32_epi32(w, _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5));
+	_mm_storeu_si128((__m128i *)out, _mm256_castsi256_si128(w));
+}
+
+/* Eight lanes of the conv epilogue, clamped to [L, H], plus z. */
+AVX2_INLINE __m256i v8_conv(const int32_t *acc, const int32_t *coef, __m256i box,
+			    const int32_t *bias, __m128i acc_shift, const struct v8 *v,
+			    __m256i L, __m256i H, __m256i z, int neg, int div, int has_coef)
+{
+	__m256i x = v8_load(acc);
+	if (has_coef)
+		x = _mm256_add_epi32(x, _mm256_mullo_epi32(v8_load(coef), box));
+	x = _mm256_add_epi32(_mm256_sll_epi32(x, acc_shift), v8_load(bias));
+	__m256i r = v8_requant(x, v, neg, div);
+	return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(r, L), H), z);
+}
+
+AVX2_INLINE void rows_avx2_body(uint8_t *out, const int32_t *acc, size_t rows, int kout,
+				const struct requant_rows *p, const struct v8 *v, int32_t L,
+				int32_t H, int neg, int div, int has_coef)
+{
+	const __m256i Lv = _mm256_set1_epi32(L), Hv = _mm256_set1_epi32(H);
+	const __m256i zv = _mm256_set1_epi32(p->z);
+	const __m128i sh = _mm_cvtsi32_si128(p->acc_shift);
+	for (size_t r = 0; r < rows; r++) {
+		const __m256i box = has_coef ? _mm256_set1_epi32(p->box[r]) : _mm256_setzero_si256();
+		const int32_t *a = acc + r * (size_t)kout;
+		uint8_t *o = out + r * (size_t)kout;
+		for (int k = 0; k < kout; k += 16) {
+			__m256i lo = v8_conv(a + k, p->coef + k, box, p->bias + k, sh, v, Lv, Hv, zv,
+					     neg, div, has_coef);
+			__m256i hi = v8_conv(a + k + 8, p->coef + k + 8, box, p->bias + k + 8, sh, v,
+					     Lv, Hv, zv, neg, div, has_coef);
+			store16(o + k, lo, hi);
+		}
+	}
+}
+
+/* kout a multiple of 16. */
+AVX2_FN static void requant_u8_rows_avx2(uint8_t *out, const int32_t *acc, size_t rows, int kout,
+					 const struct requant_rows *p, int32_t L, int32_t H)
+{
+	const struct rq_consts c = rq_consts(p->shift);
+	struct v8 v;
+	v8_init(&v, p->m0, &c);
+	const int has = p->coef != NULL;
+	if (c.neg)
+		has ? rows_avx2_body(out, acc, rows, kout, p, &v, L, H, 1, 0, 1)
+		    : rows_avx2_body(out, acc, rows, kout, p, &v, L, H, 1, 0, 0);
+	else if (c.e)
+		has ? rows_avx2_body(out, acc, rows, kout, p, &v, L, H, 0, 1, 1)
+		    : rows_avx2_body(out, acc, rows, kout, p, &v, L, H, 0, 1, 0);
+	else
+		has ? rows_avx2_body(out, acc, rows, kout, p, &v, L, H, 0, 0, 1)
+		    : rows_avx2_body(out, acc, rows, kout, p, &v, L, H, 0, 0, 0);
+}
+
+/* Eight lanes of the residual add before clamping. The rounding division
+ * of the sum x by 2^e, e >= 1, is floor((x + 2^(e−1) − [x < 0]) / 2^e):
+ * ties away from zero, fp_div_pot's bits; no overflow, as |x| + 2^(e−1) <
+ * 2^31 (requant.h's bounds, e <= 24). For e = 0, half and sign are 0. */
+AVX2_INLINE __m256i v8_add(const uint8_t *a, const uint8_t *b, __m256i ma, __m256i mb,
+			   __m256i base, __m256i half, __m256i sign, __m128i e)
+{
+	__m256i xa = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)a));
+	__m256i xb = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)b));
+	/* q_a·M_a + q_b·M_b − (Z_a·M_a + Z_b·M_b): the same sum, fewer steps */
+	__m256i x = _mm256_add_epi32(_mm256_add_epi32(_mm256_mullo_epi32(xa, ma),
+						      _mm256_mullo_epi32(xb, mb)), base);
+	x = _mm256_add_epi32(_mm256_add_epi32(x, half),
+			     _mm256_and_si256(_mm256_srai_epi32(x, 31), sign));
+	return _mm256_sra_epi32(x, e);
+}
+
+AVX2_FN static void requant_add_u8_avx2(uint8_t *out, const uint8_t *a, const uint8_t *b,
+					size_t n, const struct requant_add *p)
+{
+	const __m256i ma = _mm256_set1_epi32(p->ma), mb = _mm256_set1_epi32(p->mb);
+	const __m256i base = _mm256_set1_epi32(-(p->za * p->ma + p->zb * p->mb));
+	const __m256i half = _mm256_set1_epi32(p->shift ? 1 << (p->shift - 1) : 0);
+	const __m256i sign = _mm256_set1_epi32(p->shift ? -1 : 0);
+	const __m128i e = _mm_cvtsi32_si128(p->shift);
+	/* clamp(z + r, lo, hi) as clamp(r, lo − z, hi − z) + z: no bound
+	 * overflows for bytes */
+	const __m256i L = _mm256_set1_epi32(p->lo - p->z), H = _mm256_set1_epi32(p->hi - p->z);
+	const __m256i z = _mm256_set1_epi32(p->z);
+	size_t i = 0;
+	for (; i + 16 <= n; i += 16) {
+		__m256i r[2];
+		for (int h = 0; h < 2; h++) {
+			__m256i v = v8_add(a + i + 8 * h, b + i + 8 * h, ma, mb, base, half, sign, e);
+			r[h] = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(v, L), H), z);
+		}
+		store16(out + i, r[0], r[1]);
+	}
+	requant_add_u8_scalar(out, a, b, i, n, p);
+}
+
 #endif /* RQ_X86 */
 
 /* ---- Entry points ---- */
@@ -335,6 +476,43 @@ void requant_u8(uint8_t *out, const int32_t *x, size_t n, int32_t m0, int shift,
 	}
 #endif
 	requant_u8_scalar(out, x, n, m0, shift, z, lo, hi);
+}
+
+void requant_u8_rows(uint8_t *out, const int32_t *acc, size_t rows, int kout,
+		     const struct requant_rows *p)
+{
+	CHECK(kout >= 1);
+	CHECK(p->m0 >= 0);
+	CHECK(p->shift >= -31 && p->shift <= 31);
+	CHECK(p->acc_shift >= 0 && p->acc_shift <= 31);
+	CHECK(0 <= p->lo && p->lo <= p->hi && p->hi <= 255);
+#if RQ_X86
+	int64_t L = (int64_t)p->lo - p->z, H = (int64_t)p->hi - p->z;
+	if (avx2_now() && kout % 16 == 0 && L <= INT32_MAX) {
+		requant_u8_rows_avx2(out, acc, rows, kout, p, (int32_t)L,
+				     H > INT32_MAX ? INT32_MAX : (int32_t)H);
+		return;
+	}
+#endif
+	requant_u8_rows_scalar(out, acc, 0, rows, kout, p);
+}
+
+void requant_add_u8(uint8_t *out, const uint8_t *a, const uint8_t *b, size_t n,
+		    const struct requant_add *p)
+{
+	CHECK(p->za >= 0 && p->za <= 255 && p->zb >= 0 && p->zb <= 255);
+	CHECK(p->ma >= 0 && p->ma < REQUANT_ADD_MAX_MULT && p->mb >= 0 &&
+	      p->mb < REQUANT_ADD_MAX_MULT);
+	CHECK(p->shift >= 0 && p->shift <= REQUANT_ADD_MAX_SHIFT);
+	CHECK(p->z >= 0 && p->z <= 255);
+	CHECK(0 <= p->lo && p->lo <= p->hi && p->hi <= 255);
+#if RQ_X86
+	if (avx2_now()) {
+		requant_add_u8_avx2(out, a, b, n, p);
+		return;
+	}
+#endif
+	requant_add_u8_scalar(out, a, b, 0, n, p);
 }
 
 void div_pot_i32(int32_t *out, const int32_t *x, size_t n, int e)

@@ -27,6 +27,42 @@ void requant_i32(int32_t *out, const int32_t *x, size_t n, int32_t m0, int shift
 void requant_u8(uint8_t *out, const int32_t *x, size_t n, int32_t m0, int shift,
 		int32_t z, int32_t lo, int32_t hi);
 
+/* A convolution's epilogue over `rows` rows of kout accumulators, in one
+ * pass: for row r and channel k,
+ *   v = (acc[r·kout + k] + coef[k]·box[r])·2^acc_shift + bias[k]
+ * in wrapping 32-bit arithmetic (the caller guarantees that the true v
+ * fits int32, so the wrapped intermediates do not matter), then
+ *   out[r·kout + k] = clamp(z + fp_requantize(v, m0, shift), lo, hi).
+ * coef NULL: no box term (box unused). acc_shift 0..31. */
+struct requant_rows {
+	const int32_t *bias;    /* (kout) */
+	const int32_t *coef;    /* (kout) or NULL */
+	const int32_t *box;     /* (rows) when coef */
+	int acc_shift;
+	int32_t m0;
+	int shift;
+	int32_t z, lo, hi;
+};
+void requant_u8_rows(uint8_t *out, const int32_t *acc, size_t rows, int kout,
+		     const struct requant_rows *p);
+
+/* The residual add (docs/FORMAT.md's qadd): both inputs' (q − Z) scaled
+ * by integer multipliers to one fixed-point grid 2^−shift, summed, rounded
+ * once:
+ *   out[i] = clamp(z + fp_div_pot((a[i] − za)·ma + (b[i] − zb)·mb, shift),
+ *                  lo, hi).
+ * Zero points and z in 0..255; ma, mb in [0, REQUANT_ADD_MAX_MULT), so
+ * |sum| <= 2·255·(2^22 − 1) < 2^31; shift in 0..REQUANT_ADD_MAX_SHIFT. */
+#define REQUANT_ADD_MAX_MULT (1 << 22)
+#define REQUANT_ADD_MAX_SHIFT 24
+struct requant_add {
+	int32_t za, ma, zb, mb;
+	int shift;
+	int32_t z, lo, hi;
+};
+void requant_add_u8(uint8_t *out, const uint8_t *a, const uint8_t *b, size_t n,
+		    const struct requant_add *p);
+
 /* out[i] = fp_div_pot(x[i], e), e in 0..31. out may alias x (out == x). */
 void div_pot_i32(int32_t *out, const int32_t *x, size_t n, int e);
 

@@ -105,15 +105,15 @@ def finish(acc, cl, t, p, name, qmax):
 
 
 def add(a, b, cl, t, p, name, qmax):
-    r = []
+    s = 0
     for part, x in (('a', a), ('b', b)):
         z = per_image(t[f'{name}.{part}_zero'], cl, 4)
-        m0 = np.broadcast_to(per_image(t[f'{name}.{part}_multiplier'], cl, 4), x.shape)
-        sh = np.broadcast_to(per_image(t[f'{name}.{part}_shift'], cl, 4), x.shape)
-        r.append(requantize((x - z) * (1 << 16), m0, sh))
+        m = per_image(t[f'{name}.{part}_multiplier'], cl, 4)
+        s = s + (x - z) * m
+    assert (np.abs(s) < 2**31).all()
+    e = np.broadcast_to(per_image(t[name + '.shift'], cl, 4), s.shape)
     z3 = per_image(t[name + '.out_zero'], cl, 4)
-    out = z3 + div_pot(np.clip(r[0] + r[1], INT32_MIN, INT32_MAX), 16)
-    return np.clip(out, z3 if p['relu'] else 0, qmax)
+    return np.clip(z3 + div_pot(s, e), z3 if p['relu'] else 0, qmax)
 
 
 def avgpool(x, cl, t, p, name, qmax):

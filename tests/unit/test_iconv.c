@@ -1,5 +1,6 @@
-/* Tests for iconv.c: iconv_run and iconv_run_padded against a plain int64
- * reference of the definitions in iconv.h, bit for bit: ResNet20's and
+/* Tests for iconv.c: iconv_run, iconv_run_padded and iconv_run_split
+ * (with its box sums) against a plain int64 reference of the definitions
+ * in iconv.h, bit for bit: ResNet20's and
  * AlexNet-like layer shapes and odd ones (borders where several tap
  * ranges differ, pads as large as the kernel and larger), 2- to 8-bit
  * weights with zero points 0, qmax and in between, channels of which only
@@ -238,29 +239,63 @@ static void run_check(struct layer *l, int n, const char *what)
 	for (int k = 0; k < l->s->K; k++)
 		for (size_t t = 0; t < per_k; t++)
 			wsum[k] += l->q_w[k * per_k + t] - l->w_zero;
-	for (int padded = 0; padded < 2; padded++) {
+	/* mode 0: iconv_run; 1: iconv_run_padded; 2: iconv_run_split, its box
+	 * term added here (and the box sums checked against direct sums) */
+	const struct shape *s = l->s;
+	const int OH = out_size(s->H, s), OW = out_size(s->W, s);
+	int32_t *box = malloc((size_t)l->batch * OH * OW * sizeof(int32_t));
+	assert_non_null(box);
+	for (int mode = 0; mode < 3; mode++) {
+		const int padded = mode > 0;
 		memset(l->acc, 0x5a, all * sizeof(int32_t));
-		if (padded)
+		memset(box, 0x5a, (size_t)l->batch * OH * OW * sizeof(int32_t));
+		if (mode == 2)
+			iconv_run_split(l->cv, l->x, n, l->z1, l->acc, box);
+		else if (padded)
 			iconv_run_padded(l->cv, l->x, n, l->z1, l->acc);
 		else
 			iconv_run(l->cv, l->x, n, l->z1, l->acc);
+		const int32_t *coef = iconv_coef(l->cv);
+		if (mode == 2 && coef)
+			for (int i = 0; i < n; i++)
+				for (int oy = 0; oy < OH; oy++)
+					for (int ox = 0; ox < OW; ox++) {
+						int64_t sum = 0;
+						for (int ky = 0; ky < s->kernel; ky++)
+							for (int kx = 0; kx < s->kernel; kx++) {
+								int y = oy * s->stride - s->pad + ky;
+								int xx = ox * s->stride - s->pad + kx;
+								if (y < 0 || y >= s->H || xx < 0 || xx >= s->W)
+									continue;
+								for (int c = 0; c < s->C; c++)
+									sum += l->x[(((size_t)i * s->H + y) * s->W + xx) * s->C + c];
+							}
+						assert_int_equal(box[((size_t)i * OH + oy) * OW + ox], sum);
+					}
+		if (mode == 2 && !coef)
+			assert_int_equal(box[0], 0x5a5a5a5a);   /* not written */
 		for (size_t e = 0; e < out; e++) {
 			int64_t want = l->want[e];
 			if (padded) {
 				want += l->z1[e / l->out_per] * wsum[e % l->s->K];
 				assert_true(want >= INT32_MIN && want <= INT32_MAX);
 			}
-			if (l->acc[e] != want) {
+			int32_t got = l->acc[e];
+			if (mode == 2 && coef)   /* wrapping, as the engine adds it */
+				got = (int32_t)((uint32_t)got + (uint32_t)coef[e % l->s->K] *
+							       (uint32_t)box[e / l->s->K]);
+			if (got != want) {
 				print_error("%s, %d bits, Z2 %d, n %d (%s%s): acc[%zu] = %d, "
 					    "expected %lld\n", l->s->name, l->bits, l->w_zero, n,
-					    what, padded ? ", padded" : "", e, l->acc[e],
-					    (long long)want);
+					    what, mode == 2 ? ", split" : padded ? ", padded" : "", e,
+					    got, (long long)want);
 				fail();
 			}
 		}
 		for (size_t e = out; e < all; e++)
 			assert_int_equal(l->acc[e], 0x5a5a5a5a);
 	}
+	free(box);
 	free(wsum);
 }
 

@@ -440,6 +440,131 @@ static void test_known_values(void **state)
 	}
 }
 
+/* requant_u8_rows: true values v = acc·2^acc_shift + bias (acc drawn, then
+ * stored minus coef·box, wrapped, when there is a box term) against
+ * ref_u8(v); channel counts that take the vector path (multiples of 16) and
+ * the scalar one, negative shifts (saturating v·2^s) and ReLU clamps. */
+static void test_conv_rows(void **state)
+{
+	(void)state;
+	static const int kouts[] = { 16, 32, 48, 64, 10, 7 };
+	static const int shifts[] = { -8, -3, -1, 0, 1, 5, 9, 12, 20, 31 };
+	static const int acc_shifts[] = { 0, 1, 4, 16 };
+	enum { ROWS = 37, MAXK = 64 };
+	int32_t acc[ROWS * MAXK], bias[MAXK], coef[MAXK], box[ROWS];
+	int64_t v[ROWS * MAXK];
+	uint8_t out[ROWS * MAXK + 16];
+	struct rng r;
+	rng_seed(&r, 17, 0);
+	for (int p = 0; p < NPATHS; p++) {
+		const char *path = set_path(p);
+		for (size_t ki = 0; ki < sizeof(kouts) / sizeof(kouts[0]); ki++)
+			for (size_t si = 0; si < sizeof(shifts) / sizeof(shifts[0]); si++)
+				for (size_t ai = 0; ai < sizeof(acc_shifts) / sizeof(acc_shifts[0]); ai++)
+					for (int with_coef = 0; with_coef < 2; with_coef++) {
+			const int kout = kouts[ki], as = acc_shifts[ai];
+			int32_t m0 = (int32_t)rand_range(&r, INT64_C(1) << 30, INT32_MAX);
+			int32_t z = (int32_t)rand_range(&r, 0, 255), lo = with_coef ? z : 0;
+			int64_t amax = (INT64_C(1) << (30 - as)) - 1;
+			for (int k = 0; k < kout; k++) {
+				bias[k] = (int32_t)rand_range(&r, -(1 << 29), 1 << 29);
+				coef[k] = (int32_t)rand_range(&r, -255, 255);
+			}
+			for (int row = 0; row < ROWS; row++) {
+				box[row] = (int32_t)rand_range(&r, 0, 255 * 576);
+				for (int k = 0; k < kout; k++) {
+					int64_t a = rand_range(&r, -amax, amax);
+					size_t e = (size_t)row * kout + k;
+					v[e] = a * (INT64_C(1) << as) + bias[k];
+					acc[e] = with_coef ? (int32_t)((uint32_t)a - (uint32_t)coef[k] *
+									   (uint32_t)box[row])
+							   : (int32_t)a;
+				}
+			}
+			memset(out, 0xee, sizeof(out));
+			struct requant_rows rp = {
+				.bias = bias, .coef = with_coef ? coef : NULL, .box = box,
+				.acc_shift = as, .m0 = m0, .shift = shifts[si],
+				.z = z, .lo = lo, .hi = 255,
+			};
+			requant_u8_rows(out, acc, ROWS, kout, &rp);
+			for (size_t e = 0; e < (size_t)ROWS * kout; e++) {
+				uint8_t want = ref_u8((int32_t)v[e], m0, shifts[si], z, lo, 255);
+				if (out[e] != want)
+					fail_msg("%s: requant_u8_rows kout %d shift %d acc_shift %d coef %d: "
+						 "out[%zu] = %d, want %d", path, kout, shifts[si], as,
+						 with_coef, e, out[e], want);
+			}
+			assert_int_equal(out[(size_t)ROWS * kout], 0xee);
+		}
+	}
+}
+
+/* requant_add_u8 on every pair (a, b) of bytes against its definition
+ * written out with fixedpoint.h's fp_div_pot, for zero points at both ends
+ * and inside, multipliers 0, 1, 2^22 − 1 (the largest: sums near ±2^31)
+ * and random, every shift 0..24 (sums on exact ties of the division
+ * included: multipliers 2^(shift−1) make every odd sum one, to shift 22), ReLU, and
+ * lengths and offsets that leave scalar tails. */
+static void test_add(void **state)
+{
+	(void)state;
+	enum { N = 65536 };
+	uint8_t *a = malloc(N + 32), *b = malloc(N + 32), *out = malloc(N + 32);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(out);
+	for (int i = 0; i < N; i++) {
+		a[i] = (uint8_t)(i & 255);
+		b[i] = (uint8_t)(i >> 8);
+	}
+	struct rng r;
+	rng_seed(&r, 23, 0);
+	const int32_t big = REQUANT_ADD_MAX_MULT - 1;
+	struct { int32_t za, zb, ma, mb; } c[] = {
+		{ 0, 255, big, big }, { 255, 0, big, big }, { 0, 0, big, 0 }, { 128, 127, 1, 1 },
+		{ 17, 200, -1, -1 }, { 3, 250, -1, -1 }, { 255, 255, 0, 0 }, { 64, 192, -2, -2 },
+	};
+	for (int p = 0; p < NPATHS; p++) {
+		const char *path = set_path(p);
+		for (size_t k = 0; k < sizeof(c) / sizeof(c[0]); k++)
+			for (int shift = 0; shift <= REQUANT_ADD_MAX_SHIFT; shift++) {
+				int32_t tie = shift == 0 ? 1 : shift <= 22 ? 1 << (shift - 1) : big;
+				struct requant_add q = {
+					.za = c[k].za, .zb = c[k].zb, .shift = shift,
+					/* -1: random; -2: 2^(shift−1), odd sums are ties */
+					.ma = c[k].ma == -1 ? (int32_t)rand_range(&r, 0, big) :
+					      c[k].ma == -2 ? tie : c[k].ma,
+					.mb = c[k].mb == -1 ? (int32_t)rand_range(&r, 0, big) :
+					      c[k].mb == -2 ? tie : c[k].mb,
+					.z = (int32_t)rand_range(&r, 0, 255),
+					.hi = shift % 3 == 2 ? 200 : 255,
+				};
+				q.lo = shift % 2 ? (q.z < q.hi ? q.z : q.hi) : 0;
+				size_t off = (size_t)shift % 5, n = N - off - (size_t)(shift % 4) * 3;
+				memset(out, 0xee, N + 32);
+				requant_add_u8(out + off, a + off, b + off, n, &q);
+				for (size_t i = 0; i < n; i++) {
+					int64_t sum = (int64_t)(a[off + i] - q.za) * q.ma +
+						      (int64_t)(b[off + i] - q.zb) * q.mb;
+					assert_true(sum >= INT32_MIN && sum <= INT32_MAX);
+					int64_t v = q.z + fp_div_pot((int32_t)sum, q.shift);
+					uint8_t want = (uint8_t)(v < q.lo ? q.lo : v > q.hi ? q.hi : v);
+					if (out[off + i] != want)
+						fail_msg("%s: requant_add_u8 case %zu shift %d: a %d b %d: "
+							 "got %d, want %d", path, k, shift, a[off + i],
+							 b[off + i], out[off + i], want);
+				}
+				assert_int_equal(out[off + n], 0xee);
+				if (off)
+					assert_int_equal(out[off - 1], 0xee);
+			}
+	}
+	free(a);
+	free(b);
+	free(out);
+}
+
 static void test_path_names(void **state)
 {
 	(void)state;
@@ -469,6 +594,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_div_pot, teardown_path),
 		cmocka_unit_test_teardown(test_lengths, teardown_path),
 		cmocka_unit_test_teardown(test_full_range, teardown_path),
+		cmocka_unit_test_teardown(test_conv_rows, teardown_path),
+		cmocka_unit_test_teardown(test_add, teardown_path),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

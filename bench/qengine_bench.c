@@ -1,0 +1,70 @@
+/* Throughput of the integer engine alone (common/qengine.c) on a
+ * quantized-model file: random quantized images at batch B, spread evenly
+ * over the model's clusters, qmodel_run timed over REPS batches after one
+ * warm-up batch; then the time per operation kind (qmodel's node_ns).
+ *   qengine_bench INT.msgpack [BATCH] [REPS] [THREADS]   (128, 20, 2) */
+#include "pcqfile.h"
+#include "qmodel.h"
+#include "rng.h"
+#include "threads.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static const char *op_names[] = { "quantize", "conv", "linear", "add", "maxpool",
+				  "global_avgpool", "avgpool_requant", "flatten" };
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: qengine_bench INT.msgpack [BATCH] [REPS] [THREADS]\n");
+		return 2;
+	}
+	int batch = argc > 2 ? atoi(argv[2]) : 128, reps = argc > 3 ? atoi(argv[3]) : 20;
+	threads_set(argc > 4 ? atoi(argv[4]) : 2);
+	struct pcqfile f;
+	struct qmodel q;
+	if (pcqfile_read(&f, argv[1], KIND_QUANTIZED, NULL) ||
+	    qmodel_load(&q, &f, argv[1], batch))
+		return 1;
+	size_t per = (size_t)q.c * q.h * q.w;
+	uint8_t *x = malloc(per * batch);
+	struct rng r;
+	rng_seed(&r, 1, 0);
+	for (size_t i = 0; i < per * batch; i++)
+		x[i] = (uint8_t)(rng_u32(&r) % (uint32_t)(q.qmax + 1));
+	struct kmeans_group *groups = calloc((size_t)q.clusters, sizeof(*groups));
+	for (int k = 0; k < q.clusters; k++) {
+		groups[k].cluster = k;
+		groups[k].count = (size_t)(batch / q.clusters + (k < batch % q.clusters));
+	}
+	uint64_t ns[q.n_nodes];
+	qmodel_run(&q, x, batch, groups, (size_t)q.clusters);
+	for (int j = 0; j < q.n_nodes; j++)
+		ns[j] = 0;
+	q.node_ns = ns;
+	double t0 = now();
+	for (int i = 0; i < reps; i++)
+		qmodel_run(&q, x, batch, groups, (size_t)q.clusters);
+	double t = now() - t0;
+	printf("%s: batch %d, K=%d, %d threads: %.0f images/s\n", argv[1], batch, q.clusters,
+	       threads_get(), reps * batch / t);
+	double by_op[8] = { 0 }, total = 0;
+	for (int j = 0; j < q.n_nodes; j++) {
+		by_op[q.nodes[j].op] += 1e-9 * (double)ns[j];
+		total += 1e-9 * (double)ns[j];
+	}
+	for (int o = 0; o < 8; o++)
+		if (by_op[o] > 0)
+			printf("  %-16s %6.1f us/image %5.1f%%\n", op_names[o],
+			       1e6 * by_op[o] / (reps * batch), 100 * by_op[o] / total);
+	return 0;
+}
