@@ -99,7 +99,7 @@ $(BUILD)/%.o: %.cu build/config.mk
 # The quantization loops want GCC's full vectoriser (-O2 in GCC 12 only
 # vectorises loops without an epilogue): integer code, and element-wise
 # float code without reductions or contractions, so results cannot change.
-$(BUILD)/common/qengine.o $(BUILD)/common/qinfer.o $(BUILD)/common/fakequant.o: CFLAGS += -O3
+$(BUILD)/common/qengine.o $(BUILD)/common/qinfer.o $(BUILD)/common/fakequant.o $(BUILD)/common/iconv.o: CFLAGS += -O3
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

@@ -516,35 +516,79 @@ static inline uint32_t byte_sum(const uint8_t *p, int n)
 	return sum;
 }
 
-/* acc += coef[k]·Σ_V Σ_c x + z1·U[padded][k] for every output (uint32:
- * wraps, the true result fits in int32). Σ_V Σ_c x from the integral
- * image S of the channel sums, S[y][x] = Σ_{y' < y, x' < x}: four values
- * per output; S is kept mod 2^32, and the box sums (< 2^32) come out
- * exact. Without the box term, `padded` touches only the border. */
-/* S[y][x] = Σ_{y' < y, x' < x} Σ_c x[i, y', x', c] for image i, (H + 1, W + 1). */
+/* sums[p] = Σ_c px[p·C + c] for the n pixels at px. */
+static void channel_sums(const uint8_t *px, int n, int C, uint32_t *sums)
+{
+	int p = 0;
+#if defined(__AVX2__)
+	const __m256i zero = _mm256_setzero_si256();
+	if (C == 16) {
+		/* four pixels in two loads: vpsadbw leaves each pixel's two
+		 * 8-byte halves in two qwords; unpacking and adding pairs them */
+		for (; p + 4 <= n; p += 4) {
+			const uint8_t *q = px + (size_t)p * 16;
+			__m256i a = _mm256_sad_epu8(_mm256_loadu_si256((const __m256i *)q), zero);
+			__m256i b = _mm256_sad_epu8(_mm256_loadu_si256((const __m256i *)(q + 32)), zero);
+			/* qwords: pixels p, p + 2 | p + 1, p + 3 */
+			__m256i t = _mm256_add_epi64(_mm256_unpacklo_epi64(a, b),
+						     _mm256_unpackhi_epi64(a, b));
+			t = _mm256_permutevar8x32_epi32(t, _mm256_setr_epi32(0, 4, 2, 6, 0, 0, 0, 0));
+			_mm_storeu_si128((__m128i *)(sums + p), _mm256_castsi256_si128(t));
+		}
+	} else if (C % 32 == 0) {
+		for (; p + 4 <= n; p += 4) {
+			__m256i s[4];
+			for (int j = 0; j < 4; j++) {
+				const uint8_t *q = px + (size_t)(p + j) * C;
+				s[j] = zero;
+				for (int c = 0; c < C; c += 32)
+					s[j] = _mm256_add_epi64(s[j], _mm256_sad_epu8(
+						_mm256_loadu_si256((const __m256i *)(q + c)), zero));
+			}
+			/* four partial qwords per pixel: pairs, then the two lanes */
+			__m256i t0 = _mm256_add_epi64(_mm256_unpacklo_epi64(s[0], s[1]),
+						      _mm256_unpackhi_epi64(s[0], s[1]));
+			__m256i t1 = _mm256_add_epi64(_mm256_unpacklo_epi64(s[2], s[3]),
+						      _mm256_unpackhi_epi64(s[2], s[3]));
+			__m256i u = _mm256_add_epi64(_mm256_permute2x128_si256(t0, t1, 0x20),
+						     _mm256_permute2x128_si256(t0, t1, 0x31));
+			u = _mm256_permutevar8x32_epi32(u, _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0));
+			_mm_storeu_si128((__m128i *)(sums + p), _mm256_castsi256_si128(u));
+		}
+	}
+#endif
+	for (; p < n; p++)
+		sums[p] = byte_sum(px + (size_t)p * C, C);
+}
+
+/* S[y][x] = Σ_{y' < y, x' < x} Σ_c x[i, y', x', c] for image i, (H + 1, W + 1),
+ * mod 2^32. */
 static void integral_image(const struct iconv *cv, const uint8_t *x, int i, uint32_t *S)
 {
 	const int C = cv->C, H = cv->H, W = cv->W;
 	const size_t W1 = (size_t)W + 1;
+	uint32_t sums[W];
 	memset(S, 0, W1 * sizeof(uint32_t));
 	const uint8_t *px = x + (size_t)i * H * W * C;
-	for (int y = 0; y < H; y++) {
+	for (int y = 0; y < H; y++, px += (size_t)W * C) {
 		uint32_t *row = S + (y + 1) * W1, *above = row - W1, sum = 0;
+		channel_sums(px, W, C, sums);
 		row[0] = 0;
-		for (int xx = 0; xx < W; xx++, px += C) {
-			sum += byte_sum(px, C);
+		for (int xx = 0; xx < W; xx++) {
+			sum += sums[xx];
 			row[xx + 1] = above[xx + 1] + sum;
 		}
 	}
 }
 
-/* box[i, oy, ox] = Σ_V Σ_c x for image i (iconv_run_split). */
+/* box[i, oy, ox] = Σ_V Σ_c x for image i (iconv_run_split): four values of
+ * the integral image per output, or a pixel's channel sum for 1x1. */
 static void box_sums(const struct iconv *cv, const uint8_t *x, int i, uint32_t *box)
 {
-	const int C = cv->C, W = cv->W, OH = cv->OH, OW = cv->OW;
+	const int C = cv->C, W = cv->W, OH = cv->OH, OW = cv->OW, k = cv->kernel;
 	const size_t W1 = (size_t)W + 1;
 	uint32_t *out = box + (size_t)i * OH * OW;
-	if (cv->kernel == 1) {   /* the pixel's channel sum, 0 in the padding */
+	if (k == 1) {   /* the pixel's channel sum, 0 in the padding */
 		for (int oy = 0; oy < OH; oy++)
 			for (int ox = 0; ox < OW; ox++, out++) {
 				int y0 = cv->y0[oy], x0 = cv->x0[ox];
@@ -553,13 +597,26 @@ static void box_sums(const struct iconv *cv, const uint8_t *x, int i, uint32_t *
 			}
 		return;
 	}
+	/* At stride 1 the outputs [a, b) have every column tap inside: their
+	 * reads are contiguous, a loop the compiler vectorises. */
+	int a = 0, b = 0;
+	if (cv->stride == 1) {
+		b = W + cv->pad - k + 1 < OW ? W + cv->pad - k + 1 : OW;
+		b = b < 0 ? 0 : b;
+		a = cv->pad < b ? cv->pad : b;
+	}
 	const uint32_t *S = cv->integral + (size_t)i * (cv->H + 1) * W1;
-	for (int oy = 0; oy < OH; oy++) {
+	for (int oy = 0; oy < OH; oy++, out += OW) {
 		const uint32_t *top = S + cv->y0[oy] * W1, *bottom = S + cv->y1[oy] * W1;
-		for (int ox = 0; ox < OW; ox++, out++) {
-			int x0 = cv->x0[ox], x1 = cv->x1[ox];
-			*out = bottom[x1] - top[x1] - bottom[x0] + top[x0];
-		}
+		for (int ox = 0; ox < a; ox++)
+			out[ox] = bottom[cv->x1[ox]] - top[cv->x1[ox]] - bottom[cv->x0[ox]] +
+				  top[cv->x0[ox]];
+		const uint32_t *t0 = top + a - cv->pad, *b0 = bottom + a - cv->pad;
+		for (int j = 0; j < b - a; j++)
+			out[a + j] = b0[j + k] - t0[j + k] - b0[j] + t0[j];
+		for (int ox = b; ox < OW; ox++)
+			out[ox] = bottom[cv->x1[ox]] - top[cv->x1[ox]] - bottom[cv->x0[ox]] +
+				  top[cv->x0[ox]];
 	}
 }
 
