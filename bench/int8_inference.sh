@@ -9,10 +9,14 @@
 # evaluation (input quantization included, JPEG decoding and
 # normalisation excluded: pcq-infer's engine_seconds), and the latency of
 # one image at batch 1. 2 threads unless THREADS says otherwise.
+# This shared machine's speed drifts by 10-20% within minutes, so every
+# measurement, PyTorch's included, is taken ROUNDS times (default 3),
+# interleaved, and the best of each is reported with the spread.
 set -eu
 arch=${1:-resnet20}
 batches=${2:-20}
 threads=${THREADS:-2}
+rounds=${ROUNDS:-3}
 py=${PYTHON_TORCH:-/usr/bin/python3}
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$here/../bin
@@ -24,8 +28,6 @@ data=dataset:$tmp/synth.msgpack
 "$bin/pcq-train" --arch "$arch" --data "$data" --epochs 1 --batch 64 --lr 0.01 --no-augment \
 	--threads "$threads" -o "$tmp/pre.msgpack" 2>/dev/null
 "$bin/pcq-kmeans" fit --data "$data" --clusters 10 --no-augment -o "$tmp/km.msgpack" 2>/dev/null
-"$bin/pcq-infer" "$tmp/pre.msgpack" --data "$data" --batch 128 --threads "$threads" --json \
-	>"$tmp/fp32.json"
 for bits in 8 4; do
 	for k in 1 10; do
 		km=
@@ -34,29 +36,47 @@ for bits in 8 4; do
 			"$bin/pcq-train" - --data "$data" $km --batch 32 --no-augment --threads "$threads" \
 				-o "$tmp/ft.msgpack" 2>/dev/null
 		"$bin/pcq-quantize" "$tmp/ft.msgpack" -o "$tmp/int-$bits-$k.msgpack"
-		"$bin/pcq-infer" "$tmp/int-$bits-$k.msgpack" --data "$data" $km --batch 128 \
-			--threads "$threads" --json >"$tmp/int-$bits-$k.json"
-		"$bin/pcq-infer" "$tmp/int-$bits-$k.msgpack" --data "$data" $km --batch 1 --limit 200 \
-			--threads "$threads" --json >"$tmp/one-$bits-$k.json"
 	done
 done
-$py "$here/torch_int8.py" "$arch" 128 "$threads" "$batches" >"$tmp/torch.json"
+r=1
+while [ $r -le $rounds ]; do
+	$py "$here/torch_int8.py" "$arch" 128 "$threads" "$batches" >"$tmp/torch.$r.json"
+	"$bin/pcq-infer" "$tmp/pre.msgpack" --data "$data" --batch 128 --threads "$threads" --json \
+		>"$tmp/fp32.$r.json"
+	for bits in 8 4; do
+		for k in 1 10; do
+			km=
+			[ "$k" -gt 1 ] && km="--kmeans $tmp/km.msgpack"
+			"$bin/pcq-infer" "$tmp/int-$bits-$k.msgpack" --data "$data" $km --batch 128 \
+				--threads "$threads" --json >"$tmp/int-$bits-$k.$r.json"
+			"$bin/pcq-infer" "$tmp/int-$bits-$k.msgpack" --data "$data" $km --batch 1 \
+				--limit 200 --threads "$threads" --json >"$tmp/one-$bits-$k.$r.json"
+		done
+	done
+	r=$((r + 1))
+done
 
-python3 - "$tmp" "$arch" "$threads" <<'PY'
+python3 - "$tmp" "$arch" "$threads" "$rounds" <<'PY'
 import json, os, sys
-d, arch, threads = sys.argv[1:]
-j = lambda n: json.load(open(os.path.join(d, n)))
-t = j('torch.json')
-fp = j('fp32.json')
-print(f"{arch}, batch 128, {threads} threads (PyTorch {t['torch']}, engine {t['engine']})")
-print(f"  PyTorch FP32:          {t['fp32_images_per_second']:8.0f} images/s")
-print(f"  pcq-infer FP32:        {fp['n'] / fp['seconds']:8.0f} images/s (whole evaluation)")
-print(f"  PyTorch int8:          {t['int8_images_per_second']:8.0f} images/s, one image {t['int8_single_image_ms']:.2f} ms")
+d, arch, threads, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+def runs(name):
+    return [json.load(open(os.path.join(d, f'{name}.{r}.json'))) for r in range(1, rounds + 1)]
+def best(values):
+    return max(values), f'(spread {min(values):.0f}-{max(values):.0f})'
+t = runs('torch')
+torch_fp32, sf = best([x['fp32_images_per_second'] for x in t])
+torch_int8, si = best([x['int8_images_per_second'] for x in t])
+torch_one = min(x['int8_single_image_ms'] for x in t)
+fp32, sp = best([x['n'] / x['seconds'] for x in runs('fp32')])
+print(f"{arch}, batch 128, {threads} threads (PyTorch {t[0]['torch']}, engine {t[0]['engine']}), "
+      f"best of {rounds} rounds")
+print(f"  PyTorch FP32:          {torch_fp32:8.0f} images/s {sf}")
+print(f"  pcq-infer FP32:        {fp32:8.0f} images/s {sp} (whole evaluation)")
+print(f"  PyTorch int8:          {torch_int8:8.0f} images/s {si}, one image {torch_one:.2f} ms")
 for bits in (8, 4):
     for k in (1, 10):
-        r, one = j(f'int-{bits}-{k}.json'), j(f'one-{bits}-{k}.json')
-        ips = r['n'] / r['engine_seconds']
-        print(f"  pcq-infer {bits}-bit K={k:<2}:   {ips:8.0f} images/s, one image "
-              f"{1000 * one['engine_seconds'] / one['n']:.2f} ms;  ratio to PyTorch int8 "
-              f"{ips / t['int8_images_per_second']:.2f}x")
+        ips, spread = best([x['n'] / x['engine_seconds'] for x in runs(f'int-{bits}-{k}')])
+        one = min(1000 * x['engine_seconds'] / x['n'] for x in runs(f'one-{bits}-{k}'))
+        print(f"  pcq-infer {bits}-bit K={k:<2}:   {ips:8.0f} images/s {spread}, one image "
+              f"{one:.2f} ms;  ratio to PyTorch int8 {ips / torch_int8:.2f}x")
 PY
