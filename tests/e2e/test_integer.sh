@@ -54,4 +54,15 @@ expect_error 1 "has 3 clusters: give the k-means model" \
 	pcq-infer "$T/resnet20-4-3.int" --data "$fm" --limit 10
 expect_error 2 "save-quantized-input needs" \
 	pcq-infer "$T/resnet20-4-3.int" --data "$fm" --limit 10 --save-quantized-input
+# A qadd in the earlier form (a (multiplier, shift) pair per input) is refused.
+$py - "$T/resnet20-4-3.int" "$T/old.int" <<'PY'
+import sys, msgpack
+m = msgpack.unpackb(open(sys.argv[1], 'rb').read(), raw=False)
+add = next(l for l in m['graph'] if l['op'] == 'qadd')['name']
+k = next(t for t in m['tensors'] if t['name'] == add + '.shift')
+m['tensors'].append(dict(k, name=add + '.a_shift'))
+open(sys.argv[2], 'wb').write(msgpack.packb(m, use_bin_type=True))
+PY
+expect_error 1 "a qadd with per-input shifts, from a pcq-quantize before the single-rounding add" \
+	pcq-infer "$T/old.int" --data "$fm" --limit 10 --kmeans "$T/km.msgpack"
 [ ! -e "$T/x.int" ] || fail "a failed pcq-quantize left its output"
