@@ -75,7 +75,7 @@ static void im2col(uint8_t *col, const uint8_t *x, const struct qnode *n, int im
 		}
 }
 
-/* Requantizes the accumulators of the `images` images to n->out in one
+/* Requantizes the accumulators of the `images` images to `out` in one
  * pass: (acc + coef·box)·2^acc_shift + offset, offset = bias −
  * Z1·Σ(w − Z2)·2^acc_shift per cluster (qmodel_load.c), then Z3 + M·that,
  * clamped (at Z3 too under a ReLU). coef and box: iconv_run_split's box

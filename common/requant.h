@@ -9,6 +9,11 @@
  * fp_high_mul's saturating case (both factors INT32_MIN) cannot occur, as
  * m0 >= 0 (CHECKed).
  *
+ * The integer engine calls the fused forms (requant_u8_rows for a
+ * convolution's output, requant_add_u8 for a residual add);
+ * requant_i32, requant_u8 and div_pot_i32 expose the same lane steps one
+ * at a time, so the unit tests can check them over the whole int32 range.
+ *
  * PCQ_REQUANT=scalar (read at the first call) keeps the AVX2 path off;
  * requant_force_scalar() does the same from a program (the unit tests run
  * both paths). */
