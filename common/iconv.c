@@ -454,18 +454,36 @@ int iconv_create(struct iconv **out, int batch, int C, int H, int W, int K, int 
 
 /* ---- Running ---- */
 
-static struct prim *prim_for(struct iconv *cv, int n)
+/* The primitive for n images, created at its first use (0), or -1 after
+ * an error message. */
+static int prim_get(struct iconv *cv, int n, struct prim **out)
 {
 	struct prim *p = cv->prims;
 	while (p && p->n != n)
 		p = p->next;
-	if (p)
-		return p;
-	if (prim_create(cv, n, &p))
+	if (!p) {
+		if (prim_create(cv, n, &p))
+			return -1;
+		p->next = cv->prims->next;   /* keep the batch's first */
+		cv->prims->next = p;
+	}
+	*out = p;
+	return 0;
+}
+
+static struct prim *prim_for(struct iconv *cv, int n)
+{
+	struct prim *p;
+	if (prim_get(cv, n, &p))
 		die("iconv: oneDNN could not create the convolution for %d images", n);
-	p->next = cv->prims->next;   /* keep the batch's first */
-	cv->prims->next = p;
 	return p;
+}
+
+int iconv_prepare(struct iconv *cv, int n)
+{
+	CHECK(n >= 1 && n <= cv->batch);
+	struct prim *p;
+	return prim_get(cv, n, &p);
 }
 
 static void execute(dnnl_stream_t stream, struct prim *p, const uint8_t *x, int32_t *acc)

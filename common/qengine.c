@@ -12,11 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-/* A convolution's accumulators per chunk of images: measured best at 2 to 4
- * MiB (AlexNetSmall +7% against whole batches of 128, whose 5x5 layer
- * writes 29 MiB of int32; ResNet20 unchanged). */
-#define ICONV_CHUNK_BYTES ((size_t)4 << 20)
-
 static int64_t clock_ns(void)
 {
 	struct timespec t;
@@ -120,14 +115,9 @@ static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int im
 {
 	int pixels = n->h * n->w, K = n->kernel * n->kernel * n->ic;
 	if (n->iconv) {
-		/* Chunks of a power of two images (the same few primitive sizes
-		 * every batch) whose accumulators fit ICONV_CHUNK_BYTES, so the
-		 * requantization reads them from cache. */
+		/* n->chunk images at a time (qmodel.h's ICONV_CHUNK_BYTES) */
 		size_t in_per = (size_t)n->ih * n->iw * n->ic, acc_per = (size_t)pixels * n->kout;
-		int step = 1;
-		while (2 * (size_t)step * acc_per * sizeof(int32_t) <= ICONV_CHUNK_BYTES &&
-		       step < images)
-			step *= 2;
+		const int step = n->chunk;
 		int32_t z1[images];
 		for (int i = 0; i < images; i++)
 			z1[i] = n->in_zero[cl[i]];
