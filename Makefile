@@ -140,6 +140,9 @@ test: test-unit test-e2e
 $(BUILD)/bench/sgemm_ceiling: $(BUILD)/bench/sgemm_ceiling.o
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LDLIBS) -o $@
 
+$(BUILD)/bench/fma_peak: $(BUILD)/bench/fma_peak.o
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LDLIBS) -o $@
+
 $(BUILD)/bench/igemm_bench: $(BUILD)/bench/igemm_bench.o $(LIB)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
