@@ -137,10 +137,10 @@ static inline int32_t conv_value(int32_t acc, int32_t coef, int32_t box, int acc
 	return (int32_t)((v << acc_shift) + (uint32_t)bias);
 }
 
-static void requant_u8_rows_scalar(uint8_t *out, const int32_t *acc, size_t r0, size_t rows,
-				   int kout, const struct requant_rows *p)
+static void requant_u8_rows_scalar(uint8_t *out, const int32_t *acc, size_t rows, int kout,
+				   const struct requant_rows *p)
 {
-	for (size_t r = r0; r < rows; r++)
+	for (size_t r = 0; r < rows; r++)
 		for (int k = 0; k < kout; k++) {
 			size_t e = r * (size_t)kout + k;
 			int32_t v = conv_value(acc[e], p->coef ? p->coef[k] : 0,
@@ -494,7 +494,7 @@ void requant_u8_rows(uint8_t *out, const int32_t *acc, size_t rows, int kout,
 		return;
 	}
 #endif
-	requant_u8_rows_scalar(out, acc, 0, rows, kout, p);
+	requant_u8_rows_scalar(out, acc, rows, kout, p);
 }
 
 void requant_add_u8(uint8_t *out, const uint8_t *a, const uint8_t *b, size_t n,
