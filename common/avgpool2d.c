@@ -5,6 +5,7 @@
 #include "avgpool2d.h"
 
 #include "check.h"
+#include "layout.h"
 #include "window.h"
 
 #include <stddef.h>
@@ -93,6 +94,23 @@ void avgpool2d_global_forward(float *out, const float *in,
 {
 	check_dims(s);
 	const size_t HW = (size_t)s->H * s->W;
+	if (s->blocked) {
+		/* out (N, C) plain: the one place blocked activations end */
+		CHECK(s->C % ACT_BLOCK == 0);
+		const long planes = (long)s->N * (s->C / ACT_BLOCK);
+#pragma omp parallel for schedule(static)
+		for (long p = 0; p < planes; p++) {
+			const float *x = in + (size_t)p * HW * ACT_BLOCK;
+			double sum[ACT_BLOCK] = {0};
+			for (size_t i = 0; i < HW; i++)
+#pragma omp simd
+				for (int l = 0; l < ACT_BLOCK; l++)
+					sum[l] += x[i * ACT_BLOCK + l];
+			for (int l = 0; l < ACT_BLOCK; l++)
+				out[p * ACT_BLOCK + l] = (float)(sum[l] / (double)HW);
+		}
+		return;
+	}
 	const long planes = (long)s->N * s->C;
 #pragma omp parallel for schedule(static)
 	for (long p = 0; p < planes; p++) {
@@ -110,6 +128,22 @@ void avgpool2d_global_backward(float *din, const float *dout,
 {
 	check_dims(s);
 	const size_t HW = (size_t)s->H * s->W;
+	if (s->blocked) {
+		CHECK(s->C % ACT_BLOCK == 0);
+		const long planes = (long)s->N * (s->C / ACT_BLOCK);
+#pragma omp parallel for schedule(static)
+		for (long p = 0; p < planes; p++) {
+			float g[ACT_BLOCK];
+			for (int l = 0; l < ACT_BLOCK; l++)
+				g[l] = dout[p * ACT_BLOCK + l] / (float)HW;
+			float *dx = din + (size_t)p * HW * ACT_BLOCK;
+			for (size_t i = 0; i < HW; i++)
+#pragma omp simd
+				for (int l = 0; l < ACT_BLOCK; l++)
+					dx[i * ACT_BLOCK + l] = g[l];
+		}
+		return;
+	}
 	const long planes = (long)s->N * s->C;
 #pragma omp parallel for schedule(static)
 	for (long p = 0; p < planes; p++) {

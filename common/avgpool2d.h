@@ -11,6 +11,7 @@
 struct avgpool2d_shape {
 	int N, C, H, W;            /* input */
 	int kernel, stride, pad;   /* pad <= kernel/2; unused by the global pool */
+	int blocked;   /* global pool only: in (and din) in layout.h's blocked layout */
 };
 
 int avgpool2d_out_h(const struct avgpool2d_shape *s);

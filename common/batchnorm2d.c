@@ -5,9 +5,11 @@
 #include "batchnorm2d.h"
 
 #include "check.h"
+#include "layout.h"
 
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 static void check_shape(const struct batchnorm2d_shape *s)
 {
@@ -28,6 +30,170 @@ static void finish_stats(double mu, double var, size_t M,
 	running_var[c] = (float)((1 - m) * running_var[c] + m * var * M / (M - 1));
 }
 
+/* ---- the blocked layout (layout.h): 16 channels per vector ---- */
+
+/* Per-channel sums over (N, H, W) in double are split into this many
+ * parts of the batch per block of 16 channels, added in order: enough
+ * parallel work for ResNet20's single block, the same bits for any
+ * thread count. */
+#define BN_PARTS 8
+
+struct sums {
+	double a[ACT_BLOCK], b[ACT_BLOCK];
+};
+
+/* Σ(x − k) and Σ(x − k)² (dy == NULL), or Σdy and Σ(x − k)·dy, per channel of
+ * block cb over images [n0, n1). */
+static void block_sums(struct sums *r, const float *in, const float *dy,
+		       const float *k, int cb, int n0, int n1,
+		       const struct batchnorm2d_shape *s)
+{
+	const int CB = s->C / ACT_BLOCK;
+	const size_t HW = (size_t)s->H * s->W;
+	double a[ACT_BLOCK] = {0}, b[ACT_BLOCK] = {0};
+	for (int n = n0; n < n1; n++) {
+		const size_t base = ((size_t)n * CB + cb) * HW * ACT_BLOCK;
+		const float *x = in + base, *g = dy ? dy + base : NULL;
+		for (size_t i = 0; i < HW; i++, x += ACT_BLOCK) {
+			if (g) {
+#pragma omp simd
+				for (int l = 0; l < ACT_BLOCK; l++) {
+					a[l] += g[l];
+					b[l] += (double)(x[l] - k[l]) * g[l];
+				}
+				g += ACT_BLOCK;
+			} else {
+#pragma omp simd
+				for (int l = 0; l < ACT_BLOCK; l++) {
+					double d = (double)x[l] - k[l];
+					a[l] += d;
+					b[l] += d * d;
+				}
+			}
+		}
+	}
+	for (int l = 0; l < ACT_BLOCK; l++)
+		r->a[l] = a[l], r->b[l] = b[l];
+}
+
+/* The sums of every channel: r[c] over the whole batch. */
+static void all_sums(struct sums *r, const float *in, const float *dy, const float *k,
+		     const struct batchnorm2d_shape *s)
+{
+	const int CB = s->C / ACT_BLOCK, N = s->N;
+	struct sums *part = xmalloc((size_t)CB * BN_PARTS * sizeof(*part));
+#pragma omp parallel for collapse(2) schedule(static)
+	for (int cb = 0; cb < CB; cb++)
+		for (int q = 0; q < BN_PARTS; q++)
+			block_sums(&part[cb * BN_PARTS + q], in, dy, k + cb * ACT_BLOCK, cb,
+				   (int)((long)N * q / BN_PARTS), (int)((long)N * (q + 1) / BN_PARTS), s);
+	for (int cb = 0; cb < CB; cb++) {
+		r[cb] = part[cb * BN_PARTS];
+		for (int q = 1; q < BN_PARTS; q++)
+			for (int l = 0; l < ACT_BLOCK; l++) {
+				r[cb].a[l] += part[cb * BN_PARTS + q].a[l];
+				r[cb].b[l] += part[cb * BN_PARTS + q].b[l];
+			}
+	}
+	free(part);
+}
+
+/* y = x·alpha[c] + shift[c] over the batch. */
+static void scale_shift_blocked(float *out, const float *in, const float *alpha,
+				const float *shift, const struct batchnorm2d_shape *s)
+{
+	const int CB = s->C / ACT_BLOCK;
+	const size_t HW = (size_t)s->H * s->W;
+	const long planes = (long)s->N * CB;
+#pragma omp parallel for schedule(static)
+	for (long p = 0; p < planes; p++) {
+		const float *al = alpha + (p % CB) * ACT_BLOCK, *sh = shift + (p % CB) * ACT_BLOCK;
+		const float *x = in + (size_t)p * HW * ACT_BLOCK;
+		float *y = out + (size_t)p * HW * ACT_BLOCK;
+		for (size_t i = 0; i < HW; i++)
+#pragma omp simd
+			for (int l = 0; l < ACT_BLOCK; l++)
+				y[i * ACT_BLOCK + l] = x[i * ACT_BLOCK + l] * al[l] + sh[l];
+	}
+}
+
+static void train_blocked(float *out, float *mean, float *invstd, const float *in,
+			  const float *gamma, const float *beta, float *running_mean,
+			  float *running_var, const struct batchnorm2d_shape *s)
+{
+	const int C = s->C, CB = C / ACT_BLOCK;
+	const size_t M = (size_t)s->N * s->H * s->W;
+	CHECK(C % ACT_BLOCK == 0);
+	float *k = xmalloc(3 * (size_t)C * sizeof(float)), *alpha = k + C, *shift = alpha + C;
+	/* the shift: each channel's first value, as the plain path */
+	for (int c = 0; c < C; c++)
+		k[c] = in[(size_t)(c / ACT_BLOCK) * s->H * s->W * ACT_BLOCK + c % ACT_BLOCK];
+	struct sums *r = xmalloc((size_t)CB * sizeof(*r));
+	all_sums(r, in, NULL, k, s);
+	for (int c = 0; c < C; c++) {
+		double dm = r[c / ACT_BLOCK].a[c % ACT_BLOCK] / (double)M;
+		double var = r[c / ACT_BLOCK].b[c % ACT_BLOCK] / (double)M - dm * dm;
+		finish_stats(k[c] + dm, var < 0 ? 0 : var, M, s, c, mean, invstd, running_mean,
+			     running_var);
+		alpha[c] = gamma[c] * invstd[c];
+		shift[c] = beta[c] - mean[c] * alpha[c];
+	}
+	scale_shift_blocked(out, in, alpha, shift, s);
+	free(r);
+	free(k);
+}
+
+static void eval_blocked(float *out, const float *in, const float *gamma, const float *beta,
+			 const float *running_mean, const float *running_var,
+			 const struct batchnorm2d_shape *s)
+{
+	const int C = s->C;
+	CHECK(C % ACT_BLOCK == 0);
+	float *alpha = xmalloc(2 * (size_t)C * sizeof(float)), *shift = alpha + C;
+	for (int c = 0; c < C; c++) {
+		alpha[c] = (float)(gamma[c] / sqrt((double)running_var[c] + s->eps));
+		shift[c] = beta[c] - running_mean[c] * alpha[c];
+	}
+	scale_shift_blocked(out, in, alpha, shift, s);
+	free(alpha);
+}
+
+static void backward_blocked(float *din, float *dgamma, float *dbeta, const float *mean,
+			     const float *invstd, const float *dout, const float *in,
+			     const float *gamma, const struct batchnorm2d_shape *s)
+{
+	const int C = s->C, CB = C / ACT_BLOCK;
+	const size_t HW = (size_t)s->H * s->W, M = (size_t)s->N * HW;
+	CHECK(C % ACT_BLOCK == 0);
+	struct sums *r = xmalloc((size_t)CB * sizeof(*r));
+	all_sums(r, in, dout, mean, s);
+	float *k = xmalloc(3 * (size_t)C * sizeof(float)), *grad_mean = k + C, *w = grad_mean + C;
+	for (int c = 0; c < C; c++) {
+		double sum_dy = r[c / ACT_BLOCK].a[c % ACT_BLOCK];
+		double dotp = r[c / ACT_BLOCK].b[c % ACT_BLOCK];
+		dgamma[c] += (float)(dotp * invstd[c]);
+		dbeta[c] += (float)sum_dy;
+		k[c] = (float)(dotp * invstd[c] * invstd[c] / (double)M);
+		grad_mean[c] = (float)(sum_dy / (double)M);
+		w[c] = gamma[c] * invstd[c];
+	}
+	const long planes = (long)s->N * CB;
+#pragma omp parallel for schedule(static)
+	for (long p = 0; p < planes; p++) {
+		const int c0 = (int)(p % CB) * ACT_BLOCK;
+		const float *x = in + (size_t)p * HW * ACT_BLOCK;
+		const float *dy = dout + (size_t)p * HW * ACT_BLOCK;
+		float *dx = din + (size_t)p * HW * ACT_BLOCK;
+		for (size_t i = 0; i < HW * ACT_BLOCK; i += ACT_BLOCK)
+#pragma omp simd
+			for (int l = 0; l < ACT_BLOCK; l++)
+				dx[i + l] = (dy[i + l] - grad_mean[c0 + l] -
+					     (x[i + l] - mean[c0 + l]) * k[c0 + l]) * w[c0 + l];
+	}
+	free(k);
+	free(r);
+}
+
 void batchnorm2d_forward_train(float *out, float *mean, float *invstd,
 			       const float *in, const float *gamma,
 			       const float *beta, float *running_mean,
@@ -35,6 +201,10 @@ void batchnorm2d_forward_train(float *out, float *mean, float *invstd,
 			       const struct batchnorm2d_shape *s)
 {
 	check_shape(s);
+	if (s->blocked) {
+		train_blocked(out, mean, invstd, in, gamma, beta, running_mean, running_var, s);
+		return;
+	}
 	const int N = s->N, C = s->C;
 	const size_t HW = (size_t)s->H * s->W, M = (size_t)N * HW;
 #pragma omp parallel for schedule(static)
@@ -78,6 +248,10 @@ void batchnorm2d_forward_eval(float *out, const float *in, const float *gamma,
 			      const struct batchnorm2d_shape *s)
 {
 	check_shape(s);
+	if (s->blocked) {
+		eval_blocked(out, in, gamma, beta, running_mean, running_var, s);
+		return;
+	}
 	const int C = s->C;
 	const size_t HW = (size_t)s->H * s->W;
 	const long planes = (long)s->N * C;
@@ -100,6 +274,10 @@ void batchnorm2d_backward(float *din, float *dgamma, float *dbeta,
 			  const struct batchnorm2d_shape *s)
 {
 	check_shape(s);
+	if (s->blocked) {
+		backward_blocked(din, dgamma, dbeta, mean, invstd, dout, in, gamma, s);
+		return;
+	}
 	const int N = s->N, C = s->C;
 	const size_t HW = (size_t)s->H * s->W, M = (size_t)N * HW;
 #pragma omp parallel for schedule(static)

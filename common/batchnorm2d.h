@@ -6,7 +6,9 @@
  *     batch mean and the UNBIASED batch variance (σ²_B·M/(M−1), M = N·H·W);
  *   eval: the same with running_mean and running_var.
  * Per-channel sums are accumulated in double. OpenMP: one thread per
- * channel, so results do not depend on the number of threads.
+ * channel (plain layout) or per block of 16 channels and eighth of the
+ * batch (blocked layout), so results do not depend on the number of
+ * threads. The naive oracles take the plain layout only.
  * Gradients: dgamma and dbeta accumulate (+=); din is overwritten (=). */
 #ifndef PCQ_BATCHNORM2D_H
 #define PCQ_BATCHNORM2D_H
@@ -19,6 +21,7 @@ struct batchnorm2d_shape {
 	int N, C, H, W;
 	float eps;           /* > 0, usually BATCHNORM2D_EPS */
 	float momentum;      /* in (0, 1], usually BATCHNORM2D_MOMENTUM */
+	int blocked;         /* tensors in layout.h's blocked layout (C % 16 == 0) */
 };
 
 /* Training mode. Saves the batch mean and 1/√(σ²_B + eps) per channel for

@@ -4,6 +4,7 @@
 #include "maxpool2d.h"
 
 #include "check.h"
+#include "layout.h"
 #include "window.h"
 
 #include <math.h>
@@ -62,10 +63,81 @@ static int window_max(const float *x, int W, int hs, int he, int ws, int we,
 	return best;
 }
 
+/* The blocked layout: plane p holds 16 channels' H×W maps interleaved;
+ * the same rule lane by lane, argmax the pixel index h·W + w. */
+static void forward_blocked(float *out, int32_t *argmax, const float *in,
+			    const struct maxpool2d_shape *s)
+{
+	const int H = s->H, W = s->W, Ho = maxpool2d_out_h(s), Wo = maxpool2d_out_w(s);
+	const long planes = (long)s->N * (s->C / ACT_BLOCK);
+#pragma omp parallel for schedule(static)
+	for (long p = 0; p < planes; p++) {
+		const float *x = in + (size_t)p * H * W * ACT_BLOCK;
+		float *y = out + (size_t)p * Ho * Wo * ACT_BLOCK;
+		int32_t *am = argmax + (size_t)p * Ho * Wo * ACT_BLOCK;
+		for (int oh = 0; oh < Ho; oh++) {
+			int h0 = oh * s->stride - s->pad;
+			int hs = imax(h0, 0), he = imin(h0 + s->kernel, H);
+			for (int ow = 0; ow < Wo; ow++) {
+				int w0 = ow * s->stride - s->pad;
+				int ws = imax(w0, 0), we = imin(w0 + s->kernel, W);
+				float m[ACT_BLOCK];
+				int32_t best[ACT_BLOCK], nan = 0;
+				for (int l = 0; l < ACT_BLOCK; l++)
+					m[l] = -INFINITY, best[l] = hs * W + ws;
+				for (int h = hs; h < he; h++)
+					for (int w = ws; w < we; w++) {
+						const int i = h * W + w;
+						const float *v = x + (size_t)i * ACT_BLOCK;
+#pragma omp simd reduction(| : nan)
+						for (int l = 0; l < ACT_BLOCK; l++) {
+							best[l] = v[l] > m[l] ? i : best[l];
+							m[l] = v[l] > m[l] ? v[l] : m[l];
+							nan |= v[l] != v[l];
+						}
+					}
+				for (int l = 0; nan && l < ACT_BLOCK; l++)
+					for (int h = hs; h < he; h++)
+						for (int w = ws; w < we; w++)
+							if (isnan(x[(size_t)(h * W + w) * ACT_BLOCK + l])) {
+								best[l] = h * W + w;
+								m[l] = NAN;
+							}
+				const size_t o = ((size_t)oh * Wo + ow) * ACT_BLOCK;
+				for (int l = 0; l < ACT_BLOCK; l++)
+					y[o + l] = m[l], am[o + l] = best[l];
+			}
+		}
+	}
+}
+
+static void backward_blocked(float *din, const int32_t *argmax, const float *dout,
+			     const struct maxpool2d_shape *s)
+{
+	const int H = s->H, W = s->W, Ho = maxpool2d_out_h(s), Wo = maxpool2d_out_w(s);
+	const long planes = (long)s->N * (s->C / ACT_BLOCK);
+#pragma omp parallel for schedule(static)
+	for (long p = 0; p < planes; p++) {
+		float *dx = din + (size_t)p * H * W * ACT_BLOCK;
+		const float *dy = dout + (size_t)p * Ho * Wo * ACT_BLOCK;
+		const int32_t *am = argmax + (size_t)p * Ho * Wo * ACT_BLOCK;
+		memset(dx, 0, (size_t)H * W * ACT_BLOCK * sizeof(float));
+		for (int i = 0; i < Ho * Wo * ACT_BLOCK; i++) {
+			CHECK(am[i] >= 0 && am[i] < H * W);
+			dx[(size_t)am[i] * ACT_BLOCK + i % ACT_BLOCK] += dy[i];
+		}
+	}
+}
+
 void maxpool2d_forward(float *out, int32_t *argmax, const float *in,
 		       const struct maxpool2d_shape *s)
 {
 	check_shape(s);
+	if (s->blocked) {
+		CHECK(s->C % ACT_BLOCK == 0);
+		forward_blocked(out, argmax, in, s);
+		return;
+	}
 	const int H = s->H, W = s->W, Ho = maxpool2d_out_h(s), Wo = maxpool2d_out_w(s);
 	const long planes = (long)s->N * s->C;
 #pragma omp parallel for schedule(static)
@@ -90,6 +162,11 @@ void maxpool2d_backward(float *din, const int32_t *argmax, const float *dout,
 			const struct maxpool2d_shape *s)
 {
 	check_shape(s);
+	if (s->blocked) {
+		CHECK(s->C % ACT_BLOCK == 0);
+		backward_blocked(din, argmax, dout, s);
+		return;
+	}
 	const int H = s->H, W = s->W, Ho = maxpool2d_out_h(s), Wo = maxpool2d_out_w(s);
 	const long planes = (long)s->N * s->C;
 #pragma omp parallel for schedule(static)

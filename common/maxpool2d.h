@@ -14,6 +14,7 @@
 struct maxpool2d_shape {
 	int N, C, H, W;      /* input */
 	int kernel, stride, pad;   /* pad <= kernel/2, as PyTorch requires */
+	int blocked;         /* in, out, argmax in layout.h's blocked layout */
 };
 
 int maxpool2d_out_h(const struct maxpool2d_shape *s);

@@ -3,6 +3,7 @@
 #include "model.h"
 
 #include "check.h"
+#include "layout.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,64 @@ static int plan_nodes(struct model *m, const struct pcqfile *f, const char *file
 	return 0;
 }
 
+/* Which nodes keep their activations in layout.h's blocked layout: as
+ * many as the ops allow, starting from every candidate and dropping the
+ * ones a rule forbids until none does (a node only ever goes blocked ->
+ * plain, so this ends). A blocked node needs: its op to allow it
+ * (op_layout; conv2d asks oneDNN), 16-channel blocks, KEEP inputs all
+ * blocked, and consumers that take it: no PLAIN op, no KEEP op that stays
+ * plain. The network's input and output are plain. */
+static void plan_layouts(struct model *m)
+{
+	const int N = m->n_nodes;
+	int *b = xmalloc((size_t)N * sizeof(int));
+	int (*probe)[2] = xmalloc((size_t)N * sizeof(*probe));  /* can_block, cached */
+	for (int j = 0; j < N; j++) {
+		const struct node *n = &m->nodes[j];
+		b[j] = (n->op->layout == OP_LAYOUT_KEEP || n->op->layout == OP_LAYOUT_MAKE) &&
+		       n->out_shape.c % ACT_BLOCK == 0 && j < N - 1;
+		probe[j][0] = probe[j][1] = -1;
+	}
+	for (int changed = 1; changed;) {
+		changed = 0;
+		for (int j = 0; j < N; j++) {
+			if (!b[j])
+				continue;
+			const struct node *n = &m->nodes[j];
+			int ok = 1;
+			if (n->op->layout == OP_LAYOUT_KEEP) {
+				for (int i = 0; i < n->n_inputs; i++)
+					ok &= n->inputs[i] >= 0 && b[n->inputs[i]];
+			} else {  /* OP_LAYOUT_MAKE */
+				int in = n->inputs[0] >= 0 && b[n->inputs[0]];
+				if (probe[j][in] < 0)
+					probe[j][in] = n->op->can_block(n, in);
+				ok = probe[j][in];
+			}
+			for (int k = j + 1; k < N && ok; k++) {
+				const struct node *c = &m->nodes[k];
+				for (int i = 0; i < c->n_inputs; i++)
+					if (c->inputs[i] == j &&
+					    (c->op->layout == OP_LAYOUT_PLAIN ||
+					     (c->op->layout == OP_LAYOUT_KEEP && !b[k])))
+						ok = 0;
+			}
+			if (!ok) {
+				b[j] = 0;
+				changed = 1;
+			}
+		}
+	}
+	for (int j = 0; j < N; j++) {
+		struct node *n = &m->nodes[j];
+		n->blocked = b[j];
+		for (int i = 0; i < n->n_inputs; i++)
+			n->in_blocked[i] = n->inputs[i] >= 0 && b[n->inputs[i]];
+	}
+	free(probe);
+	free(b);
+}
+
 static void carve_tensors(struct model *m, const struct op_plan *plans, int training)
 {
 	for (int pass = 0; pass < 2; pass++) {
@@ -194,7 +253,9 @@ static void carve_activations(struct model *m, const struct op_plan *plans, int 
 		for (int i = 0; i < n->n_inputs; i++)
 			if (n->in[i].c && act_numel(&n->in[i]) > biggest)
 				biggest = act_numel(&n->in[i]);
-		if (plans[j].workspace_floats > m->workspace_floats)
+		/* a blocked conv2d runs on oneDNN: its workspace is the plain path's */
+		int unused = n->blocked && n->op->layout == OP_LAYOUT_MAKE;
+		if (!unused && plans[j].workspace_floats > m->workspace_floats)
 			m->workspace_floats = plans[j].workspace_floats;
 	}
 	m->acts = xmalloc(acts * sizeof(float));
@@ -254,8 +315,10 @@ int model_init(struct model *m, const struct pcqfile *f, const char *file, int b
 		for (int i = 0; i < m->n_tensors && rc == 0; i++)
 			rc = bind_tensor(&m->tensors[i], f, file);
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		plan_layouts(m);
 		carve_activations(m, plans, training);
+	}
 	free(plans);
 	if (rc)
 		model_free(m);

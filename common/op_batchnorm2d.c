@@ -17,7 +17,7 @@ static struct batchnorm2d_shape shape_of(const struct node *n, int batch)
 	const struct bn_params *p = n->p;
 	return (struct batchnorm2d_shape){
 		.N = batch, .C = n->in[0].c, .H = n->in[0].h, .W = n->in[0].w,
-		.eps = p->eps, .momentum = p->momentum,
+		.eps = p->eps, .momentum = p->momentum, .blocked = n->blocked,
 	};
 }
 
@@ -67,4 +67,5 @@ static void backward(struct node *n, const struct op_ctx *c, float *const *dx)
 const struct op_kind op_batchnorm2d = {
 	.name = "batchnorm2d", .n_inputs = 1,
 	.plan = plan, .forward = forward, .backward = backward,
+	.layout = OP_LAYOUT_KEEP,
 };

@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "conv2d.h"
+#include "conv2d_dnnl.h"
 #include "weight_fq.h"
 
 #include <stdlib.h>
@@ -13,6 +14,9 @@
 struct conv_params {
 	int k, kernel, stride, pad, bias;
 	struct weight_fq wq;
+	int batch;                  /* the largest, from plan */
+	struct conv2d_dnnl *dnnl;   /* blocked output: made on first use */
+	int dnnl_backward;          /* what it was made for */
 };
 
 static struct conv2d_shape shape_of(const struct node *n, int batch)
@@ -41,6 +45,9 @@ static int plan(struct node *n, const struct layer *l, const char *file,
 		return error("'%s': layer '%s': a %dx%d input padded by %d is smaller "
 			     "than the %dx%d kernel", file, l->name, in->h, in->w,
 			     p.pad, p.kernel, p.kernel);
+	p.batch = batch;
+	p.dnnl = NULL;
+	p.dnnl_backward = 0;
 	n->p = xmalloc(sizeof(p));
 	*(struct conv_params *)n->p = p;
 	struct conv2d_shape s = shape_of(n, batch);
@@ -55,31 +62,72 @@ static int plan(struct node *n, const struct layer *l, const char *file,
 	return 0;
 }
 
+/* The oneDNN passes a blocked node needs: its input gradient unless the
+ * input is the network's. */
+static int dnnl_passes(const struct node *n, int backward)
+{
+	return backward ? CONV2D_DNNL_DW | (n->inputs[0] >= 0 ? CONV2D_DNNL_DIN : 0) : 0;
+}
+
+static int can_block(const struct node *n, int in_blocked)
+{
+	const struct conv_params *p = n->p;
+	struct conv2d_shape s = shape_of(n, p->batch);
+	struct conv2d_dnnl *d = conv2d_dnnl_create(&s, in_blocked, p->bias, dnnl_passes(n, 1));
+	conv2d_dnnl_free(d);
+	return d != NULL;
+}
+
+/* The node's oneDNN convolution, (re)made when it lacks the backward. */
+static struct conv2d_dnnl *dnnl_of(struct node *n, int backward)
+{
+	struct conv_params *p = n->p;
+	if (p->dnnl && (p->dnnl_backward || !backward))
+		return p->dnnl;
+	conv2d_dnnl_free(p->dnnl);
+	struct conv2d_shape s = shape_of(n, p->batch);
+	p->dnnl = conv2d_dnnl_create(&s, n->in_blocked[0], p->bias, dnnl_passes(n, backward));
+	p->dnnl_backward = backward;
+	CHECK(p->dnnl);  /* can_block said yes for this shape and layout */
+	return p->dnnl;
+}
+
 static void forward(struct node *n, const struct op_ctx *c)
 {
 	struct conv2d_shape s = shape_of(n, c->n);
 	struct conv_params *p = n->p;
 	const float *w = weight_fq_forward(&p->wq, n->t[0], c->training, c->float_only);
-	conv2d_forward(n->out, c->workspace, c->x[0], w, p->bias ? n->t[1] : NULL, &s);
+	const float *b = p->bias ? n->t[1] : NULL;
+	if (n->blocked)
+		conv2d_dnnl_forward(dnnl_of(n, c->training), c->n, n->out, c->x[0], w, b);
+	else
+		conv2d_forward(n->out, c->workspace, c->x[0], w, b, &s);
 }
 
 static void backward(struct node *n, const struct op_ctx *c, float *const *dx)
 {
 	struct conv2d_shape s = shape_of(n, c->n);
 	const struct conv_params *p = n->p;
-	conv2d_backward(dx[0], n->dt[0], p->bias ? n->dt[1] : NULL, c->workspace,
-			n->dout, c->x[0], weight_fq_used(&p->wq, n->t[0]), &s);
+	const float *w = weight_fq_used(&p->wq, n->t[0]);
+	float *db = p->bias ? n->dt[1] : NULL;
+	if (n->blocked)
+		conv2d_dnnl_backward(dnnl_of(n, 1), c->n, dx[0], n->dt[0], db, n->dout, c->x[0], w);
+	else
+		conv2d_backward(dx[0], n->dt[0], db, c->workspace, n->dout, c->x[0], w, &s);
 }
 
 static void free_node(struct node *n)
 {
 	struct conv_params *p = n->p;
-	if (p)
+	if (p) {
 		weight_fq_free(&p->wq);
+		conv2d_dnnl_free(p->dnnl);
+	}
 	free(p);
 }
 
 const struct op_kind op_conv2d = {
 	.name = "conv2d", .n_inputs = 1, .dx_optional = 1,
 	.plan = plan, .forward = forward, .backward = backward, .free = free_node,
+	.layout = OP_LAYOUT_MAKE, .can_block = can_block,
 };

@@ -87,5 +87,6 @@ static void backward(struct node *n, const struct op_ctx *c, float *const *dx)
 
 const struct op_kind op_fakequant = {
 	.name = "fakequant", .n_inputs = 1, .dx_optional = 1,
+	.layout = OP_LAYOUT_KEEP,  /* per sample: any layout */
 	.plan = plan, .forward = forward, .backward = backward,
 };

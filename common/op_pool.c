@@ -36,6 +36,7 @@ static struct maxpool2d_shape max_shape(const struct node *n, int batch)
 	return (struct maxpool2d_shape){
 		.N = batch, .C = n->in[0].c, .H = n->in[0].h, .W = n->in[0].w,
 		.kernel = p->kernel, .stride = p->stride, .pad = p->pad,
+		.blocked = n->blocked,
 	};
 }
 
@@ -45,7 +46,7 @@ static struct avgpool2d_shape avg_shape(const struct node *n, int batch)
 	return (struct avgpool2d_shape){
 		.N = batch, .C = n->in[0].c, .H = n->in[0].h, .W = n->in[0].w,
 		.kernel = p ? p->kernel : 0, .stride = p ? p->stride : 0,
-		.pad = p ? p->pad : 0,
+		.pad = p ? p->pad : 0, .blocked = n->in_blocked[0],
 	};
 }
 
@@ -74,7 +75,7 @@ static void backward_max(struct node *n, const struct op_ctx *c, float *const *d
 }
 
 const struct op_kind op_maxpool2d = {
-	.name = "maxpool2d", .n_inputs = 1,
+	.name = "maxpool2d", .n_inputs = 1, .layout = OP_LAYOUT_KEEP,
 	.plan = plan_max, .forward = forward_max, .backward = backward_max,
 };
 
@@ -127,6 +128,6 @@ static void backward_global(struct node *n, const struct op_ctx *c, float *const
 }
 
 const struct op_kind op_global_avgpool2d = {
-	.name = "global_avgpool2d", .n_inputs = 1,
+	.name = "global_avgpool2d", .n_inputs = 1, .layout = OP_LAYOUT_END,
 	.plan = plan_global, .forward = forward_global, .backward = backward_global,
 };

@@ -24,6 +24,6 @@ static void backward(struct node *n, const struct op_ctx *c, float *const *dx)
 }
 
 const struct op_kind op_relu = {
-	.name = "relu", .n_inputs = 1,
+	.name = "relu", .n_inputs = 1, .layout = OP_LAYOUT_KEEP,
 	.plan = plan, .forward = forward, .backward = backward,
 };

@@ -92,6 +92,6 @@ static void backward_add(struct node *n, const struct op_ctx *c, float *const *d
 }
 
 const struct op_kind op_add = {
-	.name = "add", .n_inputs = 2,
+	.name = "add", .n_inputs = 2, .layout = OP_LAYOUT_KEEP,
 	.plan = plan_add, .forward = forward_add, .backward = backward_add,
 };

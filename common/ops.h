@@ -40,7 +40,8 @@ struct op_plan {
 	struct op_tensor tensors[OP_MAX_TENSORS];
 	int n_tensors;
 	size_t cache_bytes_per_sample;  /* saved for backward, per sample */
-	size_t workspace_floats;    /* scratch for a batch of `batch` samples */
+	size_t workspace_floats;    /* scratch for a batch of `batch` samples
+				     * (OP_LAYOUT_MAKE: for a plain output only) */
 	int in_place;               /* output may overwrite input 0 (model decides) */
 };
 
@@ -58,6 +59,18 @@ struct node {
 	float *dt[OP_MAX_TENSORS];  /* their gradients (learned ones), += */
 	void *cache;                /* cache_bytes_per_sample · N */
 	void *p;                    /* op hyperparameters, from plan, owned */
+	/* layout.h: whether out (and dout) and each input are blocked;
+	 * decided by the model after every plan (op_kind.layout). */
+	int blocked;
+	int in_blocked[OP_MAX_INPUTS];
+};
+
+/* How an op meets layout.h's blocked layout. */
+enum op_layout {
+	OP_LAYOUT_PLAIN = 0,  /* plain inputs and output only */
+	OP_LAYOUT_KEEP,       /* output in its inputs' layout, which agree */
+	OP_LAYOUT_MAKE,       /* any input; a blocked output where can_block says */
+	OP_LAYOUT_END,        /* any input; plain output */
 };
 
 /* The context a forward or backward call runs in. */
@@ -88,6 +101,10 @@ struct op_kind {
 	 * accumulates tensor gradients into n->dt. */
 	void (*backward)(struct node *n, const struct op_ctx *c, float *const *dx);
 	void (*free)(struct node *n); /* NULL: free(n->p) */
+	enum op_layout layout;
+	/* OP_LAYOUT_MAKE: whether the planned node can give a blocked output
+	 * from an input in_blocked or not. */
+	int (*can_block)(const struct node *n, int in_blocked);
 };
 
 /* The op named `name`, or NULL. */

@@ -137,8 +137,11 @@ static void check_model(const char *fixture, const char *arch)
 		 * through ReLU kinks: an input of 1e-6 that lands on the other
 		 * side of zero (float rounding in another summation order)
 		 * changes that step's gradients by about 1%, so the losses of
-		 * steps 1-4 get 1e-3. */
-		double rtol = step == 0 ? 1e-4 : 1e-3;
+		 * steps 1-3 get 1e-3. The deviation then grows about fivefold
+		 * a step (ResNet20: 3e-5, 9e-5, 5e-4 at steps 2-4 with im2col
+		 * + sgemm; 1.2e-3 at step 4 with Winograd's rounding), so
+		 * step 4 gets 3e-3. */
+		double rtol = step == 0 ? 1e-4 : step < 4 ? 1e-3 : 3e-3;
 		if (fabs(loss - losses[step]) > rtol * fabs(losses[step]) + 1e-5)
 			fail_msg("%s step %d: loss %.8f, expected %.8f", arch, step, loss,
 				 losses[step]);
