@@ -74,6 +74,10 @@ int pcqfile_parse(struct pcqfile *f, const char *name, const uint8_t *buf,
 		  size_t len, int expect);
 /* Writes atomically to PATH ("-": stdout); see fileio.h. */
 int pcqfile_write(const struct pcqfile *f, const char *path);
+/* Same, taking each tensor's bytes from values(ctx, t) when that is not
+ * NULL (a tensor whose data another owner holds, t->data NULL). */
+int pcqfile_write_from(const struct pcqfile *f, const char *path,
+		       const void *(*values)(void *ctx, const struct tensor *t), void *ctx);
 void pcqfile_free(struct pcqfile *f);
 
 /* Provenance of the file being made by this run: tool, version, UTC time

@@ -100,7 +100,7 @@ static void pack_layer(msgpack_packer *pk, const struct layer *l)
 	pack_attrs(pk, &l->params);
 }
 
-static void pack_tensor(msgpack_packer *pk, const struct tensor *t)
+static void pack_tensor(msgpack_packer *pk, const struct tensor *t, const void *data)
 {
 	msgpack_pack_map(pk, 4);
 	pack_str(pk, "name");
@@ -113,10 +113,16 @@ static void pack_tensor(msgpack_packer *pk, const struct tensor *t)
 		msgpack_pack_int64(pk, t->shape[i]);
 	pack_str(pk, "data");
 	msgpack_pack_bin(pk, t->nbytes);
-	msgpack_pack_bin_body(pk, t->data, t->nbytes);
+	msgpack_pack_bin_body(pk, data, t->nbytes);
 }
 
 int pcqfile_write(const struct pcqfile *f, const char *path)
+{
+	return pcqfile_write_from(f, path, NULL, NULL);
+}
+
+int pcqfile_write_from(const struct pcqfile *f, const char *path,
+		       const void *(*values)(void *ctx, const struct tensor *t), void *ctx)
 {
 	CHECK(f->prov.tool && f->prov.created);
 	struct outfile out;
@@ -145,8 +151,14 @@ int pcqfile_write(const struct pcqfile *f, const char *path)
 	}
 	pack_str(&pk, "tensors");
 	msgpack_pack_array(&pk, f->n_tensors);
-	for (size_t i = 0; i < f->n_tensors; i++)
-		pack_tensor(&pk, &f->tensors[i]);
+	for (size_t i = 0; i < f->n_tensors; i++) {
+		const struct tensor *t = &f->tensors[i];
+		const void *data = values ? values(ctx, t) : NULL;
+		if (!data)
+			data = t->data;
+		CHECK(data || t->nbytes == 0);
+		pack_tensor(&pk, t, data);
+	}
 
 	/* Write errors stick in the stream's error flag; commit checks it
 	 * (and the flush and close), removing the temporary file on failure. */

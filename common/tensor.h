@@ -17,7 +17,8 @@ struct tensor {
 	int ndim;                         /* 0 (a scalar) .. TENSOR_MAX_DIMS */
 	int64_t shape[TENSOR_MAX_DIMS];
 	size_t nbytes;                    /* numel · dtype_size */
-	void *data;                       /* [nbytes], owned */
+	void *data;                       /* [nbytes], owned; NULL while another
+					   * owner holds the values (pcqfile_write_from) */
 };
 
 size_t dtype_size(enum dtype t);

@@ -40,25 +40,50 @@ static uint64_t mix(uint64_t a, uint64_t b)
 	return x ^ (x >> 31);
 }
 
+#define VELOCITY_PREFIX "velocity."
+
+/* From here on the model holds the values of f's tensors and of their SGD
+ * velocities ("velocity.<name>", added): f keeps names and shapes, and
+ * checkpoints are written from the model. Saves two copies of every
+ * parameter (2 x 86 MB on AlexNetSmall) from the peak memory. */
+static void hand_values_to_model(struct pcqfile *f, const struct model *m)
+{
+	for (int i = 0; i < m->n_tensors; i++) {
+		const struct model_tensor *t = &m->tensors[i];
+		struct tensor *ft = (struct tensor *)pcqfile_tensor(f, t->name);
+		CHECK(ft && ft->nbytes == t->numel * sizeof(float));
+		free(ft->data);
+		ft->data = NULL;
+		if (!t->learned)
+			continue;
+		char name[256];
+		snprintf(name, sizeof(name), VELOCITY_PREFIX "%s", t->name);
+		struct tensor *v = (struct tensor *)pcqfile_tensor(f, name);
+		if (!v)
+			v = pcqfile_add_tensor(f, name, DTYPE_F32, t->ndim, t->shape, NULL);
+		free(v->data);
+		v->data = NULL;
+	}
+}
+
+static const void *model_values(void *ctx, const struct tensor *ft)
+{
+	const struct model *m = ctx;
+	int velocity = strncmp(ft->name, VELOCITY_PREFIX, strlen(VELOCITY_PREFIX)) == 0;
+	const struct model_tensor *t =
+		model_find_tensor(m, ft->name + (velocity ? strlen(VELOCITY_PREFIX) : 0));
+	if (!t)
+		return NULL;
+	return velocity ? (const void *)t->velocity : (const void *)t->data;
+}
+
 /* Writes the model and its training state to path. */
 static int save_checkpoint(struct pcqfile *f, const struct model *m, const char *path,
 			   int epochs_done, double best)
 {
-	model_store(m, f);
-	for (int i = 0; i < m->n_tensors; i++) {
-		const struct model_tensor *t = &m->tensors[i];
-		if (!t->learned)
-			continue;
-		char name[256];
-		snprintf(name, sizeof(name), "velocity.%s", t->name);
-		const struct tensor *v = pcqfile_tensor(f, name);
-		if (!v)
-			v = pcqfile_add_tensor(f, name, DTYPE_F32, t->ndim, t->shape, NULL);
-		memcpy(v->data, t->velocity, t->numel * sizeof(float));
-	}
 	attrs_set_int(&f->attrs, "epochs_done", epochs_done);
 	attrs_set_float(&f->attrs, "best_top1", best);
-	return pcqfile_write(f, path);
+	return pcqfile_write_from(f, path, model_values, (void *)m);
 }
 
 /* Velocities saved by an earlier run; -1 on a mismatch. */
@@ -69,7 +94,7 @@ static int load_velocity(struct model *m, const struct pcqfile *f, const char *n
 		if (!t->learned)
 			continue;
 		char key[256];
-		snprintf(key, sizeof(key), "velocity.%s", t->name);
+		snprintf(key, sizeof(key), VELOCITY_PREFIX "%s", t->name);
 		const struct tensor *v = pcqfile_tensor(f, key);
 		if (!v)
 			continue;
@@ -157,6 +182,7 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 	struct model m;
 	if (model_init(&m, f, model_name, o->batch, 1) || load_velocity(&m, f, model_name))
 		return -1;
+	hand_values_to_model(f, &m);
 	int64_t done = 0;
 	double best = -1;
 	const struct value *v = attrs_find(&f->attrs, "epochs_done");
@@ -254,7 +280,6 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 		model_profile_print(&m, stderr);
 	if (rc == 0) {
 		/* The final state, also when no epoch ran (stdout output). */
-		model_store(&m, f);
 		if (strcmp(o->out, "-") == 0)
 			rc = save_checkpoint(f, &m, o->out, (int)done, best);
 	}

@@ -33,7 +33,9 @@ struct train_options {
 				   * regrouped by cluster (SPEC §7), or NULL */
 };
 
-/* Trains the model in f (updated in place with the final state). */
+/* Trains the model in f and writes its checkpoints. The model holds the
+ * values while it trains: on return f's tensors (and their velocities)
+ * have no data (NULL); the files written have them. */
 int train_run(struct pcqfile *f, const char *model_name, const struct dataset *train,
 	      const struct dataset *test, const struct norm *norm,
 	      const struct train_options *o);
