@@ -1,0 +1,77 @@
+/* FP32 layer kernels on the GPU (issue 8): each computes what the CPU
+ * function named in its comment computes, on device pointers in the plain
+ * (N, C, H, W) layout, so tests/cuda/test_layers.c can compare the two on
+ * the same inputs. Element-wise kernels and SGD round every operation as
+ * the CPU code does (no FMA contraction): bit-identical. Reductions (batch
+ * norm, pools, softmax) accumulate in double in a fixed order, another
+ * order than the CPU's: equal to float rounding, and the same bits from
+ * run to run. Nothing here allocates; every call returns 0, or -1 after
+ * printing the CUDA error. Calls are ordered on the default stream.
+ *
+ * Status: compiled in every CUDA build; not yet run on a GPU (no session
+ * so far had one), nor wired into the tools' --device option. */
+#ifndef PCQ_CUDA_LAYERS_H
+#define PCQ_CUDA_LAYERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* device memory (cuda/device.cu) */
+int cuda_alloc(void **d_p, size_t bytes);
+void cuda_free(void *d_p);
+int cuda_upload(void *d_dst, const void *src, size_t bytes);
+int cuda_download(void *dst, const void *d_src, size_t bytes);
+
+/* relu.h */
+int cuda_relu_forward(float *out, const float *in, size_t n);
+int cuda_relu_backward(float *din, const float *dout, const float *x, size_t n);
+/* add.h (da and db may not be dout) */
+int cuda_add_forward(float *out, const float *a, const float *b, size_t n);
+int cuda_add_backward(float *da, float *db, const float *dout, size_t n);
+/* sgd.h: v untouched when momentum is 0 */
+int cuda_sgd_step(float *w, float *v, const float *g, float lr, float momentum,
+		  float weight_decay, size_t n);
+
+/* batchnorm2d.h (plain layout), shape (N, C, HW) */
+int cuda_batchnorm2d_forward_train(float *out, float *mean, float *invstd, const float *in,
+				   const float *gamma, const float *beta, float *running_mean,
+				   float *running_var, int N, int C, int HW, float eps,
+				   float momentum);
+int cuda_batchnorm2d_forward_eval(float *out, const float *in, const float *gamma,
+				  const float *beta, const float *running_mean,
+				  const float *running_var, int N, int C, int HW, float eps);
+int cuda_batchnorm2d_backward(float *din, float *dgamma, float *dbeta, const float *mean,
+			      const float *invstd, const float *dout, const float *in,
+			      const float *gamma, int N, int C, int HW);
+
+/* maxpool2d.h over `planes` = N·C maps of H×W */
+int cuda_maxpool2d_forward(float *out, int32_t *argmax, const float *in, int planes, int H,
+			   int W, int kernel, int stride, int pad);
+int cuda_maxpool2d_backward(float *din, const int32_t *argmax, const float *dout, int planes,
+			    int H, int W, int kernel, int stride, int pad);
+/* avgpool2d.h's global pool */
+int cuda_global_avgpool_forward(float *out, const float *in, int planes, int HW);
+int cuda_global_avgpool_backward(float *din, const float *dout, int planes, int HW);
+
+/* im2col.h for one whole image (rows [0, OH), ld = OH·OW) */
+int cuda_im2col(float *col, const float *im, int C, int H, int W, int kh, int kw,
+		int stride, int pad);
+int cuda_col2im(float *im, const float *col, int C, int H, int W, int kh, int kw,
+		int stride, int pad);
+
+/* softmax_xent.h: *loss the batch mean, *n_correct top-1 (either may be
+ * NULL); dlogits may be NULL. labels on the device; row_loss a device
+ * scratch of N doubles. */
+int cuda_softmax_xent(float *dlogits, double *loss, int *n_correct, double *row_loss,
+		      int *row_correct, const float *logits, const int32_t *labels, int N,
+		      int classes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,310 @@
+/* Each GPU layer kernel of cuda/layers.cu against the CPU function it
+ * mirrors, on the same random inputs: element-wise ops and SGD bit for
+ * bit, reductions within float rounding. Skipped without a GPU or without
+ * CUDA compiled in (the tests' verdict is their exit status). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "add.h"
+#include "avgpool2d.h"
+#include "backend.h"
+#include "batchnorm2d.h"
+#include "im2col.h"
+#include "maxpool2d.h"
+#include "relu.h"
+#include "sgd.h"
+#include "softmax_xent.h"
+#include "../unit/fixture.h"
+#include "../unit/gradcheck.h"
+
+#ifdef PCQ_CUDA
+#include "../../cuda/cuda_layers.h"
+
+static void need_gpu(void)
+{
+	if (backend_gpu_count() == 0) {
+		print_message("no GPU: skipped\n");
+		skip();
+	}
+}
+
+static float *host(size_t n, uint64_t seed)
+{
+	float *p = malloc((n ? n : 1) * sizeof(float));
+	assert_non_null(p);
+	fill_normal(p, n, 0, 1, seed);
+	return p;
+}
+
+/* A device copy of x[n] (n floats). */
+static float *up(const void *x, size_t bytes)
+{
+	void *d = NULL;
+	assert_int_equal(cuda_alloc(&d, bytes ? bytes : 4), 0);
+	assert_int_equal(cuda_upload(d, x, bytes), 0);
+	return d;
+}
+
+static float *down(const float *d, size_t n)
+{
+	float *p = malloc((n ? n : 1) * sizeof(float));
+	assert_non_null(p);
+	assert_int_equal(cuda_download(p, d, n * sizeof(float)), 0);
+	return p;
+}
+
+static void same_bits(const float *got, const float *want, size_t n, const char *what)
+{
+	if (memcmp(got, want, n * sizeof(float)) != 0)
+		fail_msg("%s: GPU and CPU differ", what);
+}
+
+static void test_elementwise(void **state)
+{
+	(void)state;
+	need_gpu();
+	const size_t n = 100003;
+	float *a = host(n, 1), *b = host(n, 2), *g = host(n, 3), *v = host(n, 4);
+	float *out = malloc(n * sizeof(float)), *out2 = malloc(n * sizeof(float));
+	float *da = up(a, n * 4), *db = up(b, n * 4), *dg = up(g, n * 4), *dv = up(v, n * 4);
+	float *dout = up(a, n * 4), *dout2 = up(a, n * 4);
+
+	relu_forward(out, a, n);
+	assert_int_equal(cuda_relu_forward(dout, da, n), 0);
+	float *got = down(dout, n);
+	same_bits(got, out, n, "relu forward");
+	free(got);
+	relu_backward(out, g, a, n);
+	assert_int_equal(cuda_relu_backward(dout, dg, da, n), 0);
+	got = down(dout, n);
+	same_bits(got, out, n, "relu backward");
+	free(got);
+
+	add_forward(out, a, b, n);
+	assert_int_equal(cuda_add_forward(dout, da, db, n), 0);
+	got = down(dout, n);
+	same_bits(got, out, n, "add forward");
+	free(got);
+	assert_int_equal(cuda_add_backward(dout, dout2, dg, n), 0);
+	got = down(dout2, n);
+	same_bits(got, g, n, "add backward");
+	free(got);
+
+	/* SGD with and without momentum: w a, v, gradient g */
+	for (int with_momentum = 0; with_momentum < 2; with_momentum++) {
+		struct sgd_params p = {.lr = 0.1f, .momentum = with_momentum ? 0.9f : 0,
+				       .weight_decay = 1e-4f};
+		memcpy(out, a, n * 4);
+		memcpy(out2, v, n * 4);
+		sgd_step(out, out2, g, &p, n);
+		assert_int_equal(cuda_upload(dout, a, n * 4), 0);
+		assert_int_equal(cuda_upload(dv, v, n * 4), 0);
+		assert_int_equal(cuda_sgd_step(dout, dv, dg, p.lr, p.momentum, p.weight_decay, n), 0);
+		got = down(dout, n);
+		same_bits(got, out, n, "sgd weights");
+		free(got);
+		got = down(dv, n);
+		same_bits(got, out2, n, "sgd velocity");
+		free(got);
+	}
+	float *ps[] = {a, b, g, v, out, out2};
+	for (size_t i = 0; i < 6; i++)
+		free(ps[i]);
+	float *ds[] = {da, db, dg, dv, dout, dout2};
+	for (size_t i = 0; i < 6; i++)
+		cuda_free(ds[i]);
+}
+
+static void test_batchnorm(void **state)
+{
+	(void)state;
+	need_gpu();
+	const int N = 6, C = 5, H = 7, W = 9, HW = H * W;
+	const size_t z = (size_t)N * C * HW;
+	float *x = host(z, 5), *dy = host(z, 6), *gamma = host(C, 7), *beta = host(C, 8);
+	for (size_t i = 0; i < z; i++)
+		x[i] = 3 + 2 * x[i];   /* a mean away from zero */
+	float rm[5] = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f}, rv[5] = {1, 2, 3, 4, 5};
+	float rm2[5], rv2[5], mean[5], invstd[5], dgam[5] = {0}, dbet[5] = {0};
+	memcpy(rm2, rm, sizeof(rm));
+	memcpy(rv2, rv, sizeof(rv));
+	float *out = malloc(z * 4), *din = malloc(z * 4);
+	struct batchnorm2d_shape s = {.N = N, .C = C, .H = H, .W = W, .eps = BATCHNORM2D_EPS,
+				      .momentum = BATCHNORM2D_MOMENTUM};
+	batchnorm2d_forward_train(out, mean, invstd, x, gamma, beta, rm, rv, &s);
+	batchnorm2d_backward(din, dgam, dbet, mean, invstd, dy, x, gamma, &s);
+
+	float zeros[5] = {0};
+	float *dx = up(x, z * 4), *ddy = up(dy, z * 4), *dgamma = up(gamma, 20), *dbeta = up(beta, 20);
+	float *drm = up(rm2, 20), *drv = up(rv2, 20), *dmean = up(zeros, 20), *dinv = up(zeros, 20);
+	float *ddg = up(zeros, 20), *ddb = up(zeros, 20), *dout = up(x, z * 4), *ddin = up(x, z * 4);
+	assert_int_equal(cuda_batchnorm2d_forward_train(dout, dmean, dinv, dx, dgamma, dbeta, drm,
+							drv, N, C, HW, s.eps, s.momentum), 0);
+	assert_int_equal(cuda_batchnorm2d_backward(ddin, ddg, ddb, dmean, dinv, ddy, dx, dgamma, N,
+						   C, HW), 0);
+	const float *want[] = {out, din, mean, invstd, rm, rv, dgam, dbet};
+	float *dev[] = {dout, ddin, dmean, dinv, drm, drv, ddg, ddb};
+	const size_t len[] = {z, z, 5, 5, 5, 5, 5, 5};
+	const char *names[] = {"bn out", "bn din", "mean", "invstd", "running_mean", "running_var",
+			       "dgamma", "dbeta"};
+	for (int i = 0; i < 8; i++) {
+		float *got = down(dev[i], len[i]);
+		assert_close(got, want[i], len[i], 1e-5, 1e-5, names[i]);
+		free(got);
+	}
+	/* eval with the updated running statistics */
+	batchnorm2d_forward_eval(out, x, gamma, beta, rm, rv, &s);
+	assert_int_equal(cuda_batchnorm2d_forward_eval(dout, dx, dgamma, dbeta, drm, drv, N, C, HW,
+						       s.eps), 0);
+	float *got = down(dout, z);
+	assert_close(got, out, z, 1e-5, 1e-5, "bn eval");
+	free(got);
+	float *ps[] = {x, dy, gamma, beta, out, din};
+	for (size_t i = 0; i < 6; i++)
+		free(ps[i]);
+	float *ds[] = {dx, ddy, dgamma, dbeta, drm, drv, dmean, dinv, ddg, ddb, dout, ddin};
+	for (size_t i = 0; i < 12; i++)
+		cuda_free(ds[i]);
+}
+
+static void test_pools(void **state)
+{
+	(void)state;
+	need_gpu();
+	const int N = 3, C = 4, H = 15, W = 13, planes = N * C;
+	struct maxpool2d_shape s = {.N = N, .C = C, .H = H, .W = W, .kernel = 3, .stride = 2,
+				    .pad = 1};
+	const int ho = maxpool2d_out_h(&s), wo = maxpool2d_out_w(&s);
+	const size_t z = (size_t)planes * H * W, zo = (size_t)planes * ho * wo;
+	float *x = malloc(z * 4), *dy = host(zo, 9);
+	for (size_t i = 0; i < z; i++)   /* ties and a few NaN */
+		x[i] = i % 89 == 0 ? NAN : (float)((i * 2654435761u >> 9) % 4);
+	float *out = malloc(zo * 4), *din = malloc(z * 4);
+	int32_t *am = malloc(zo * 4);
+	maxpool2d_forward(out, am, x, &s);
+	maxpool2d_backward(din, am, dy, &s);
+	float *dx = up(x, z * 4), *ddy = up(dy, zo * 4), *dout = up(dy, zo * 4), *ddin = up(x, z * 4);
+	int32_t *dam = (int32_t *)up(am, zo * 4);
+	assert_int_equal(cuda_maxpool2d_forward(dout, dam, dx, planes, H, W, 3, 2, 1), 0);
+	assert_int_equal(cuda_maxpool2d_backward(ddin, dam, ddy, planes, H, W, 3, 2, 1), 0);
+	float *got = down(dout, zo);
+	int32_t *gam = (int32_t *)down((float *)dam, zo);
+	assert_memory_equal(gam, am, zo * 4);
+	for (size_t i = 0; i < zo; i++)
+		assert_true(got[i] == out[i] || (isnan(got[i]) && isnan(out[i])));
+	free(got);
+	got = down(ddin, z);
+	same_bits(got, din, z, "maxpool backward");
+	free(got);
+
+	struct avgpool2d_shape g = {.N = N, .C = C, .H = H, .W = W};
+	float *xn = host(z, 10);
+	avgpool2d_global_forward(out, xn, &g);
+	avgpool2d_global_backward(din, dy, &g);
+	assert_int_equal(cuda_upload(dx, xn, z * 4), 0);
+	assert_int_equal(cuda_global_avgpool_forward(dout, dx, planes, H * W), 0);
+	assert_int_equal(cuda_global_avgpool_backward(ddin, ddy, planes, H * W), 0);
+	got = down(dout, planes);
+	assert_close(got, out, planes, 1e-6, 1e-6, "global avgpool");
+	free(got);
+	got = down(ddin, z);
+	same_bits(got, din, z, "global avgpool backward");
+	free(got);
+	free(x), free(xn), free(dy), free(out), free(din), free(am), free(gam);
+	cuda_free(dx), cuda_free(ddy), cuda_free(dout), cuda_free(ddin), cuda_free(dam);
+}
+
+static void test_im2col(void **state)
+{
+	(void)state;
+	need_gpu();
+	const struct im2col_shape shapes[] = {
+		{.c = 3, .h = 11, .w = 9, .kh = 3, .kw = 3, .stride = 1, .pad = 1},
+		{.c = 4, .h = 15, .w = 15, .kh = 5, .kw = 5, .stride = 1, .pad = 2},
+		{.c = 2, .h = 13, .w = 10, .kh = 3, .kw = 3, .stride = 2, .pad = 1},
+		{.c = 5, .h = 8, .w = 8, .kh = 1, .kw = 1, .stride = 2, .pad = 0},
+	};
+	for (size_t t = 0; t < sizeof(shapes) / sizeof(shapes[0]); t++) {
+		const struct im2col_shape *s = &shapes[t];
+		const int oh = im2col_out_h(s), ow = im2col_out_w(s);
+		const size_t zi = (size_t)s->c * s->h * s->w, zc = (size_t)s->c * s->kh * s->kw * oh * ow;
+		float *im = host(zi, 20 + t), *col = malloc(zc * 4), *g = host(zc, 30 + t);
+		float *back = host(zi, 40 + t);
+		im2col(col, oh * ow, im, 0, oh, s);
+		float *dim = up(im, zi * 4), *dcol = up(g, zc * 4), *dback = up(back, zi * 4);
+		assert_int_equal(cuda_im2col(dcol, dim, s->c, s->h, s->w, s->kh, s->kw, s->stride,
+					     s->pad), 0);
+		float *got = down(dcol, zc);
+		same_bits(got, col, zc, "im2col");
+		free(got);
+		/* col2im adds onto `back` */
+		assert_int_equal(cuda_upload(dcol, g, zc * 4), 0);
+		col2im(back, g, oh * ow, 0, oh, s);
+		assert_int_equal(cuda_col2im(dback, dcol, s->c, s->h, s->w, s->kh, s->kw, s->stride,
+					     s->pad), 0);
+		got = down(dback, zi);
+		assert_close(got, back, zi, 1e-5, 1e-5, "col2im");
+		free(got);
+		free(im), free(col), free(g), free(back);
+		cuda_free(dim), cuda_free(dcol), cuda_free(dback);
+	}
+}
+
+static void test_softmax_xent(void **state)
+{
+	(void)state;
+	need_gpu();
+	const int N = 37, K = 10;
+	float *z = host((size_t)N * K, 50), *dz = malloc((size_t)N * K * 4);
+	int32_t labels[37];
+	for (int n = 0; n < N; n++)
+		labels[n] = (n * 7) % K;
+	struct softmax_xent_shape s = {.N = N, .classes = K};
+	int correct = 0, gcorrect = -1;
+	double loss = softmax_xent(dz, &correct, z, labels, &s), gloss = 0;
+	float *dzd = up(z, (size_t)N * K * 4), *dd = up(z, (size_t)N * K * 4);
+	int32_t *dl = (int32_t *)up(labels, sizeof(labels));
+	double zeros[37] = {0};
+	double *rows = (double *)up(zeros, sizeof(zeros));
+	int *ok = (int *)up(labels, sizeof(labels));
+	assert_int_equal(cuda_softmax_xent(dd, &gloss, &gcorrect, rows, ok, dzd, dl, N, K), 0);
+	assert_int_equal(gcorrect, correct);
+	assert_true(fabs(gloss - loss) <= 1e-12 * fabs(loss) + 1e-15);
+	float *got = down(dd, (size_t)N * K);
+	assert_close(got, dz, (size_t)N * K, 1e-7, 1e-6, "dlogits");
+	free(got), free(z), free(dz);
+	cuda_free(dzd), cuda_free(dd), cuda_free(dl), cuda_free(rows), cuda_free(ok);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_elementwise),
+		cmocka_unit_test(test_batchnorm),
+		cmocka_unit_test(test_pools),
+		cmocka_unit_test(test_im2col),
+		cmocka_unit_test(test_softmax_xent),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
+#else
+static void test_no_cuda(void **state)
+{
+	(void)state;
+	print_message("CUDA not compiled in: skipped\n");
+	skip();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {cmocka_unit_test(test_no_cuda)};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
+#endif
