@@ -44,7 +44,9 @@ static void usage(void)
 	       "  --json              print one JSON object (top1, top5 in percent, n, ...)\n"
 	       "  --predictions FILE  write per-image labels, predictions and scores\n"
 	       "                      (a predictions file, docs/FORMAT.md)\n"
-	       "  --help, --version\n",
+	       "  --help, --version\n"
+	       "Environment: PCQ_CONV=auto|direct|off (FP32 and fused models' convolutions,\n"
+	       "docs/TRAINING.md), PCQ_ICONV=auto|off|one (the integer engine's).\n",
 	       dataset_kinds());
 }
 

@@ -57,7 +57,9 @@ static void usage(void)
 	       "  --log FILE         append one JSON line per epoch (loss, accuracy, lr, seconds)\n"
 	       "  --profile          print each layer's forward and backward time at the end\n"
 	       "  --help, --version\n"
-	       "The same command, thread count and SOURCE_DATE_EPOCH give the same file bytes.\n",
+	       "The same command, thread count and SOURCE_DATE_EPOCH give the same file bytes.\n"
+	       "Environment: PCQ_CONV=auto|direct|off chooses the convolution kernels\n"
+	       "(oneDNN with Winograd, oneDNN direct, im2col + sgemm; docs/TRAINING.md).\n",
 	       arch_names(), dataset_kinds(), norm_names());
 }
 
