@@ -34,9 +34,6 @@ int avgpool2d_out_w(const struct avgpool2d_shape *s)
 	return window_out(s->W, s->kernel, s->stride, s->pad);
 }
 
-static int imax(int a, int b) { return a > b ? a : b; }
-static int imin(int a, int b) { return a < b ? a : b; }
-
 void avgpool2d_forward(float *out, const float *in, const struct avgpool2d_shape *s)
 {
 	check_shape(s);
@@ -48,11 +45,11 @@ void avgpool2d_forward(float *out, const float *in, const struct avgpool2d_shape
 		const float *x = in + (size_t)p * H * W;
 		float *y = out + (size_t)p * Ho * Wo;
 		for (int oh = 0; oh < Ho; oh++) {
-			int h0 = oh * s->stride - s->pad;
-			int hs = imax(h0, 0), he = imin(h0 + s->kernel, H);
+			int hs, he;
+			window_span(oh, s->kernel, s->stride, s->pad, H, &hs, &he);
 			for (int ow = 0; ow < Wo; ow++) {
-				int w0 = ow * s->stride - s->pad;
-				int ws = imax(w0, 0), we = imin(w0 + s->kernel, W);
+				int ws, we;
+				window_span(ow, s->kernel, s->stride, s->pad, W, &ws, &we);
 				float sum = 0;
 				for (int h = hs; h < he; h++)
 					for (int w = ws; w < we; w++)
@@ -75,11 +72,11 @@ void avgpool2d_backward(float *din, const float *dout, const struct avgpool2d_sh
 		const float *dy = dout + (size_t)p * Ho * Wo;
 		memset(dx, 0, (size_t)H * W * sizeof(float));
 		for (int oh = 0; oh < Ho; oh++) {
-			int h0 = oh * s->stride - s->pad;
-			int hs = imax(h0, 0), he = imin(h0 + s->kernel, H);
+			int hs, he;
+			window_span(oh, s->kernel, s->stride, s->pad, H, &hs, &he);
 			for (int ow = 0; ow < Wo; ow++) {
-				int w0 = ow * s->stride - s->pad;
-				int ws = imax(w0, 0), we = imin(w0 + s->kernel, W);
+				int ws, we;
+				window_span(ow, s->kernel, s->stride, s->pad, W, &ws, &we);
 				float g = dy[oh * Wo + ow] / div;
 				for (int h = hs; h < he; h++)
 					for (int w = ws; w < we; w++)

@@ -29,9 +29,6 @@ int maxpool2d_out_w(const struct maxpool2d_shape *s)
 	return window_out(s->W, s->kernel, s->stride, s->pad);
 }
 
-static int imax(int a, int b) { return a > b ? a : b; }
-static int imin(int a, int b) { return a < b ? a : b; }
-
 /* The maximum over rows [hs, he) and columns [ws, we) of a W-wide plane
  * and the index of its first occurrence, with PyTorch's rule
  * `v > m || isnan(v)`. Written so that m is a chain of maxss and the index
@@ -76,11 +73,11 @@ static void forward_blocked(float *out, int32_t *argmax, const float *in,
 		float *y = out + (size_t)p * Ho * Wo * ACT_BLOCK;
 		int32_t *am = argmax + (size_t)p * Ho * Wo * ACT_BLOCK;
 		for (int oh = 0; oh < Ho; oh++) {
-			int h0 = oh * s->stride - s->pad;
-			int hs = imax(h0, 0), he = imin(h0 + s->kernel, H);
+			int hs, he;
+			window_span(oh, s->kernel, s->stride, s->pad, H, &hs, &he);
 			for (int ow = 0; ow < Wo; ow++) {
-				int w0 = ow * s->stride - s->pad;
-				int ws = imax(w0, 0), we = imin(w0 + s->kernel, W);
+				int ws, we;
+				window_span(ow, s->kernel, s->stride, s->pad, W, &ws, &we);
 				float m[ACT_BLOCK];
 				int32_t best[ACT_BLOCK], nan = 0;
 				for (int l = 0; l < ACT_BLOCK; l++)
@@ -146,11 +143,11 @@ void maxpool2d_forward(float *out, int32_t *argmax, const float *in,
 		float *y = out + (size_t)p * Ho * Wo;
 		int32_t *am = argmax + (size_t)p * Ho * Wo;
 		for (int oh = 0; oh < Ho; oh++) {
-			int h0 = oh * s->stride - s->pad;
-			int hs = imax(h0, 0), he = imin(h0 + s->kernel, H);
+			int hs, he;
+			window_span(oh, s->kernel, s->stride, s->pad, H, &hs, &he);
 			for (int ow = 0; ow < Wo; ow++) {
-				int w0 = ow * s->stride - s->pad;
-				int ws = imax(w0, 0), we = imin(w0 + s->kernel, W);
+				int ws, we;
+				window_span(ow, s->kernel, s->stride, s->pad, W, &ws, &we);
 				am[oh * Wo + ow] = window_max(x, W, hs, he, ws, we,
 							      &y[oh * Wo + ow]);
 			}

@@ -8,4 +8,13 @@ static inline int window_out(int in, int kernel, int stride, int pad)
 	return (in + 2 * pad - kernel) / stride + 1;
 }
 
+/* The input rows [*start, *end) of output o's window, clipped to [0, in). */
+static inline void window_span(int o, int kernel, int stride, int pad, int in, int *start,
+			       int *end)
+{
+	const int first = o * stride - pad;
+	*start = first > 0 ? first : 0;
+	*end = first + kernel < in ? first + kernel : in;
+}
+
 #endif
