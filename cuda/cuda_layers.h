@@ -26,6 +26,25 @@ void cuda_free(void *d_p);
 int cuda_upload(void *d_dst, const void *src, size_t bytes);
 int cuda_download(void *dst, const void *d_src, size_t bytes);
 
+/* gemm.h's gemm() on device memory (cuBLAS, FP32: no TF32) */
+int cuda_sgemm_rm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+		  const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+/* conv2d.h's conv2d_forward/backward, image by image through im2col and
+ * cuBLAS; workspace: C·KH·KW·OH·OW floats of device memory. din NULL:
+ * skipped; b, db NULL: no bias. */
+int cuda_conv2d_forward(float *out, float *workspace, const float *in, const float *w,
+			const float *b, int N, int C, int H, int W, int K, int kh, int kw,
+			int stride, int pad);
+int cuda_conv2d_backward(float *din, float *dw, float *db, float *workspace, const float *dout,
+			 const float *in, const float *w, int N, int C, int H, int W, int K,
+			 int kh, int kw, int stride, int pad);
+/* linear.h */
+int cuda_linear_forward(float *out, const float *in, const float *w, const float *b, int N,
+			int in_features, int out_features);
+int cuda_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+			 const float *w, int N, int in_features, int out_features);
+
 /* relu.h */
 int cuda_relu_forward(float *out, const float *in, size_t n);
 int cuda_relu_backward(float *din, const float *dout, const float *x, size_t n);

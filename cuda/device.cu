@@ -56,6 +56,21 @@ int cuda_sgemm_nn(int m, int n, int k, const float *d_a, const float *d_b, float
 	return 0;
 }
 
+// Row-major C (m×n) = alpha·op(A)·op(B) + beta·C on device memory, as
+// gemm.h's gemm(): the column-major product Cᵀ = op(B)ᵀ·op(A)ᵀ, since a
+// row-major matrix is its transpose in column-major order.
+int cuda_sgemm_rm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+		  const float *d_a, int lda, const float *d_b, int ldb, float beta,
+		  float *d_c, int ldc)
+{
+	if (cuda_blas_init())
+		return -1;
+	CUBLAS_CHECK(cublasSgemm(handle, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+				 trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, d_b, ldb,
+				 d_a, lda, &beta, d_c, ldc));
+	return 0;
+}
+
 int cuda_alloc(void **d_p, size_t bytes)
 {
 	CUDA_CHECK(cudaMalloc(d_p, bytes));

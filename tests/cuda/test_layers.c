@@ -16,7 +16,9 @@
 #include "avgpool2d.h"
 #include "backend.h"
 #include "batchnorm2d.h"
+#include "conv2d.h"
 #include "im2col.h"
+#include "linear.h"
 #include "maxpool2d.h"
 #include "relu.h"
 #include "sgd.h"
@@ -283,6 +285,91 @@ static void test_softmax_xent(void **state)
 	cuda_free(dzd), cuda_free(dd), cuda_free(dl), cuda_free(rows), cuda_free(ok);
 }
 
+/* Convolutions (with and without bias, strides, 5x5) against the double
+ * oracle of conv2d.c, like test_conv2d.c's optimised paths: 1e-4. */
+static void test_conv2d(void **state)
+{
+	(void)state;
+	need_gpu();
+	const struct conv2d_shape shapes[] = {
+		{.n = 3, .c = 16, .h = 12, .w = 12, .k = 32, .kh = 3, .kw = 3, .stride = 1, .pad = 1},
+		{.n = 2, .c = 5, .h = 13, .w = 11, .k = 7, .kh = 3, .kw = 3, .stride = 2, .pad = 1},
+		{.n = 2, .c = 3, .h = 15, .w = 15, .k = 9, .kh = 5, .kw = 5, .stride = 1, .pad = 2},
+		{.n = 3, .c = 16, .h = 16, .w = 16, .k = 32, .kh = 1, .kw = 1, .stride = 2, .pad = 0},
+	};
+	for (size_t t = 0; t < sizeof(shapes) / sizeof(shapes[0]); t++) {
+		const struct conv2d_shape *s = &shapes[t];
+		const int oh = conv2d_out_h(s), ow = conv2d_out_w(s), bias = t % 2 == 0;
+		const size_t zi = (size_t)s->n * s->c * s->h * s->w, zo = (size_t)s->n * s->k * oh * ow;
+		const size_t zw = (size_t)s->k * s->c * s->kh * s->kw;
+		float *in = host(zi, 60 + t), *w = host(zw, 70 + t), *b = host(s->k, 80 + t);
+		float *g = host(zo, 90 + t), *dw0 = host(zw, 100 + t), *db0 = host(s->k, 110 + t);
+		float *out = malloc(zo * 4), *din = malloc(zi * 4), *dw = malloc(zw * 4), *db = malloc(s->k * 4);
+		memcpy(dw, dw0, zw * 4);
+		memcpy(db, db0, s->k * 4);
+		conv2d_forward_naive(out, in, w, bias ? b : NULL, s);
+		conv2d_backward_naive(din, dw, bias ? db : NULL, g, in, w, s);
+		float *d_in = up(in, zi * 4), *d_w = up(w, zw * 4), *d_b = up(b, s->k * 4);
+		float *d_g = up(g, zo * 4), *d_dw = up(dw0, zw * 4), *d_db = up(db0, s->k * 4);
+		float *d_out = up(g, zo * 4), *d_din = up(in, zi * 4);
+		float *ws = NULL;   /* the im2col workspace */
+		assert_int_equal(cuda_alloc((void **)&ws, (size_t)s->c * s->kh * s->kw * oh * ow * 4), 0);
+		assert_int_equal(cuda_conv2d_forward(d_out, ws, d_in, d_w, bias ? d_b : NULL, s->n, s->c,
+						     s->h, s->w, s->k, s->kh, s->kw, s->stride, s->pad), 0);
+		assert_int_equal(cuda_conv2d_backward(d_din, d_dw, bias ? d_db : NULL, ws, d_g, d_in, d_w,
+						      s->n, s->c, s->h, s->w, s->k, s->kh, s->kw,
+						      s->stride, s->pad), 0);
+		const float *want[] = {out, din, dw, db};
+		float *dev[] = {d_out, d_din, d_dw, d_db};
+		const size_t len[] = {zo, zi, zw, (size_t)s->k};
+		const char *names[] = {"conv out", "conv din", "conv dw", "conv db"};
+		for (int i = 0; i < (bias ? 4 : 3); i++) {
+			float *got = down(dev[i], len[i]);
+			assert_close(got, want[i], len[i], 1e-4, 1e-4, names[i]);
+			free(got);
+		}
+		float *ps[] = {in, w, b, g, dw0, db0, out, din, dw, db};
+		for (size_t i = 0; i < 10; i++)
+			free(ps[i]);
+		float *ds[] = {d_in, d_w, d_b, d_g, d_dw, d_db, d_out, d_din, ws};
+		for (size_t i = 0; i < 9; i++)
+			cuda_free(ds[i]);
+	}
+}
+
+/* The fully connected layer against linear.c (OpenBLAS): 1e-4. */
+static void test_linear(void **state)
+{
+	(void)state;
+	need_gpu();
+	const struct linear_shape s = {.n = 37, .in = 300, .out = 129};
+	const size_t zi = (size_t)s.n * s.in, zo = (size_t)s.n * s.out, zw = (size_t)s.out * s.in;
+	float *in = host(zi, 120), *w = host(zw, 121), *b = host(s.out, 122), *g = host(zo, 123);
+	float *dw = host(zw, 124), *db = host(s.out, 125);
+	float *d_in = up(in, zi * 4), *d_w = up(w, zw * 4), *d_b = up(b, s.out * 4), *d_g = up(g, zo * 4);
+	float *d_dw = up(dw, zw * 4), *d_db = up(db, s.out * 4), *d_out = up(g, zo * 4), *d_din = up(in, zi * 4);
+	float *out = malloc(zo * 4), *din = malloc(zi * 4);
+	linear_forward(out, in, w, b, &s);
+	linear_backward(din, dw, db, g, in, w, &s);
+	assert_int_equal(cuda_linear_forward(d_out, d_in, d_w, d_b, s.n, s.in, s.out), 0);
+	assert_int_equal(cuda_linear_backward(d_din, d_dw, d_db, d_g, d_in, d_w, s.n, s.in, s.out), 0);
+	const float *want[] = {out, din, dw, db};
+	float *dev[] = {d_out, d_din, d_dw, d_db};
+	const size_t len[] = {zo, zi, zw, (size_t)s.out};
+	const char *names[] = {"linear out", "linear din", "linear dw", "linear db"};
+	for (int i = 0; i < 4; i++) {
+		float *got = down(dev[i], len[i]);
+		assert_close(got, want[i], len[i], 1e-4, 1e-4, names[i]);
+		free(got);
+	}
+	float *ps[] = {in, w, b, g, dw, db, out, din};
+	for (size_t i = 0; i < 8; i++)
+		free(ps[i]);
+	float *ds[] = {d_in, d_w, d_b, d_g, d_dw, d_db, d_out, d_din};
+	for (size_t i = 0; i < 8; i++)
+		cuda_free(ds[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +378,8 @@ int main(void)
 		cmocka_unit_test(test_pools),
 		cmocka_unit_test(test_im2col),
 		cmocka_unit_test(test_softmax_xent),
+		cmocka_unit_test(test_conv2d),
+		cmocka_unit_test(test_linear),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
