@@ -2,6 +2,8 @@
 #include "cli.h"
 
 #include "check.h"
+#include "backend.h"
+#include "devops.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -59,4 +61,18 @@ char **cli_command(int argc, char **argv)
 	char **copy = xmalloc(((size_t)argc + 1) * sizeof(char *));
 	memcpy(copy, argv, ((size_t)argc + 1) * sizeof(char *));
 	return copy;
+}
+
+int cli_device(const char *s, const struct devops **ops)
+{
+	*ops = NULL;
+	if (!strcmp(s, "cpu"))
+		return 0;
+	if (strcmp(s, "cuda") && strcmp(s, "auto"))
+		usage_error("invalid value '%s' for --device: expected cpu, cuda or auto", s);
+	*ops = devops_cuda();
+	if (!*ops && !strcmp(s, "cuda"))
+		return error("--device cuda: no usable GPU (%s)", backend_has_cuda() ?
+			     "none found" : "this pcq was built without CUDA");
+	return 0;
 }

@@ -17,6 +17,12 @@ double cli_double(const char *opt, const char *s, double min, double max);
  * in one line and exit 2. */
 _Noreturn void cli_bad_option(int c, char **argv);
 
+struct devops;
+/* --device cpu|cuda|auto: *ops is NULL for the CPU, the GPU's devops
+ * (devops.h) for cuda, or for auto when a GPU is usable. Another word is
+ * a usage error; cuda without a usable GPU returns -1 after error(). */
+int cli_device(const char *s, const struct devops **ops);
+
 /* A copy of argv's pointers taken before getopt_long permutes argv, so
  * provenance records the command as typed. Free with free(). */
 char **cli_command(int argc, char **argv);

@@ -14,6 +14,11 @@
 #include <stdint.h>
 
 /* Training mode; mask[i] = 1 where element i was kept. out may be in. */
+/* The keep mask forward_train draws (1: kept), and its scale 1/(1 − p)
+ * (0 for p = 1): for a device that applies them (model_device.c). */
+void dropout_mask(uint8_t *mask, float p, struct rng *r, size_t n);
+float dropout_keep_scale(float p);
+
 void dropout_forward_train(float *out,       // (n)
 			   uint8_t *mask,    // (n) saved
 			   const float *in,  // (n)

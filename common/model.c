@@ -4,6 +4,7 @@
 
 #include "check.h"
 #include "layout.h"
+#include "model_device.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -329,6 +330,7 @@ void model_free(struct model *m)
 {
 	if (!m)
 		return;
+	model_device_free(m);
 	for (int j = 0; j < m->n_nodes; j++) {
 		if (m->nodes[j].op && m->nodes[j].op->free)
 			m->nodes[j].op->free(&m->nodes[j]);

@@ -8,6 +8,7 @@
 #include "ops.h"
 #include "pcqfile.h"
 #include "rng.h"
+#include "sgd.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -59,6 +60,7 @@ struct model {
 	int *consumers;          /* [n_nodes] how many nodes read each output */
 	double *profile;         /* [2 · n_nodes] forward, backward seconds, or NULL */
 	unsigned char *written;  /* [n_nodes] backward bookkeeping */
+	struct model_device *dev; /* NULL: on the CPU; else model_use_device's */
 };
 
 /* Plans f's graph for batches of up to `batch` samples and copies its
@@ -77,6 +79,20 @@ const float *model_forward(struct model *m, const float *x, int n, int training,
  * gradients (+=) from dlogits (n, classes). */
 void model_backward(struct model *m, const float *x, const float *dlogits, int n);
 void model_zero_grads(struct model *m);
+
+struct devops;
+/* Moves training and inference to ops's device (model_device.c): the
+ * forward, backward, zero_grads and sgd_step below then run there, from
+ * and to host batches and logits. f: the file the model was planned
+ * from. Fails with one line naming `file` for an op the device cannot run
+ * yet. The host's tensor slabs are stale until model_sync_host. */
+int model_use_device(struct model *m, const struct pcqfile *f, const char *file,
+		     const struct devops *ops);
+/* One SGD step of every learned tensor (sgd.h), where the model runs. */
+void model_sgd_step(struct model *m, const struct sgd_params *p);
+/* Brings the tensors, velocities, gradients and running statistics back
+ * to the host slabs (no-op on the CPU): before writing or storing them. */
+void model_sync_host(struct model *m);
 
 /* Copies the model's tensors back into f (which must hold them all: the
  * file it was made from). */

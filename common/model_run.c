@@ -5,6 +5,7 @@
 #include "model.h"
 
 #include "check.h"
+#include "model_device.h"
 #include "progress.h"
 
 #include <stdlib.h>
@@ -19,6 +20,8 @@ const float *model_forward(struct model *m, const float *x, int n, int training,
 			   struct rng *rng)
 {
 	CHECK(n >= 1 && n <= m->batch);
+	if (m->dev)
+		return model_device_forward(m, x, n, training, rng);
 	if (m->n_groups) {
 		size_t total = 0;
 		for (size_t i = 0; i < m->n_groups; i++) {
@@ -54,6 +57,10 @@ static void accumulate(float *dst, const float *src, size_t count)
 void model_backward(struct model *m, const float *x, const float *dlogits, int n)
 {
 	CHECK(n >= 1 && n <= m->batch);
+	if (m->dev) {
+		model_device_backward(m, dlogits, n);
+		return;
+	}
 	struct node *last = &m->nodes[m->n_nodes - 1];
 	memcpy(last->dout, dlogits, (size_t)n * m->classes * sizeof(float));
 	memset(m->written, 0, (size_t)m->n_nodes);
@@ -95,7 +102,30 @@ void model_backward(struct model *m, const float *x, const float *dlogits, int n
 
 void model_zero_grads(struct model *m)
 {
-	memset(m->grads, 0, m->n_params * sizeof(float));
+	if (m->dev)
+		model_device_zero_grads(m);
+	else
+		memset(m->grads, 0, m->n_params * sizeof(float));
+}
+
+void model_sgd_step(struct model *m, const struct sgd_params *p)
+{
+	if (m->dev)
+		model_device_sgd_step(m, p);
+	else
+		sgd_step(m->params, m->velocity, m->grads, p, m->n_params);
+}
+
+void model_sync_host(struct model *m)
+{
+	if (m->dev)
+		model_device_sync_host(m);
+}
+
+int model_use_device(struct model *m, const struct pcqfile *f, const char *file,
+		     const struct devops *ops)
+{
+	return model_device_init(m, f, file, ops);
 }
 
 void model_profile_start(struct model *m)

@@ -78,9 +78,10 @@ static const void *model_values(void *ctx, const struct tensor *ft)
 }
 
 /* Writes the model and its training state to path. */
-static int save_checkpoint(struct pcqfile *f, const struct model *m, const char *path,
+static int save_checkpoint(struct pcqfile *f, struct model *m, const char *path,
 			   int epochs_done, double best)
 {
+	model_sync_host(m);
 	attrs_set_int(&f->attrs, "epochs_done", epochs_done);
 	attrs_set_float(&f->attrs, "best_top1", best);
 	return pcqfile_write_from(f, path, model_values, (void *)m);
@@ -182,6 +183,10 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 	struct model m;
 	if (model_init(&m, f, model_name, o->batch, 1) || load_velocity(&m, f, model_name))
 		return -1;
+	if (o->device && model_use_device(&m, f, model_name, o->device)) {
+		model_free(&m);
+		return -1;
+	}
 	hand_values_to_model(f, &m);
 	int64_t done = 0;
 	double best = -1;
@@ -246,7 +251,7 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 			}
 			model_zero_grads(&m);
 			model_backward(&m, in, dlogits, n);
-			sgd_step(m.params, m.velocity, m.grads, &sp, m.n_params);
+			model_sgd_step(&m, &sp);
 			loss_sum += loss * n;
 			correct += (size_t)nc;
 			seen += (size_t)n;

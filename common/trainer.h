@@ -29,6 +29,7 @@ struct train_options {
 	const char *best;     /* best checkpoint, or NULL */
 	const char *log;      /* JSON lines, appended, or NULL */
 	int profile;          /* print per-layer times to stderr at the end */
+	const struct devops *device;  /* where to train (devops.h); NULL: the CPU */
 	const struct kmeans *km;  /* fused models with K > 1: each batch is
 				   * regrouped by cluster (SPEC §7), or NULL */
 };

@@ -25,6 +25,8 @@ int cuda_alloc(void **d_p, size_t bytes);
 void cuda_free(void *d_p);
 int cuda_upload(void *d_dst, const void *src, size_t bytes);
 int cuda_download(void *dst, const void *d_src, size_t bytes);
+int cuda_copy(void *d_dst, const void *d_src, size_t bytes);
+int cuda_zero(void *d_p, size_t bytes);
 
 /* gemm.h's gemm() on device memory (cuBLAS, FP32: no TF32) */
 int cuda_sgemm_rm(int trans_a, int trans_b, int m, int n, int k, float alpha,
@@ -51,6 +53,8 @@ int cuda_relu_backward(float *din, const float *dout, const float *x, size_t n);
 /* add.h (da and db may not be dout) */
 int cuda_add_forward(float *out, const float *a, const float *b, size_t n);
 int cuda_add_backward(float *da, float *db, const float *dout, size_t n);
+/* dropout.h: out = in·(mask·scale), its forward and backward */
+int cuda_dropout_apply(float *out, const uint8_t *mask, const float *in, float scale, size_t n);
 /* sgd.h: v untouched when momentum is 0 */
 int cuda_sgd_step(float *w, float *v, const float *g, float lr, float momentum,
 		  float weight_decay, size_t n);

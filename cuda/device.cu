@@ -82,6 +82,18 @@ void cuda_free(void *d_p)
 	cudaFree(d_p);
 }
 
+int cuda_copy(void *d_dst, const void *d_src, size_t bytes)
+{
+	CUDA_CHECK(cudaMemcpy(d_dst, d_src, bytes, cudaMemcpyDeviceToDevice));
+	return 0;
+}
+
+int cuda_zero(void *d_p, size_t bytes)
+{
+	CUDA_CHECK(cudaMemset(d_p, 0, bytes));
+	return 0;
+}
+
 int cuda_upload(void *d_dst, const void *src, size_t bytes)
 {
 	CUDA_CHECK(cudaMemcpy(d_dst, src, bytes, cudaMemcpyHostToDevice));

@@ -52,6 +52,14 @@ __global__ void add_backward_k(float *da, float *db, const float *dout, size_t n
 		da[i] = db[i] = dout[i];
 }
 
+__global__ void dropout_apply_k(float *out, const uint8_t *mask, const float *in, float scale,
+				size_t n)
+{
+	size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+	if (i < n)
+		out[i] = __fmul_rn(in[i], __fmul_rn((float)mask[i], scale));
+}
+
 // sgd.c's expressions, each product and sum rounded on its own.
 __global__ void sgd_k(float *w, float *v, const float *g, float lr, float mu, float wd,
 		      size_t n)
@@ -335,6 +343,12 @@ int cuda_add_forward(float *out, const float *a, const float *b, size_t n)
 int cuda_add_backward(float *da, float *db, const float *dout, size_t n)
 {
 	add_backward_k<<<blocks_for(n), THREADS>>>(da, db, dout, n);
+	return launched();
+}
+
+int cuda_dropout_apply(float *out, const uint8_t *mask, const float *in, float scale, size_t n)
+{
+	dropout_apply_k<<<blocks_for(n), THREADS>>>(out, mask, in, scale, n);
 	return launched();
 }
 

@@ -44,6 +44,8 @@ static void usage(void)
 	       "  --json              print one JSON object (top1, top5 in percent, n, ...)\n"
 	       "  --predictions FILE  write per-image labels, predictions and scores\n"
 	       "                      (a predictions file, docs/FORMAT.md)\n"
+	       "  --device D          cpu (default), cuda or auto: where FP32 models run\n"
+	       "                      (the GPU path is new, not yet verified on a GPU)\n"
 	       "  --help, --version\n"
 	       "Environment: PCQ_CONV=auto|direct|off (FP32 and fused models' convolutions,\n"
 	       "docs/TRAINING.md), PCQ_ICONV=auto|off|one (the integer engine's).\n",
@@ -133,11 +135,12 @@ int main(int argc, char **argv)
 		{"kmeans", required_argument, NULL, 'K'},
 		{"float", no_argument, NULL, 'F'},
 		{"save-quantized-input", no_argument, NULL, 'Q'},
+		{"device", required_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0, 0, 0, 0},
 	};
-	const char *data = NULL, *predictions = NULL, *kmeans = NULL;
+	const char *data = NULL, *predictions = NULL, *kmeans = NULL, *device_name = "cpu";
 	enum split split = SPLIT_TEST;
 	size_t limit = 0;
 	int batch = 256, threads = 0, json = 0, float_only = 0, save_input = 0, c;
@@ -157,6 +160,7 @@ int main(int argc, char **argv)
 		case 'K': kmeans = optarg; break;
 		case 'F': float_only = 1; break;
 		case 'Q': save_input = 1; break;
+		case 'D': device_name = optarg; break;
 		case 'h': usage(); return 0;
 		case 'V': printf("pcq-infer %s\n", PCQ_VERSION); return 0;
 		default: cli_bad_option(c, argv);
@@ -193,12 +197,21 @@ int main(int argc, char **argv)
 	if (kmeans && f.kind == KIND_MODEL)
 		usage_error("--kmeans is for fused and quantized models; '%s' is a pre-trained "
 			    "model", name);
+	const struct devops *device = NULL;
+	if (cli_device(device_name, &device))
+		goto out;
+	if (device && f.kind != KIND_MODEL) {
+		error("--device %s: only pre-trained (FP32) models run on a GPU yet; '%s' is a %s "
+		      "file", device_name, name, file_kind_name(f.kind));
+		goto out;
+	}
 	if (f.kind == KIND_QUANTIZED) {
 		rc = infer_quantized(&f, name, digest, data, split, limit, batch, threads, json,
 				     predictions, kmeans, save_input, argc, command);
 		goto out;
 	}
-	if (model_init(&m, &f, name, batch, 0) || norm_load(&norm, &f.attrs, name, m.input.c))
+	if (model_init(&m, &f, name, batch, 0) || norm_load(&norm, &f.attrs, name, m.input.c) ||
+	    (device && model_use_device(&m, &f, name, device)))
 		goto out;
 	m.float_only = float_only;
 	int cluster, layer;

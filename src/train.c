@@ -56,6 +56,9 @@ static void usage(void)
 	       "  --no-augment       no random crop or flip\n"
 	       "  --log FILE         append one JSON line per epoch (loss, accuracy, lr, seconds)\n"
 	       "  --profile          print each layer's forward and backward time at the end\n"
+	       "  --device D         cpu (default), cuda or auto (a GPU when one is usable);\n"
+	       "                     the GPU path is new: pre-training only, not yet\n"
+	       "                     verified on a GPU (docs/TRAINING.md)\n"
 	       "  --help, --version\n"
 	       "The same command, thread count and SOURCE_DATE_EPOCH give the same file bytes.\n"
 	       "Environment: PCQ_CONV=auto|direct|off chooses the convolution kernels\n"
@@ -64,7 +67,7 @@ static void usage(void)
 }
 
 struct args {
-	const char *arch, *data, *out, *resume, *log, *norm, *fused, *kmeans;
+	const char *arch, *data, *out, *resume, *log, *norm, *fused, *kmeans, *device;
 	int threads;
 	size_t limit;
 	struct train_options t;
@@ -92,6 +95,7 @@ static void parse(struct args *a, int argc, char **argv)
 		{"log", required_argument, NULL, 'G'},
 		{"profile", no_argument, NULL, 'P'},
 		{"kmeans", required_argument, NULL, 'K'},
+		{"device", required_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0, 0, 0, 0},
@@ -123,6 +127,7 @@ static void parse(struct args *a, int argc, char **argv)
 		case 'G': a->log = optarg; break;
 		case 'P': a->t.profile = 1; break;
 		case 'K': a->kmeans = optarg; break;
+		case 'D': a->device = optarg; break;
 		case 'h': usage(); exit(0);
 		case 'V': printf("pcq-train %s\n", PCQ_VERSION); exit(0);
 		default: cli_bad_option(c, argv);
@@ -211,6 +216,10 @@ int main(int argc, char **argv)
 	struct args a;
 	parse(&a, argc, argv);
 	threads_set(a.threads);
+	if (cli_device(a.device ? a.device : "cpu", &a.t.device)) {
+		free(command);
+		return 1;
+	}
 
 	struct dataset train = {0}, test = {0};
 	struct pcqfile f = {0};

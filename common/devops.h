@@ -1,0 +1,69 @@
+/* What a device must provide to run a model's FP32 training and inference
+ * (model_device.c): memory and the layer kernels, on its own pointers,
+ * with the definitions of the CPU functions named beside each. Two
+ * implementations: CUDA's (devops_cuda.c over cuda/, issue 8) and the
+ * host's (devops_host.c: the CPU functions on host memory), with which the
+ * device runner itself is tested on any machine. Every call returns 0, or
+ * -1 after an error message. Tensors are in the plain (N, C, H, W) layout. */
+#ifndef PCQ_DEVOPS_H
+#define PCQ_DEVOPS_H
+
+#include "conv2d.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct devops {
+	const char *name;   /* "cuda", "host" */
+	int (*alloc)(void **p, size_t bytes);          /* zeroed */
+	void (*free)(void *p);
+	int (*upload)(void *dst, const void *host, size_t bytes);
+	int (*download)(void *host, const void *src, size_t bytes);
+	int (*copy)(void *dst, const void *src, size_t bytes);
+	int (*zero)(void *p, size_t bytes);
+
+	/* relu.h, add.h (forward), sgd.h */
+	int (*relu_forward)(float *out, const float *in, size_t n);
+	int (*relu_backward)(float *din, const float *dout, const float *x, size_t n);
+	int (*add_forward)(float *out, const float *a, const float *b, size_t n);
+	int (*sgd_step)(float *w, float *v, const float *g, float lr, float momentum,
+			float weight_decay, size_t n);
+	/* dropout.h: out = in·(mask·scale), forward and backward alike */
+	int (*dropout_apply)(float *out, const uint8_t *mask, const float *in, float scale,
+			     size_t n);
+	/* batchnorm2d.h over (N, C, HW) */
+	int (*bn_train)(float *out, float *mean, float *invstd, const float *in,
+			const float *gamma, const float *beta, float *running_mean,
+			float *running_var, int N, int C, int HW, float eps, float momentum);
+	int (*bn_eval)(float *out, const float *in, const float *gamma, const float *beta,
+		       const float *running_mean, const float *running_var, int N, int C, int HW,
+		       float eps);
+	int (*bn_backward)(float *din, float *dgamma, float *dbeta, const float *mean,
+			   const float *invstd, const float *dout, const float *in,
+			   const float *gamma, int N, int C, int HW);
+	/* maxpool2d.h, avgpool2d.h's global pool, over planes = N·C maps */
+	int (*maxpool_forward)(float *out, int32_t *argmax, const float *in, int planes, int H,
+			       int W, int kernel, int stride, int pad);
+	int (*maxpool_backward)(float *din, const int32_t *argmax, const float *dout, int planes,
+				int H, int W, int kernel, int stride, int pad);
+	int (*gap_forward)(float *out, const float *in, int planes, int HW);
+	int (*gap_backward)(float *din, const float *dout, int planes, int HW);
+	/* conv2d.h (din NULL: skipped; b, db NULL: no bias) and linear.h */
+	size_t (*conv_workspace_floats)(const struct conv2d_shape *s);
+	int (*conv_forward)(float *out, float *workspace, const float *in, const float *w,
+			    const float *b, const struct conv2d_shape *s);
+	int (*conv_backward)(float *din, float *dw, float *db, float *workspace,
+			     const float *dout, const float *in, const float *w,
+			     const struct conv2d_shape *s);
+	int (*linear_forward)(float *out, const float *in, const float *w, const float *b, int N,
+			      int in_features, int out_features);
+	int (*linear_backward)(float *din, float *dw, float *db, const float *dout,
+			       const float *in, const float *w, int N, int in_features,
+			       int out_features);
+};
+
+const struct devops *devops_host(void);
+/* NULL when CUDA was not compiled in or no GPU is usable. */
+const struct devops *devops_cuda(void);
+
+#endif

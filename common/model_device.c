@@ -1,0 +1,356 @@
+/* A planned model run on a device (devops.h): the learned tensors, their
+ * gradients and velocities, the running statistics and every activation
+ * stay in the device's memory; only batches go up and logits come down.
+ * The same graph walk as model_run.c, op by op through the device's
+ * kernels, in the plain layout. Ops without a device kernel yet (fake
+ * quantization, windowed average pool) are refused when the model moves. */
+#include "model_device.h"
+
+#include "attrs.h"
+#include "check.h"
+#include "dropout.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum dev_kind { K_CONV, K_BN, K_RELU, K_ADD, K_MAXPOOL, K_GAP, K_FLATTEN, K_LINEAR, K_DROPOUT };
+
+static const struct {
+	const char *op;
+	enum dev_kind kind;
+} kinds[] = {
+	{"conv2d", K_CONV}, {"batchnorm2d", K_BN}, {"relu", K_RELU}, {"add", K_ADD},
+	{"maxpool2d", K_MAXPOOL}, {"global_avgpool2d", K_GAP}, {"flatten", K_FLATTEN},
+	{"linear", K_LINEAR}, {"dropout", K_DROPOUT},
+};
+
+struct dev_node {
+	enum dev_kind kind;
+	int kernel, stride, pad;       /* conv2d, maxpool2d */
+	float eps, momentum, p;        /* batchnorm2d; dropout */
+	float *out, *dout;             /* device, (batch, out_shape) */
+	void *cache;                   /* BN mean and invstd, max pool argmax, dropout mask */
+	uint8_t *host_mask;            /* dropout: drawn on the host */
+	float *t[OP_MAX_TENSORS], *dt[OP_MAX_TENSORS];   /* device tensors */
+};
+
+struct model_device {
+	const struct devops *ops;
+	float *params, *grads, *velocity, *buffers;   /* device copies of the model's slabs */
+	float *x;                      /* the batch */
+	float *scratch;                /* [OP_MAX_INPUTS] gradients to add in */
+	float *workspace;
+	size_t workspace_floats;
+	size_t slot;                   /* floats of the largest activation of a batch */
+	struct dev_node *nodes;
+	unsigned char *written;
+	float *logits;                 /* host */
+};
+
+static void must(int rc, const struct model_device *d)
+{
+	if (rc)
+		die("%s: a device operation failed (the message above says which)", d->ops->name);
+}
+
+/* The device address of a host pointer into one of the model's slabs. */
+static float *on_device(const struct model *m, const float *host)
+{
+	const struct model_device *d = m->dev;
+	if (!host)
+		return NULL;
+	if (host >= m->params && host < m->params + m->n_params)
+		return d->params + (host - m->params);
+	if (host >= m->grads && host < m->grads + m->n_params)
+		return d->grads + (host - m->grads);
+	CHECK(host >= m->buffers && host < m->buffers + m->n_buffers);
+	return d->buffers + (host - m->buffers);
+}
+
+static void *dalloc(struct model_device *d, size_t bytes)
+{
+	void *p = NULL;
+	must(d->ops->alloc(&p, bytes), d);
+	return p;
+}
+
+static int plan_node(struct model *m, int j, const struct layer *l, const char *file)
+{
+	struct model_device *d = m->dev;
+	struct dev_node *dn = &d->nodes[j];
+	const struct node *n = &m->nodes[j];
+	size_t k = 0;
+	while (k < sizeof(kinds) / sizeof(kinds[0]) && strcmp(kinds[k].op, n->op->name))
+		k++;
+	if (k == sizeof(kinds) / sizeof(kinds[0]))
+		return error("'%s': layer '%s': %s does not run on %s yet", file, n->name,
+			     n->op->name, d->ops->name);
+	dn->kind = kinds[k].kind;
+	const size_t B = (size_t)m->batch, out = B * act_numel(&n->out_shape);
+	if ((dn->kind == K_CONV || dn->kind == K_LINEAR) && attrs_find(&l->params, "weight_bits"))
+		return error("'%s': layer '%s': fake-quantized weights do not run on %s yet", file,
+			     n->name, d->ops->name);
+	if ((dn->kind == K_CONV || dn->kind == K_MAXPOOL) &&
+	    (op_param_int(l, file, "kernel", 1, 64, &dn->kernel) ||
+	     op_param_int(l, file, "stride", 1, 64, &dn->stride) ||
+	     op_param_int(l, file, "pad", 0, 32, &dn->pad)))
+		return -1;
+	if (dn->kind == K_BN && (op_param_float(l, file, "eps", 1e-12, 1, &dn->eps) ||
+				 op_param_float(l, file, "momentum", 0, 1, &dn->momentum)))
+		return -1;
+	if (dn->kind == K_DROPOUT && op_param_float(l, file, "p", 0, 0.999, &dn->p))
+		return -1;
+	dn->out = dalloc(d, out * sizeof(float));
+	dn->dout = dalloc(d, out * sizeof(float));
+	if (dn->kind == K_BN)
+		dn->cache = dalloc(d, 2 * (size_t)n->out_shape.c * sizeof(float));
+	else if (dn->kind == K_MAXPOOL)
+		dn->cache = dalloc(d, out * sizeof(int32_t));
+	else if (dn->kind == K_DROPOUT) {
+		dn->cache = dalloc(d, out);
+		dn->host_mask = xmalloc(out);
+	}
+	for (int t = 0; t < OP_MAX_TENSORS; t++) {
+		dn->t[t] = on_device(m, n->t[t]);
+		dn->dt[t] = on_device(m, n->dt[t]);
+	}
+	if (dn->kind == K_CONV) {
+		struct conv2d_shape s = {.n = m->batch, .c = n->in[0].c, .h = n->in[0].h,
+					 .w = n->in[0].w, .k = n->out_shape.c, .kh = dn->kernel,
+					 .kw = dn->kernel, .stride = dn->stride, .pad = dn->pad};
+		size_t ws = d->ops->conv_workspace_floats(&s);
+		if (ws > d->workspace_floats)
+			d->workspace_floats = ws;
+	}
+	for (int i = 0; i < n->n_inputs; i++)
+		if (act_numel(&n->in[i]) > d->slot)
+			d->slot = act_numel(&n->in[i]);
+	return 0;
+}
+
+int model_device_init(struct model *m, const struct pcqfile *f, const char *file,
+		      const struct devops *ops)
+{
+	CHECK(!m->dev && (size_t)m->n_nodes == f->n_layers);
+	struct model_device *d = xcalloc(1, sizeof(*d));
+	m->dev = d;
+	d->ops = ops;
+	d->nodes = xcalloc((size_t)m->n_nodes, sizeof(*d->nodes));
+	d->written = xcalloc((size_t)m->n_nodes, 1);
+	const size_t P = m->n_params * sizeof(float), Bu = m->n_buffers * sizeof(float);
+	d->params = dalloc(d, P);
+	d->grads = dalloc(d, P);
+	d->velocity = dalloc(d, P);
+	d->buffers = dalloc(d, Bu);
+	/* a model planned without training has no velocities on the host */
+	must(ops->upload(d->params, m->params, P) ||
+	     (m->velocity && ops->upload(d->velocity, m->velocity, P)) ||
+	     ops->upload(d->buffers, m->buffers, Bu), d);
+	for (int j = 0; j < m->n_nodes; j++)
+		if (plan_node(m, j, &f->layers[j], file)) {
+			model_device_free(m);
+			return -1;
+		}
+	d->x = dalloc(d, (size_t)m->batch * act_numel(&m->input) * sizeof(float));
+	d->scratch = dalloc(d, OP_MAX_INPUTS * (size_t)m->batch * d->slot * sizeof(float));
+	d->workspace = dalloc(d, (d->workspace_floats ? d->workspace_floats : 1) * sizeof(float));
+	d->logits = xmalloc((size_t)m->batch * m->classes * sizeof(float));
+	return 0;
+}
+
+void model_device_free(struct model *m)
+{
+	struct model_device *d = m->dev;
+	if (!d)
+		return;
+	for (int j = 0; j < m->n_nodes; j++) {
+		d->ops->free(d->nodes[j].out);
+		d->ops->free(d->nodes[j].dout);
+		d->ops->free(d->nodes[j].cache);
+		free(d->nodes[j].host_mask);
+	}
+	void *ps[] = {d->params, d->grads, d->velocity, d->buffers, d->x, d->scratch, d->workspace};
+	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
+		d->ops->free(ps[i]);
+	free(d->nodes);
+	free(d->written);
+	free(d->logits);
+	free(d);
+	m->dev = NULL;
+}
+
+static const float *input_of(const struct model *m, int src)
+{
+	return src < 0 ? m->dev->x : m->dev->nodes[src].out;
+}
+
+static struct conv2d_shape conv_shape(const struct node *n, const struct dev_node *dn, int batch)
+{
+	return (struct conv2d_shape){.n = batch, .c = n->in[0].c, .h = n->in[0].h,
+				     .w = n->in[0].w, .k = n->out_shape.c, .kh = dn->kernel,
+				     .kw = dn->kernel, .stride = dn->stride, .pad = dn->pad};
+}
+
+static int forward_node(struct model *m, int j, int batch, int training, struct rng *rng)
+{
+	const struct devops *o = m->dev->ops;
+	const struct node *n = &m->nodes[j];
+	struct dev_node *dn = &m->dev->nodes[j];
+	const float *x = input_of(m, n->inputs[0]);
+	const size_t count = (size_t)batch * act_numel(&n->out_shape);
+	const struct act_shape *in = &n->in[0];
+	switch (dn->kind) {
+	case K_CONV: {
+		struct conv2d_shape s = conv_shape(n, dn, batch);
+		return o->conv_forward(dn->out, m->dev->workspace, x, dn->t[0], dn->t[1], &s);
+	}
+	case K_BN: {
+		float *mean = dn->cache, *invstd = mean + in->c;
+		int HW = in->h * in->w;
+		return training ? o->bn_train(dn->out, mean, invstd, x, dn->t[0], dn->t[1], dn->t[2],
+					      dn->t[3], batch, in->c, HW, dn->eps, dn->momentum)
+				: o->bn_eval(dn->out, x, dn->t[0], dn->t[1], dn->t[2], dn->t[3], batch,
+					     in->c, HW, dn->eps);
+	}
+	case K_RELU:
+		return o->relu_forward(dn->out, x, count);
+	case K_ADD:
+		return o->add_forward(dn->out, x, input_of(m, n->inputs[1]), count);
+	case K_MAXPOOL:
+		return o->maxpool_forward(dn->out, dn->cache, x, batch * in->c, in->h, in->w,
+					  dn->kernel, dn->stride, dn->pad);
+	case K_GAP:
+		return o->gap_forward(dn->out, x, batch * in->c, in->h * in->w);
+	case K_FLATTEN:
+		return o->copy(dn->out, x, count * sizeof(float));
+	case K_LINEAR:
+		return o->linear_forward(dn->out, x, dn->t[0], dn->t[1], batch, (int)act_numel(in),
+					 n->out_shape.c);
+	case K_DROPOUT:
+		if (!training)
+			return o->copy(dn->out, x, count * sizeof(float));
+		/* the mask dropout_forward_train would draw, from the same stream */
+		dropout_mask(dn->host_mask, dn->p, rng, count);
+		return o->upload(dn->cache, dn->host_mask, count) ||
+		       o->dropout_apply(dn->out, dn->cache, x, dropout_keep_scale(dn->p), count);
+	}
+	return -1;
+}
+
+const float *model_device_forward(struct model *m, const float *x, int n, int training,
+				  struct rng *rng)
+{
+	struct model_device *d = m->dev;
+	must(d->ops->upload(d->x, x, (size_t)n * act_numel(&m->input) * sizeof(float)), d);
+	for (int j = 0; j < m->n_nodes; j++)
+		must(forward_node(m, j, n, training, rng), d);
+	must(d->ops->download(d->logits, d->nodes[m->n_nodes - 1].out,
+			      (size_t)n * m->classes * sizeof(float)), d);
+	return d->logits;
+}
+
+/* dx[0] NULL (conv2d and linear only): no input gradient wanted. */
+static int backward_node(struct model *m, int j, int batch, float *const *dx)
+{
+	const struct devops *o = m->dev->ops;
+	const struct node *n = &m->nodes[j];
+	struct dev_node *dn = &m->dev->nodes[j];
+	const float *x = input_of(m, n->inputs[0]);
+	const size_t count = (size_t)batch * act_numel(&n->out_shape);
+	const struct act_shape *in = &n->in[0];
+	switch (dn->kind) {
+	case K_CONV: {
+		struct conv2d_shape s = conv_shape(n, dn, batch);
+		return o->conv_backward(dx[0], dn->dt[0], dn->dt[1], m->dev->workspace, dn->dout, x,
+					dn->t[0], &s);
+	}
+	case K_BN: {
+		const float *mean = dn->cache, *invstd = mean + in->c;
+		return o->bn_backward(dx[0], dn->dt[0], dn->dt[1], mean, invstd, dn->dout, x,
+				      dn->t[0], batch, in->c, in->h * in->w);
+	}
+	case K_RELU:
+		return o->relu_backward(dx[0], dn->dout, dn->out, count);
+	case K_ADD:
+		return (dx[0] && o->copy(dx[0], dn->dout, count * sizeof(float))) ||
+		       (dx[1] && o->copy(dx[1], dn->dout, count * sizeof(float)));
+	case K_MAXPOOL:
+		return o->maxpool_backward(dx[0], dn->cache, dn->dout, batch * in->c, in->h, in->w,
+					   dn->kernel, dn->stride, dn->pad);
+	case K_GAP:
+		return o->gap_backward(dx[0], dn->dout, batch * in->c, in->h * in->w);
+	case K_FLATTEN:
+		return o->copy(dx[0], dn->dout, count * sizeof(float));
+	case K_LINEAR:
+		return o->linear_backward(dx[0], dn->dt[0], dn->dt[1], dn->dout, x, dn->t[0], batch,
+					  (int)act_numel(in), n->out_shape.c);
+	case K_DROPOUT:
+		return o->dropout_apply(dx[0], dn->cache, dn->dout, dropout_keep_scale(dn->p), count);
+	}
+	return -1;
+}
+
+void model_device_backward(struct model *m, const float *dlogits, int n)
+{
+	struct model_device *d = m->dev;
+	const size_t slot = (size_t)n * d->slot;
+	must(d->ops->upload(d->nodes[m->n_nodes - 1].dout, dlogits,
+			    (size_t)n * m->classes * sizeof(float)), d);
+	memset(d->written, 0, (size_t)m->n_nodes);
+	for (int j = m->n_nodes - 1; j >= 0; j--) {
+		const struct node *node = &m->nodes[j];
+		float *dx[OP_MAX_INPUTS] = {0};
+		int via_scratch[OP_MAX_INPUTS] = {0};
+		for (int i = 0; i < node->n_inputs; i++) {
+			int src = node->inputs[i];
+			if (src < 0) {
+				/* the network's input: no gradient, but the ops that
+				 * cannot skip it write it to scratch (as model_run.c) */
+				const enum dev_kind k = d->nodes[j].kind;
+				if (k != K_CONV && k != K_LINEAR)
+					dx[i] = d->scratch + (size_t)i * slot;
+				continue;
+			}
+			if (!d->written[src]) {
+				dx[i] = d->nodes[src].dout;
+			} else {
+				dx[i] = d->scratch + (size_t)i * slot;
+				via_scratch[i] = 1;
+			}
+		}
+		must(backward_node(m, j, n, dx), d);
+		for (int i = 0; i < node->n_inputs; i++) {
+			int src = node->inputs[i];
+			if (src < 0)
+				continue;
+			if (via_scratch[i]) {
+				float *g = d->nodes[src].dout;
+				must(d->ops->add_forward(g, g, dx[i], (size_t)n *
+							 act_numel(&m->nodes[src].out_shape)), d);
+			}
+			d->written[src] = 1;
+		}
+	}
+}
+
+void model_device_zero_grads(struct model *m)
+{
+	must(m->dev->ops->zero(m->dev->grads, m->n_params * sizeof(float)), m->dev);
+}
+
+void model_device_sgd_step(struct model *m, const struct sgd_params *p)
+{
+	struct model_device *d = m->dev;
+	must(d->ops->sgd_step(d->params, d->velocity, d->grads, p->lr, p->momentum,
+			      p->weight_decay, m->n_params), d);
+}
+
+void model_device_sync_host(struct model *m)
+{
+	struct model_device *d = m->dev;
+	const size_t P = m->n_params * sizeof(float);
+	must(d->ops->download(m->params, d->params, P) ||
+	     (m->velocity && d->ops->download(m->velocity, d->velocity, P)) ||
+	     (m->grads && d->ops->download(m->grads, d->grads, P)) ||
+	     d->ops->download(m->buffers, d->buffers, m->n_buffers * sizeof(float)), d);
+}

@@ -1,0 +1,130 @@
+/* model_device.c: a model moved to a device (devops.h) trains like the
+ * same model on the CPU. With the host's devops, which run the CPU layer
+ * functions on "device" memory, the device runner itself (slabs, graph
+ * walk, gradient accumulation of residual edges, dropout masks, SGD,
+ * syncing back) is checked on any machine; with CUDA's, when a GPU is
+ * usable, the GPU path end to end. ResNet20 and AlexNetSmall (dropout
+ * included), three SGD steps, eval mode, and the refusals. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch.h"
+#include "devops.h"
+#include "fixture.h"
+#include "gradcheck.h"
+#include "model.h"
+#include "pcqfile.h"
+#include "softmax_xent.h"
+
+static void check_trains_alike(const char *arch, const struct devops *ops)
+{
+	struct pcqfile f = {.kind = KIND_MODEL};
+	struct rng init;
+	rng_seed(&init, 7, 0);
+	assert_int_equal(arch_build(&f, arch, (struct act_shape){3, 32, 32}, 10, &init), 0);
+	const int n = 6;
+	struct model cpu, dev;
+	assert_int_equal(model_init(&cpu, &f, "test", n, 1), 0);
+	assert_int_equal(model_init(&dev, &f, "test", n, 1), 0);
+	assert_int_equal(model_use_device(&dev, &f, "test", ops), 0);
+
+	float *x = malloc((size_t)n * 3 * 32 * 32 * sizeof(float));
+	fill_normal(x, (size_t)n * 3 * 32 * 32, 0, 1, 11);
+	int32_t labels[6] = {0, 3, 9, 1, 3, 7};
+	float *dl_cpu = malloc((size_t)n * 10 * sizeof(float)), *dl_dev = malloc((size_t)n * 10 * sizeof(float));
+	struct softmax_xent_shape xs = {.N = n, .classes = 10};
+	struct sgd_params sp = {.lr = 0.01f, .momentum = 0.9f, .weight_decay = 1e-4f};
+	struct rng r_cpu, r_dev;   /* the dropout masks: the same stream on both */
+	rng_seed(&r_cpu, 3, 0);
+	rng_seed(&r_dev, 3, 0);
+	char what[96];
+	for (int step = 0; step < 3; step++) {
+		const float *lc = model_forward(&cpu, x, n, 1, &r_cpu);
+		double loss_cpu = softmax_xent(dl_cpu, NULL, lc, labels, &xs);
+		const float *ld = model_forward(&dev, x, n, 1, &r_dev);
+		double loss_dev = softmax_xent(dl_dev, NULL, ld, labels, &xs);
+		snprintf(what, sizeof(what), "%s on %s: step %d logits", arch, ops->name, step);
+		assert_close(ld, lc, (size_t)n * 10, 1e-4, 1e-3, what);
+		assert_true(fabs(loss_dev - loss_cpu) <= 1e-4 * fabs(loss_cpu));
+		model_zero_grads(&cpu);
+		model_zero_grads(&dev);
+		model_backward(&cpu, x, dl_cpu, n);
+		model_backward(&dev, x, dl_dev, n);
+		model_sgd_step(&cpu, &sp);
+		model_sgd_step(&dev, &sp);
+	}
+	/* back on the host: every parameter, velocity, gradient, running stat */
+	model_sync_host(&dev);
+	snprintf(what, sizeof(what), "%s on %s: parameters", arch, ops->name);
+	assert_close(dev.params, cpu.params, cpu.n_params, 1e-5, 1e-3, what);
+	snprintf(what, sizeof(what), "%s on %s: velocities", arch, ops->name);
+	assert_close(dev.velocity, cpu.velocity, cpu.n_params, 1e-5, 1e-2, what);
+	snprintf(what, sizeof(what), "%s on %s: running statistics", arch, ops->name);
+	assert_close(dev.buffers, cpu.buffers, cpu.n_buffers, 1e-5, 1e-3, what);
+	/* eval mode, a smaller batch */
+	const float *lc = model_forward(&cpu, x, 2, 0, NULL);
+	float ec[20];
+	memcpy(ec, lc, sizeof(ec));
+	const float *ld = model_forward(&dev, x, 2, 0, NULL);
+	snprintf(what, sizeof(what), "%s on %s: eval logits", arch, ops->name);
+	assert_close(ld, ec, 20, 1e-4, 1e-3, what);
+	free(x);
+	free(dl_cpu);
+	free(dl_dev);
+	model_free(&cpu);
+	model_free(&dev);
+	pcqfile_free(&f);
+}
+
+static void test_host(void **state)
+{
+	(void)state;
+	check_trains_alike("resnet20", devops_host());
+	check_trains_alike("alexnet-small", devops_host());
+}
+
+static void test_cuda(void **state)
+{
+	(void)state;
+	const struct devops *gpu = devops_cuda();
+	if (!gpu) {
+		print_message("no GPU: skipped\n");
+		skip();
+	}
+	check_trains_alike("resnet20", gpu);
+	check_trains_alike("alexnet-small", gpu);
+}
+
+/* What no device runs yet is refused with the layer's name. */
+static void test_refusals(void **state)
+{
+	(void)state;
+	struct pcqfile f = {.kind = KIND_MODEL};
+	struct rng init;
+	rng_seed(&init, 7, 0);
+	assert_int_equal(arch_build(&f, "resnet20", (struct act_shape){3, 32, 32}, 10, &init), 0);
+	attrs_set_int(&f.layers[0].params, "weight_bits", 4);   /* as a fused model's */
+	struct model m;
+	assert_int_equal(model_init(&m, &f, "test", 2, 1), 0);
+	assert_int_equal(model_use_device(&m, &f, "test", devops_host()), -1);
+	assert_null(m.dev);
+	model_free(&m);
+	pcqfile_free(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_host),
+		cmocka_unit_test(test_cuda),
+		cmocka_unit_test(test_refusals),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
