@@ -180,7 +180,8 @@ int main(int argc, char **argv)
 	struct norm norm;
 	char digest[65];
 	int rc = 1;
-	if (pcqfile_read(&f, path, KIND_ANY, digest)) {
+	const struct devops *device = NULL;
+	if (cli_device(device_name, &device) || pcqfile_read(&f, path, KIND_ANY, digest)) {
 		free(command);
 		return 1;
 	}
@@ -197,9 +198,6 @@ int main(int argc, char **argv)
 	if (kmeans && f.kind == KIND_MODEL)
 		usage_error("--kmeans is for fused and quantized models; '%s' is a pre-trained "
 			    "model", name);
-	const struct devops *device = NULL;
-	if (cli_device(device_name, &device))
-		goto out;
 	if (device && f.kind != KIND_MODEL) {
 		error("--device %s: only pre-trained (FP32) models run on a GPU yet; '%s' is a %s "
 		      "file", device_name, name, file_kind_name(f.kind));

@@ -12,3 +12,11 @@ expect_error 2 "invalid value 'x1' for --limit" pcq-info --data mnist:/x --limit
 expect_error 2 "no FILE given" pcq-info
 expect_error 2 "unknown option '--bogus' \\(try 'pcq-info --help'\\)" pcq-info --bogus
 expect_error 2 "option '--data' needs a value" pcq-info --data
+expect_error 2 "invalid value 'gpu' for --device: expected cpu, cuda or auto" \
+	pcq-train --arch resnet20 --data mnist:/x --device gpu -o "$T/m.msgpack"
+if ! nvidia-smi >/dev/null 2>&1; then
+	expect_error 1 "^pcq-train: --device cuda: no usable GPU" \
+		pcq-train --arch resnet20 --data mnist:/x --device cuda -o "$T/m.msgpack"
+	expect_error 1 "^pcq-infer: --device cuda: no usable GPU" \
+		pcq-infer "$T/none.msgpack" --data mnist:/x --device cuda
+fi
