@@ -1,35 +1,58 @@
 #!/bin/sh
-# The GPU checks of issue 8 in one device call. The device machine reaches
-# no package registry, so build here and carry the build and the Debian
-# libraries the test binaries use (its CUDA libraries are its own):
-#   sh bench/gpu_check.sh pack     here: copies those libraries to build/gpu-libs
-#   sh bench/gpu_check.sh run      there (device tool, carry build/cuda/tests/cuda
-#                                  and build/gpu-libs, about 45 MB): the GPU's name,
-#                                  then every tests/cuda test; status 1 if one fails
+# The GPU checks and benchmark of issue 8 in one device call. The device
+# machine reaches no package registry, so everything is built here and
+# carried in one archive: the tools, the GPU tests, the Debian libraries
+# they use (the device's CUDA libraries are its own) and a synthetic data set.
+#   sh bench/gpu_check.sh pack   here, after make: build/gpu-pack.tar.xz (~35 MB)
+#   sh bench/gpu_check.sh run    there, with carry ["build/gpu-pack.tar.xz"]:
+#                                the GPU's name; every GPU test (status 1 if
+#                                one fails); then pcq-train --device cuda and
+#                                PyTorch on the GPU (bench/torch_train_cuda.py):
+#                                images/s of ResNet20 and AlexNetSmall, batch 128
 set -eu
 cd "$(dirname "$0")/.."
-libs=build/gpu-libs
+pack=build/gpu-pack.tar.xz
+tests="build/cuda/tests/cuda/test_backend build/cuda/tests/cuda/test_layers
+build/cuda/tests/unit/test_model_device"
 case "${1:-}" in
 pack)
-	mkdir -p "$libs"
-	for t in build/cuda/tests/cuda/test_*; do
-		case $t in *.d | *.o) continue ;; esac
+	stage=build/gpu-stage
+	rm -rf "$stage"
+	mkdir -p "$stage/lib" "$stage/data"
+	for t in $tests bin/pcq-train; do
 		ldd "$t" | awk '$3 ~ /^\// {print $3}'
 	done | sort -u | while read -r lib; do
 		case $lib in
 		*/libc.so* | */libm.so* | */libdl.so* | */libpthread.so* | */librt.so* | */cuda/*) ;;
-		*) cp -L "$lib" "$libs/" ;;
+		*) cp -L "$lib" "$stage/lib/" ;;
 		esac
 	done
-	du -sh "$libs" build/cuda/tests/cuda
+	cp $tests bin/pcq-train "$stage/"
+	/usr/bin/python3 bench/make_synthetic.py "$stage/data/synth.msgpack" 3 32 32 \
+		$((22 * 128)) 128 10 >/dev/null
+	tar -C "$stage" -cJf "$pack" .
+	rm -rf "$stage"
+	ls -la "$pack"
 	;;
 run)
 	nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+	dir=$(mktemp -d)
+	tar -C "$dir" -xJf "$pack"
+	export LD_LIBRARY_PATH="$dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 	rc=0
-	for t in build/cuda/tests/cuda/test_*; do
-		case $t in *.d | *.o) continue ;; esac
+	for t in $tests; do
 		echo "== $t"
-		LD_LIBRARY_PATH="$PWD/$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$t" || rc=1
+		"$dir/$(basename "$t")" || rc=1
+	done
+	for arch in resnet20 alexnet-small; do
+		echo "== pcq-train --device cuda, $arch"
+		"$dir/pcq-train" --device cuda --arch "$arch" --data "dataset:$dir/data/synth.msgpack" \
+			--epochs 1 --batch 128 --no-augment --log "$dir/$arch.json" \
+			-o "$dir/$arch.msgpack" >"$dir/train.log" 2>&1 || rc=1
+		tail -n 2 "$dir/train.log"
+		tail -n 1 "$dir/$arch.json" 2>/dev/null || true
+		echo "== PyTorch, $arch"
+		python3 bench/torch_train_cuda.py "$arch" 128 22 2 || true
 	done
 	exit $rc
 	;;
