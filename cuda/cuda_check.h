@@ -29,4 +29,19 @@
 		}                                                             \
 	} while (0)
 
+// Kernel launches: one thread per element in blocks of CUDA_THREADS, and
+// a launch's error (bad configuration, no device) as the caller's -1.
+static const int CUDA_THREADS = 256;
+
+static inline unsigned cuda_blocks(size_t n)
+{
+	return (unsigned)((n + CUDA_THREADS - 1) / CUDA_THREADS);
+}
+
+static inline int cuda_launched(void)
+{
+	CUDA_CHECK(cudaGetLastError());
+	return 0;
+}
+
 #endif

@@ -6,19 +6,6 @@
 
 namespace {
 
-const int THREADS = 256;
-
-unsigned blocks_for(size_t n)
-{
-	return (unsigned)((n + THREADS - 1) / THREADS);
-}
-
-int launched(void)
-{
-	CUDA_CHECK(cudaGetLastError());
-	return 0;
-}
-
 // out[r][q] = b[r] for every row r of `rows` and column q of `cols`.
 __global__ void fill_rows_k(float *out, const float *b, int rows, size_t cols)
 {
@@ -79,8 +66,8 @@ int cuda_conv2d_forward(float *out, float *workspace, const float *in, const flo
 	for (int n = 0; n < N; n++) {
 		float *o = out + (size_t)n * K * P;
 		if (b) {
-			fill_rows_k<<<blocks_for(K * P), THREADS>>>(o, b, K, P);
-			if (launched())
+			fill_rows_k<<<cuda_blocks(K * P), CUDA_THREADS>>>(o, b, K, P);
+			if (cuda_launched())
 				return -1;
 		}
 		// out_n (K, P) = w (K, CKK) · col (CKK, P) [+ b]
@@ -116,8 +103,8 @@ int cuda_conv2d_backward(float *din, float *dw, float *db, float *workspace, con
 			return -1;
 	}
 	if (db) {
-		bias_grad_conv_k<<<blocks_for((size_t)K), THREADS>>>(db, dout, N, K, P);
-		return launched();
+		bias_grad_conv_k<<<cuda_blocks((size_t)K), CUDA_THREADS>>>(db, dout, N, K, P);
+		return cuda_launched();
 	}
 	return 0;
 }
@@ -126,9 +113,9 @@ int cuda_linear_forward(float *out, const float *in, const float *w, const float
 			int in_features, int out_features)
 {
 	if (b) {
-		fill_cols_k<<<blocks_for((size_t)N * out_features), THREADS>>>(out, b, N,
+		fill_cols_k<<<cuda_blocks((size_t)N * out_features), CUDA_THREADS>>>(out, b, N,
 									      out_features);
-		if (launched())
+		if (cuda_launched())
 			return -1;
 	}
 	// out (N, O) = in (N, I) · wᵀ (I, O) [+ b]
@@ -145,8 +132,8 @@ int cuda_linear_backward(float *din, float *dw, float *db, const float *dout, co
 	    cuda_sgemm_rm(1, 0, O, I, N, 1.0f, dout, O, in, I, 1.0f, dw, I))
 		return -1;
 	if (db) {
-		bias_grad_linear_k<<<blocks_for((size_t)O), THREADS>>>(db, dout, N, O);
-		return launched();
+		bias_grad_linear_k<<<cuda_blocks((size_t)O), CUDA_THREADS>>>(db, dout, N, O);
+		return cuda_launched();
 	}
 	return 0;
 }

@@ -8,21 +8,8 @@
 
 namespace {
 
-const int THREADS = 256;
 // Batch norm reduces one channel per block: a power of two for the tree.
 const int BN_THREADS = 256;
-
-unsigned blocks_for(size_t n)
-{
-	return (unsigned)((n + THREADS - 1) / THREADS);
-}
-
-// A launch's error (bad configuration, no device) as the caller's -1.
-int launched(void)
-{
-	CUDA_CHECK(cudaGetLastError());
-	return 0;
-}
 
 __global__ void relu_forward_k(float *out, const float *in, size_t n)
 {
@@ -324,39 +311,39 @@ extern "C" {
 
 int cuda_relu_forward(float *out, const float *in, size_t n)
 {
-	relu_forward_k<<<blocks_for(n), THREADS>>>(out, in, n);
-	return launched();
+	relu_forward_k<<<cuda_blocks(n), CUDA_THREADS>>>(out, in, n);
+	return cuda_launched();
 }
 
 int cuda_relu_backward(float *din, const float *dout, const float *x, size_t n)
 {
-	relu_backward_k<<<blocks_for(n), THREADS>>>(din, dout, x, n);
-	return launched();
+	relu_backward_k<<<cuda_blocks(n), CUDA_THREADS>>>(din, dout, x, n);
+	return cuda_launched();
 }
 
 int cuda_add_forward(float *out, const float *a, const float *b, size_t n)
 {
-	add_forward_k<<<blocks_for(n), THREADS>>>(out, a, b, n);
-	return launched();
+	add_forward_k<<<cuda_blocks(n), CUDA_THREADS>>>(out, a, b, n);
+	return cuda_launched();
 }
 
 int cuda_add_backward(float *da, float *db, const float *dout, size_t n)
 {
-	add_backward_k<<<blocks_for(n), THREADS>>>(da, db, dout, n);
-	return launched();
+	add_backward_k<<<cuda_blocks(n), CUDA_THREADS>>>(da, db, dout, n);
+	return cuda_launched();
 }
 
 int cuda_dropout_apply(float *out, const uint8_t *mask, const float *in, float scale, size_t n)
 {
-	dropout_apply_k<<<blocks_for(n), THREADS>>>(out, mask, in, scale, n);
-	return launched();
+	dropout_apply_k<<<cuda_blocks(n), CUDA_THREADS>>>(out, mask, in, scale, n);
+	return cuda_launched();
 }
 
 int cuda_sgd_step(float *w, float *v, const float *g, float lr, float momentum,
 		  float weight_decay, size_t n)
 {
-	sgd_k<<<blocks_for(n), THREADS>>>(w, v, g, lr, momentum, weight_decay, n);
-	return launched();
+	sgd_k<<<cuda_blocks(n), CUDA_THREADS>>>(w, v, g, lr, momentum, weight_decay, n);
+	return cuda_launched();
 }
 
 int cuda_batchnorm2d_forward_train(float *out, float *mean, float *invstd, const float *in,
@@ -366,16 +353,16 @@ int cuda_batchnorm2d_forward_train(float *out, float *mean, float *invstd, const
 {
 	bn_train_k<<<C, BN_THREADS>>>(out, mean, invstd, in, gamma, beta, running_mean,
 				      running_var, N, C, HW, eps, momentum);
-	return launched();
+	return cuda_launched();
 }
 
 int cuda_batchnorm2d_forward_eval(float *out, const float *in, const float *gamma,
 				  const float *beta, const float *running_mean,
 				  const float *running_var, int N, int C, int HW, float eps)
 {
-	bn_eval_k<<<blocks_for((size_t)N * C * HW), THREADS>>>(out, in, gamma, beta, running_mean,
+	bn_eval_k<<<cuda_blocks((size_t)N * C * HW), CUDA_THREADS>>>(out, in, gamma, beta, running_mean,
 							       running_var, N, C, HW, eps);
-	return launched();
+	return cuda_launched();
 }
 
 int cuda_batchnorm2d_backward(float *din, float *dgamma, float *dbeta, const float *mean,
@@ -384,7 +371,7 @@ int cuda_batchnorm2d_backward(float *din, float *dgamma, float *dbeta, const flo
 {
 	bn_backward_k<<<C, BN_THREADS>>>(din, dgamma, dbeta, mean, invstd, dout, in, gamma, N,
 					 C, HW);
-	return launched();
+	return cuda_launched();
 }
 
 static int pooled(int n, int kernel, int stride, int pad)
@@ -396,57 +383,57 @@ int cuda_maxpool2d_forward(float *out, int32_t *argmax, const float *in, int pla
 			   int W, int kernel, int stride, int pad)
 {
 	int Ho = pooled(H, kernel, stride, pad), Wo = pooled(W, kernel, stride, pad);
-	maxpool_forward_k<<<blocks_for((size_t)planes * Ho * Wo), THREADS>>>(
+	maxpool_forward_k<<<cuda_blocks((size_t)planes * Ho * Wo), CUDA_THREADS>>>(
 		out, argmax, in, planes, H, W, Ho, Wo, kernel, stride, pad);
-	return launched();
+	return cuda_launched();
 }
 
 int cuda_maxpool2d_backward(float *din, const int32_t *argmax, const float *dout, int planes,
 			    int H, int W, int kernel, int stride, int pad)
 {
 	int Ho = pooled(H, kernel, stride, pad), Wo = pooled(W, kernel, stride, pad);
-	maxpool_backward_k<<<blocks_for((size_t)planes * H * W), THREADS>>>(
+	maxpool_backward_k<<<cuda_blocks((size_t)planes * H * W), CUDA_THREADS>>>(
 		din, argmax, dout, planes, H, W, Ho, Wo, kernel, stride, pad);
-	return launched();
+	return cuda_launched();
 }
 
 int cuda_global_avgpool_forward(float *out, const float *in, int planes, int HW)
 {
-	gap_forward_k<<<blocks_for((size_t)planes), THREADS>>>(out, in, planes, HW);
-	return launched();
+	gap_forward_k<<<cuda_blocks((size_t)planes), CUDA_THREADS>>>(out, in, planes, HW);
+	return cuda_launched();
 }
 
 int cuda_global_avgpool_backward(float *din, const float *dout, int planes, int HW)
 {
-	gap_backward_k<<<blocks_for((size_t)planes * HW), THREADS>>>(din, dout, planes, HW);
-	return launched();
+	gap_backward_k<<<cuda_blocks((size_t)planes * HW), CUDA_THREADS>>>(din, dout, planes, HW);
+	return cuda_launched();
 }
 
 int cuda_im2col(float *col, const float *im, int C, int H, int W, int kh, int kw, int stride,
 		int pad)
 {
 	int OH = pooled(H, kh, stride, pad), OW = pooled(W, kw, stride, pad);
-	im2col_k<<<blocks_for((size_t)C * kh * kw * OH * OW), THREADS>>>(col, im, C, H, W, kh, kw,
+	im2col_k<<<cuda_blocks((size_t)C * kh * kw * OH * OW), CUDA_THREADS>>>(col, im, C, H, W, kh, kw,
 									   stride, pad, OH, OW);
-	return launched();
+	return cuda_launched();
 }
 
 int cuda_col2im(float *im, const float *col, int C, int H, int W, int kh, int kw, int stride,
 		int pad)
 {
 	int OH = pooled(H, kh, stride, pad), OW = pooled(W, kw, stride, pad);
-	col2im_k<<<blocks_for((size_t)C * H * W), THREADS>>>(im, col, C, H, W, kh, kw, stride,
+	col2im_k<<<cuda_blocks((size_t)C * H * W), CUDA_THREADS>>>(im, col, C, H, W, kh, kw, stride,
 							      pad, OH, OW);
-	return launched();
+	return cuda_launched();
 }
 
 int cuda_softmax_xent(float *dlogits, double *loss, int *n_correct, double *row_loss,
 		      int *row_correct, const float *logits, const int32_t *labels, int N,
 		      int classes)
 {
-	softmax_xent_k<<<blocks_for((size_t)N), THREADS>>>(dlogits, row_loss, row_correct,
+	softmax_xent_k<<<cuda_blocks((size_t)N), CUDA_THREADS>>>(dlogits, row_loss, row_correct,
 							    logits, labels, N, classes);
-	if (launched())
+	if (cuda_launched())
 		return -1;
 	// the batch's sums on the host, rows in order as the CPU adds them
 	double *l = (double *)malloc((size_t)N * sizeof(double));
