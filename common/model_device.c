@@ -74,6 +74,13 @@ static void *dalloc(struct model_device *d, size_t bytes)
 	return p;
 }
 
+static struct conv2d_shape conv_shape(const struct node *n, const struct dev_node *dn, int batch)
+{
+	return (struct conv2d_shape){.n = batch, .c = n->in[0].c, .h = n->in[0].h,
+				     .w = n->in[0].w, .k = n->out_shape.c, .kh = dn->kernel,
+				     .kw = dn->kernel, .stride = dn->stride, .pad = dn->pad};
+}
+
 static int plan_node(struct model *m, int j, const struct layer *l, const char *file)
 {
 	struct model_device *d = m->dev;
@@ -115,9 +122,7 @@ static int plan_node(struct model *m, int j, const struct layer *l, const char *
 		dn->dt[t] = on_device(m, n->dt[t]);
 	}
 	if (dn->kind == K_CONV) {
-		struct conv2d_shape s = {.n = m->batch, .c = n->in[0].c, .h = n->in[0].h,
-					 .w = n->in[0].w, .k = n->out_shape.c, .kh = dn->kernel,
-					 .kw = dn->kernel, .stride = dn->stride, .pad = dn->pad};
+		struct conv2d_shape s = conv_shape(n, dn, m->batch);
 		size_t ws = d->ops->conv_workspace_floats(&s);
 		if (ws > d->workspace_floats)
 			d->workspace_floats = ws;
@@ -182,13 +187,6 @@ void model_device_free(struct model *m)
 static const float *input_of(const struct model *m, int src)
 {
 	return src < 0 ? m->dev->x : m->dev->nodes[src].out;
-}
-
-static struct conv2d_shape conv_shape(const struct node *n, const struct dev_node *dn, int batch)
-{
-	return (struct conv2d_shape){.n = batch, .c = n->in[0].c, .h = n->in[0].h,
-				     .w = n->in[0].w, .k = n->out_shape.c, .kh = dn->kernel,
-				     .kw = dn->kernel, .stride = dn->stride, .pad = dn->pad};
 }
 
 static int forward_node(struct model *m, int j, int batch, int training, struct rng *rng)
