@@ -79,6 +79,13 @@ struct prim {
 	char impl[64];
 };
 
+/* One weight whose q_w − Z2 does not fit int8: w' holds it clamped to
+ * int8, r the rest. */
+struct sparse_tap {
+	int k, c, ky, kx;
+	int32_t r;
+};
+
 struct iconv {
 	int batch, C, H, W, K, kernel, stride, pad, OH, OW;
 	int small;             /* 255·Σ|w'| <= 2^24 for every output channel */
@@ -86,6 +93,8 @@ struct iconv {
 	int32_t *coef;         /* (K) o[k] − Z2 */
 	int any_coef;          /* some coef != 0: the box sums are needed */
 	int *offset_k, n_offset_k;   /* the channels k with coef[k] != 0 */
+	struct sparse_tap *sparse;   /* (n_sparse): the rest of q_w − Z2 beyond int8 */
+	int n_sparse;
 	int nry, nrx;          /* distinct valid row / column tap ranges */
 	int *ry, *rx;          /* (OH), (OW): each output row's / column's range */
 	int *ylo, *yhi, *xlo, *xhi;   /* (nry), (nrx): the ranges [lo, hi) */
@@ -266,6 +275,7 @@ void iconv_free(struct iconv *cv)
 	free(cv->w8);
 	free(cv->coef);
 	free(cv->offset_k);
+	free(cv->sparse);
 	free(cv->ry);
 	free(cv->rx);
 	free(cv->y0);
@@ -289,6 +299,15 @@ void iconv_free(struct iconv *cv)
 const char *iconv_impl(const struct iconv *cv)
 {
 	return cv->prims->impl;
+}
+
+/* The most weights beyond int8 handled as a sparse term: each costs a
+ * multiply-add per output row, against the box term's multiply-add per
+ * output value and its integral images (break-even measured on ResNet20's
+ * 16- to 64-channel layers at about one tap per 8 channels). */
+static int iconv_sparse_limit(int K)
+{
+	return K / 8 > 2 ? K / 8 : 2;
 }
 
 int iconv_create(struct iconv **out, int batch, int C, int H, int W, int K, int kernel,
@@ -346,7 +365,16 @@ int iconv_create(struct iconv **out, int batch, int C, int H, int W, int K, int 
 		return error("iconv: out of memory");
 	}
 
-	/* Offset weights: w' = q_w − o[k] in int8, o[k] as near Z2 as allowed. */
+	/* Weights beyond int8 from Z2: a sparse term when few (iconv.h),
+	 * else offset weights w' = q_w − o[k], o[k] as near Z2 as allowed. */
+	int over = 0;
+	for (size_t i = 0; i < per_k * K; i++)
+		over += q_w[i] - w_zero > INT8_MAX || q_w[i] - w_zero < INT8_MIN;
+	const int sparse = over > 0 && over <= iconv_sparse_limit(K);
+	if (sparse && !(cv->sparse = malloc((size_t)over * sizeof(*cv->sparse)))) {
+		iconv_free(cv);
+		return error("iconv: out of memory");
+	}
 	cv->small = 1;
 	for (int k = 0; k < K; k++) {
 		const uint8_t *w = q_w + (size_t)k * per_k;
@@ -356,7 +384,8 @@ int iconv_create(struct iconv **out, int batch, int C, int H, int W, int K, int 
 			hi = w[t] > hi ? w[t] : hi;
 		}
 		/* w − o in [−128, 127] for o in [hi − 127, lo + 128] (not empty) */
-		int o = w_zero < hi - 127 ? hi - 127 : w_zero > lo + 128 ? lo + 128 : w_zero;
+		int o = sparse ? w_zero
+			: w_zero < hi - 127 ? hi - 127 : w_zero > lo + 128 ? lo + 128 : w_zero;
 		cv->coef[k] = o - w_zero;
 		if (o != w_zero)
 			cv->offset_k[cv->n_offset_k++] = k;
@@ -364,8 +393,15 @@ int iconv_create(struct iconv **out, int batch, int C, int H, int W, int K, int 
 		int64_t l1 = 0;
 		for (size_t t = 0; t < per_k; t++) {
 			int v = w[t] - o;
-			cv->w8[(size_t)k * per_k + t] = (int8_t)v;
-			l1 += v < 0 ? -v : v;
+			int v8 = v > INT8_MAX ? INT8_MAX : v < INT8_MIN ? INT8_MIN : v;
+			if (v8 != v) {
+				const int kk = kernel * kernel, tap = (int)(t % (size_t)kk);
+				cv->sparse[cv->n_sparse++] = (struct sparse_tap){
+					.k = k, .c = (int)(t / (size_t)kk), .ky = tap / kernel,
+					.kx = tap % kernel, .r = v - v8 };
+			}
+			cv->w8[(size_t)k * per_k + t] = (int8_t)v8;
+			l1 += v8 < 0 ? -v8 : v8;
 		}
 		if (255 * l1 > ICONV_FLOAT_EXACT)
 			cv->small = 0;
@@ -718,8 +754,42 @@ static void correct(const struct iconv *cv, const uint8_t *x, int n, const int32
 		}
 }
 
+void iconv_add_sparse(const struct iconv *cv, const uint8_t *x, int i, int r0, int r1,
+		      int32_t *acc)
+{
+	const int C = cv->C, H = cv->H, W = cv->W, K = cv->K, OW = cv->OW, s = cv->stride;
+	const uint8_t *img = x + (size_t)i * H * W * C;
+	for (int e = 0; e < cv->n_sparse; e++) {
+		const struct sparse_tap *t = &cv->sparse[e];
+		const uint32_t r = (uint32_t)t->r;
+		/* the columns whose tap is inside: 0 <= ox·s − pad + kx < W */
+		const int lo = cv->pad - t->kx > 0 ? (cv->pad - t->kx + s - 1) / s : 0;
+		const int hi_ = (W - 1 + cv->pad - t->kx) / s + 1;
+		const int hi = W - 1 + cv->pad - t->kx < 0 ? 0 : hi_ < OW ? hi_ : OW;
+		for (int row = r0; row < r1;) {
+			const int oy = row / OW, first = row % OW;
+			const int last = r1 - row < OW - first ? first + (r1 - row) : OW;
+			const int y = oy * s - cv->pad + t->ky;
+			const int a = first > lo ? first : lo, b = last < hi ? last : hi;
+			if (y >= 0 && y < H && a < b) {
+				uint32_t *out = (uint32_t *)acc + (size_t)(row - r0 + a - first) * K + t->k;
+				const uint8_t *in = img + ((size_t)y * W + a * s - cv->pad + t->kx) * C + t->c;
+				for (int ox = a; ox < b; ox++, out += K, in += (size_t)s * C)
+					*out += r * *in;
+			}
+			row += last - first;
+		}
+	}
+}
+
+int iconv_sparse_count(const struct iconv *cv)
+{
+	return cv->n_sparse;
+}
+
+/* split: iconv_run_split (box term and sparse term left to the caller). */
 static void run(struct iconv *cv, const uint8_t *x, int n, const int32_t *z1, int32_t *acc,
-		int padded, int32_t *box)
+		int padded, int split, int32_t *box)
 {
 	CHECK(n >= 1 && n <= cv->batch);
 	for (int i = 0; i < n; i++)
@@ -733,24 +803,31 @@ static void run(struct iconv *cv, const uint8_t *x, int n, const int32_t *z1, in
 		for (int i = 0; i < n; i++)
 			execute(cv->stream, cv->one, x + i * in, acc + i * o);
 	}
-	correct(cv, x, n, z1, acc, padded, cv->any_coef ? (uint32_t *)box : NULL);
+	correct(cv, x, n, z1, acc, padded, split && cv->any_coef ? (uint32_t *)box : NULL);
+	if (split || !cv->n_sparse)
+		return;
+	const int rows = cv->OH * cv->OW;
+	const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+#pragma omp parallel for num_threads(threads) schedule(static)
+	for (int i = 0; i < n; i++)
+		iconv_add_sparse(cv, x, i, 0, rows, acc + (size_t)i * rows * cv->K);
 }
 
 void iconv_run(struct iconv *cv, const uint8_t *x, int n, const int32_t *z1, int32_t *acc)
 {
-	run(cv, x, n, z1, acc, 0, NULL);
+	run(cv, x, n, z1, acc, 0, 0, NULL);
 }
 
 void iconv_run_padded(struct iconv *cv, const uint8_t *x, int n, const int32_t *z1,
 		      int32_t *acc)
 {
-	run(cv, x, n, z1, acc, 1, NULL);
+	run(cv, x, n, z1, acc, 1, 0, NULL);
 }
 
 void iconv_run_split(struct iconv *cv, const uint8_t *x, int n, const int32_t *z1,
 		     int32_t *acc, int32_t *box)
 {
-	run(cv, x, n, z1, acc, 1, box);
+	run(cv, x, n, z1, acc, 1, 1, box);
 }
 
 const int32_t *iconv_coef(const struct iconv *cv)

@@ -15,17 +15,23 @@
  * path (igemm.h).
  *
  * How (iconv.c): oneDNN pads with 0 and knows no per-image zero point, so
- * it runs on the raw x with its own zero padding and with per-channel
- * offset weights w' = q_w − o[k] (o[k] = Z2 when every q_w[k] − Z2 fits in
- * int8, always so for bits <= 7; otherwise the value nearest to Z2 that
- * makes q_w[k] − o[k] fit). Over the valid (unpadded) taps V(oy, ox):
+ * it runs on the raw x with its own zero padding and with int8 weights w'.
+ * Where every q_w − Z2 fits int8 (always so for bits <= 7), w' = q_w − Z2.
+ * 8-bit weights span 255 steps, so the extremes of a layer usually fall
+ * one or two steps outside int8 from Z2. When only a few weights do
+ * (at most max(2, K/8)), w' = q_w − Z2 clamped to int8 and the rest r
+ * of those few makes a sparse term: Σ over them of r·x at their tap
+ * (valid taps only), a multiply-add per output row each. Otherwise w' =
+ * q_w − o[k] with per-channel offsets o[k], the value nearest to Z2 that
+ * makes q_w[k] − o[k] fit. Over the valid (unpadded) taps V(oy, ox):
  *
  *   Σ_V (x − z1)(q_w − Z2) = Σ_V x·w'  +  (o[k] − Z2)·Σ_V Σ_c x  −  z1·T[k](oy, ox)
  *
  * where Σ_V x·w' is the primitive's output, Σ_V Σ_c x a box sum of the
  * per-pixel channel sums (from an integral image; computed only when some
  * o[k] != Z2), and T[k](oy, ox) = Σ_V Σ_c (q_w − Z2), a table over the
- * few distinct border positions, made at create time. One pass over acc
+ * few distinct border positions, made at create time (plus the sparse
+ * term, if any). One pass over acc
  * after the primitive adds the two terms. iconv_run_padded leaves out the
  * z1 term of the full kernel, −z1·Σ(q_w − Z2), which the integer engine
  * subtracts in its requantization loop anyway; then only the border
@@ -124,6 +130,18 @@ void iconv_run_split(struct iconv *cv, const uint8_t *x, int n, const int32_t *z
 /* (K): o[k] − Z2 of the comment above, or NULL when every o[k] = Z2 (no
  * box term). */
 const int32_t *iconv_coef(const struct iconv *cv);
+
+/* iconv_run_split also leaves out the sparse term when this is not 0 (the
+ * number of weights in it); the caller adds it with iconv_add_sparse, row
+ * block by row block, right before reading those accumulators anyway. */
+int iconv_sparse_count(const struct iconv *cv);
+
+/* acc += the sparse term for output rows r0..r1−1 (row = oy·OW + ox) of
+ * image i of x (x as given to iconv_run_split); acc points at row r0 of
+ * that image, K accumulators a row. Wrapping 32-bit adds: exact once the
+ * whole sum is made. Reads only cv: threads may call it at once. */
+void iconv_add_sparse(const struct iconv *cv, const uint8_t *x, int i, int r0, int r1,
+		      int32_t *acc);
 
 void iconv_free(struct iconv *cv);
 

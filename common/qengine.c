@@ -74,10 +74,12 @@ static void im2col(uint8_t *col, const uint8_t *x, const struct qnode *n, int im
  * pass: (acc + coef·box)·2^acc_shift + offset, offset = bias −
  * Z1·Σ(w − Z2)·2^acc_shift per cluster (qmodel_load.c), then Z3 + M·that,
  * clamped (at Z3 too under a ReLU). coef and box: iconv_run_split's box
- * term, or NULL. Blocks of rows of one image each, so of one cluster. */
+ * term, or NULL; sparse: its iconv when it left out a sparse term, added
+ * here block by block (from x, the images' input) while the block is in
+ * cache. Blocks of rows of one image each, so of one cluster. */
 static void finish(const struct qmodel *q, const struct qnode *n, uint8_t *out,
-		   const int32_t *acc, int images, const int *cl, const int32_t *coef,
-		   const int32_t *box)
+		   int32_t *acc, int images, const int *cl, const int32_t *coef,
+		   const int32_t *box, const struct iconv *sparse, const uint8_t *x)
 {
 	enum { BLOCK = 64 };
 	const int pixels = n->h * n->w, per_image = (pixels + BLOCK - 1) / BLOCK;
@@ -99,6 +101,9 @@ static void finish(const struct qmodel *q, const struct qnode *n, uint8_t *out,
 			.lo = n->relu ? z3 : 0,
 			.hi = q->qmax,
 		};
+		if (sparse)
+			iconv_add_sparse(sparse, x, i, r0 - i * pixels, r1 - i * pixels,
+					 acc + (size_t)r0 * kout);
 		requant_u8_rows(out + (size_t)r0 * kout, acc + (size_t)r0 * kout,
 				(size_t)(r1 - r0), kout, &p);
 	}
@@ -125,7 +130,8 @@ static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int im
 			int m = images - i0 < step ? images - i0 : step;
 			iconv_run_split(n->iconv, x + i0 * in_per, m, z1 + i0, q->acc, q->box);
 			finish(q, n, n->out + i0 * acc_per, q->acc, m, cl + i0, iconv_coef(n->iconv),
-			       q->box);
+			       q->box, iconv_sparse_count(n->iconv) ? n->iconv : NULL,
+			       x + i0 * in_per);
 		}
 		return;
 	}
@@ -135,7 +141,7 @@ static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int im
 		a = q->col;
 	}
 	igemm_u8s8s32(images * pixels, n->kout, K, a, K, 0, n->weight, K, n->wzero, q->acc, n->kout);
-	finish(q, n, n->out, q->acc, images, cl, NULL, NULL);
+	finish(q, n, n->out, q->acc, images, cl, NULL, NULL, NULL, NULL);
 }
 
 /* Each input's (q − Z) scaled to one fixed-point grid, summed, rounded

@@ -4,7 +4,8 @@
  * AlexNet-like layer shapes and odd ones (borders where several tap
  * ranges differ, pads as large as the kernel and larger), 2- to 8-bit
  * weights with zero points 0, qmax and in between, channels of which only
- * some need an offset (8 bits), per-image input zero points including 0
+ * some need an offset (8 bits), a few weights beyond int8 (the sparse
+ * term), per-image input zero points including 0
  * and 255, extreme operands (x all 255 with weights all 0 or all qmax),
  * outputs far beyond 2^24 (where a float round trip inside oneDNN would
  * show), the last smaller batch (a primitive created at run time), one
@@ -68,6 +69,9 @@ enum data {
 	DATA_X255_WMAX,   /* x all 255, q_w all qmax */
 	DATA_PARTIAL,     /* 8 bits: q_w within Z2 ± 50, but one weight in
 			   * two channels of three too far from Z2 for int8 */
+	DATA_SPARSE,      /* 8 bits: q_w within Z2 ± 50 but for two or three
+			   * weights too far from Z2 for int8, two of them in
+			   * one channel, one at the corner tap (the sparse term) */
 };
 
 static int out_size(int in, const struct shape *s)
@@ -147,7 +151,8 @@ static int layer_init(struct layer *l, const struct shape *s, int batch, int bit
 	assert_true(l->q_w && l->x && l->z1 && l->acc && l->want);
 	struct rng r;
 	rng_seed(&r, seed, 11);
-	for (size_t i = 0; i < nw && data == DATA_PARTIAL; i++) {
+	const int near_z2 = data == DATA_PARTIAL || data == DATA_SPARSE;
+	for (size_t i = 0; i < nw && near_z2; i++) {
 		int v = w_zero - 50 + (int)rng_below(&r, 101);
 		l->q_w[i] = (uint8_t)(v < 0 ? 0 : v > qmax ? qmax : v);
 	}
@@ -159,7 +164,15 @@ static int layer_init(struct layer *l, const struct shape *s, int batch, int bit
 		if (k % 3)
 			l->q_w[k * per_k + rng_below(&r, (uint32_t)per_k)] =
 				(uint8_t)(k % 3 == 1 ? far : near);
-	for (size_t i = 0; i < nw && data != DATA_PARTIAL; i++)
+	if (data == DATA_SPARSE) {
+		/* channel 0 at its first weight (c 0, the corner tap) and a
+		 * random one, the last channel at a random one */
+		l->q_w[0] = (uint8_t)far;
+		l->q_w[1 + rng_below(&r, (uint32_t)per_k - 1)] = (uint8_t)near;
+		if (s->K / 8 >= 3)
+			l->q_w[(s->K - 1) * per_k + rng_below(&r, (uint32_t)per_k)] = (uint8_t)far;
+	}
+	for (size_t i = 0; i < nw && !near_z2; i++)
 		l->q_w[i] = data == DATA_RANDOM	     ? (uint8_t)rng_below(&r, (uint32_t)qmax + 1)
 			    : data == DATA_LARGE
 				? (uint8_t)(qmax - rng_below(&r, (uint32_t)(qmax + 1) / 4))
@@ -274,6 +287,16 @@ static void run_check(struct layer *l, int n, const char *what)
 					}
 		if (mode == 2 && !coef)
 			assert_int_equal(box[0], 0x5a5a5a5a);   /* not written */
+		if (mode == 2 && iconv_sparse_count(l->cv)) {
+			/* as the engine adds it: in two row blocks, the second
+			 * starting inside an output row */
+			const int rows = OH * OW, cut = rows / 3 + (OW > 1);
+			for (int i = 0; i < n; i++) {
+				int32_t *a = l->acc + (size_t)i * l->out_per;
+				iconv_add_sparse(l->cv, l->x, i, 0, cut, a);
+				iconv_add_sparse(l->cv, l->x, i, cut, rows, a + (size_t)cut * s->K);
+			}
+		}
 		for (size_t e = 0; e < out; e++) {
 			int64_t want = l->want[e];
 			if (padded) {
@@ -439,10 +462,38 @@ static void test_partial_offsets(void **state)
 			struct layer l;
 			if (layer_init(&l, shapes[si], 4, 8, zs[z], DATA_PARTIAL, 70 + si))
 				continue;
+			/* too many for the sparse term: the offsets' path */
+			assert_non_null(iconv_coef(l.cv));
+			assert_int_equal(iconv_sparse_count(l.cv), 0);
 			set_z1(&l, 4, -1, 5);
 			run_check(&l, 4, "partial offsets");
 			set_z1(&l, 3, 0, 0);
 			run_check(&l, 3, "partial offsets, z1 0");
+			layer_free(&l);
+		}
+}
+
+/* 8-bit weights where two or three weights are beyond int8 from Z2: the
+ * sparse term (no offsets, no box sums), added by iconv_run and
+ * iconv_run_padded themselves and by the caller after iconv_run_split;
+ * shapes with every kind of border (the taps' column ranges). */
+static void test_sparse(void **state)
+{
+	(void)state;
+	const struct shape *shapes[] = { &odd, &odd_s2, &odd_k5, &odd_p0, &odd_k1p1, &odd_k2p3,
+					 &resnet_conv1, &resnet_down, &resnet_short, &resnet_s3 };
+	const int zs[] = { 100, 200, 127 };
+	for (size_t si = 0; si < sizeof(shapes) / sizeof(shapes[0]); si++)
+		for (int z = 0; z < 3; z++) {
+			struct layer l;
+			if (layer_init(&l, shapes[si], 4, 8, zs[z], DATA_SPARSE, 80 + si))
+				continue;
+			assert_null(iconv_coef(l.cv));
+			assert_int_equal(iconv_sparse_count(l.cv), shapes[si]->K / 8 >= 3 ? 3 : 2);
+			set_z1(&l, 4, -1, 7);
+			run_check(&l, 4, "sparse");
+			set_z1(&l, 1, 0, 0);
+			run_check(&l, 1, "sparse, z1 0");
 			layer_free(&l);
 		}
 }
@@ -556,6 +607,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_extremes),
 		cmocka_unit_test(test_large_outputs),
 		cmocka_unit_test(test_partial_offsets),
+		cmocka_unit_test(test_sparse),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_env),
 	};
