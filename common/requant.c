@@ -186,6 +186,88 @@ static struct rq_consts rq_consts(int shift)
 	return c;
 }
 
+/* ---- Clamping before the arithmetic ----
+ *
+ * For shift >= 0, f(v) = fp_requantize(v, m0, shift) is non-decreasing in
+ * v and grows by at most 1 from v to v + 1 (m0 < 2^31, so the high
+ * multiply's numerator grows by less than 2^31; the rounding division
+ * keeps steps of at most 1). So f takes every integer between f(INT32_MIN)
+ * and f(INT32_MAX), and with A = the least v where f(v) >= L and B = the
+ * greatest where f(v) <= H (INT32_MIN or INT32_MAX when that bound is
+ * never active):
+ *
+ *   clamp(f(v), L, H) = f(clamp(v, A, B))    for every v.
+ *
+ * The vector path clamps v first; then the high multiply's result h lies
+ * in [h(A), h(B)], and the rounding division of h plus z is one add and
+ * one shift: floor((h + 2^(e−1) + z·2^e − [h < 0]) / 2^e) (e >= 1;
+ * fp_div_pot's ties away from zero, as in v8_add), exact when that sum
+ * cannot leave int32, which is checked here. */
+struct pre_clamp {
+	int32_t m0, L, H, z;
+	int shift;
+	int ok;                /* the clamp-first path applies */
+	int32_t A, B;          /* the clamp bounds for v */
+	int32_t c;             /* 2^(e−1) + z·2^e, e = shift >= 1 (z when e = 0) */
+};
+
+static int64_t f_of(int64_t v, const struct pre_clamp *p)
+{
+	return fp_requantize((int32_t)v, p->m0, p->shift);
+}
+
+static void pre_clamp_make(struct pre_clamp *p)
+{
+	p->ok = 0;
+	if (p->shift < 0 || f_of(INT32_MAX, p) < p->L || f_of(INT32_MIN, p) > p->H)
+		return;   /* steps of 2^s, or every output at one bound */
+	int64_t lo = INT32_MIN, hi = INT32_MAX;   /* A: least v with f(v) >= L */
+	while (lo < hi) {
+		int64_t mid = lo + (hi - lo) / 2;
+		if (f_of(mid, p) >= p->L)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	const int64_t A = lo;
+	lo = INT32_MIN, hi = INT32_MAX;           /* B: greatest v with f(v) <= H */
+	while (lo < hi) {
+		int64_t mid = hi - (hi - lo) / 2;
+		if (f_of(mid, p) <= p->H)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	const int64_t B = lo;
+	const int e = p->shift;
+	const int64_t c = e ? (INT64_C(1) << (e - 1)) + (int64_t)p->z * (INT64_C(1) << e) : p->z;
+	const int64_t hA = fp_high_mul((int32_t)A, p->m0), hB = fp_high_mul((int32_t)B, p->m0);
+	if (A > B || hA + c - 1 < INT32_MIN || hB + c > INT32_MAX)
+		return;
+	p->A = (int32_t)A, p->B = (int32_t)B, p->c = (int32_t)c;
+	p->ok = 1;
+}
+
+/* The bounds for (m0, shift, L, H, z), from a small per-thread cache: a
+ * layer's blocks, all of one cluster, ask for the same ones in a row. */
+static const struct pre_clamp *pre_clamp_get(int32_t m0, int shift, int32_t L, int32_t H,
+					     int32_t z)
+{
+	enum { SLOTS = 64 };
+	static _Thread_local struct pre_clamp cache[SLOTS];
+	static _Thread_local int filled[SLOTS];
+	uint32_t h = (uint32_t)m0 * 2654435761u ^ (uint32_t)(shift + 64) * 40503u ^
+		     (uint32_t)L * 97u ^ (uint32_t)H * 31u ^ (uint32_t)z * 7u;
+	struct pre_clamp *p = &cache[(h ^ h >> 16) % SLOTS];
+	int *f = &filled[p - cache];
+	if (!*f || p->m0 != m0 || p->shift != shift || p->L != L || p->H != H || p->z != z) {
+		*p = (struct pre_clamp){ .m0 = m0, .shift = shift, .L = L, .H = H, .z = z };
+		pre_clamp_make(p);
+		*f = 1;
+	}
+	return p;
+}
+
 #if RQ_X86
 
 /* ---- AVX2 ---- */
@@ -357,6 +439,45 @@ AVX2_INLINE __m256i v8_conv(const int32_t *acc, const int32_t *coef, __m256i box
 	return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(r, L), H), z);
 }
 
+/* Eight lanes of the conv epilogue on the clamp-first path (above):
+ * already in [lo, hi]. */
+AVX2_INLINE __m256i v8_conv_pre(const int32_t *acc, const int32_t *coef, __m256i box,
+				const int32_t *bias, __m128i acc_shift, const struct v8 *v,
+				__m256i A, __m256i B, __m256i c, int div, int has_coef)
+{
+	__m256i x = v8_load(acc);
+	if (has_coef)
+		x = _mm256_add_epi32(x, _mm256_mullo_epi32(v8_load(coef), box));
+	x = _mm256_add_epi32(_mm256_sll_epi32(x, acc_shift), v8_load(bias));
+	x = _mm256_min_epi32(_mm256_max_epi32(x, A), B);
+	__m256i h = v8_high_mul(x, v);
+	if (!div)
+		return _mm256_add_epi32(h, c);
+	h = _mm256_add_epi32(_mm256_add_epi32(h, c), _mm256_srai_epi32(h, 31));
+	return _mm256_sra_epi32(h, v->e);
+}
+
+AVX2_INLINE void rows_pre_body(uint8_t *out, const int32_t *acc, size_t rows, int kout,
+			       const struct requant_rows *p, const struct v8 *v,
+			       const struct pre_clamp *pc, int div, int has_coef)
+{
+	const __m256i A = _mm256_set1_epi32(pc->A), B = _mm256_set1_epi32(pc->B);
+	const __m256i c = _mm256_set1_epi32(pc->c);
+	const __m128i sh = _mm_cvtsi32_si128(p->acc_shift);
+	for (size_t r = 0; r < rows; r++) {
+		const __m256i box = has_coef ? _mm256_set1_epi32(p->box[r]) : _mm256_setzero_si256();
+		const int32_t *a = acc + r * (size_t)kout;
+		uint8_t *o = out + r * (size_t)kout;
+		for (int k = 0; k < kout; k += 16) {
+			__m256i lo = v8_conv_pre(a + k, p->coef + k, box, p->bias + k, sh, v, A, B, c,
+						 div, has_coef);
+			__m256i hi = v8_conv_pre(a + k + 8, p->coef + k + 8, box, p->bias + k + 8, sh,
+						 v, A, B, c, div, has_coef);
+			store16(o + k, lo, hi);
+		}
+	}
+}
+
 AVX2_INLINE void rows_avx2_body(uint8_t *out, const int32_t *acc, size_t rows, int kout,
 				const struct requant_rows *p, const struct v8 *v, int32_t L,
 				int32_t H, int neg, int div, int has_coef)
@@ -386,7 +507,14 @@ AVX2_FN static void requant_u8_rows_avx2(uint8_t *out, const int32_t *acc, size_
 	struct v8 v;
 	v8_init(&v, p->m0, &c);
 	const int has = p->coef != NULL;
-	if (c.neg)
+	const struct pre_clamp *pc = pre_clamp_get(p->m0, p->shift, L, H, p->z);
+	if (pc->ok && c.e)
+		has ? rows_pre_body(out, acc, rows, kout, p, &v, pc, 1, 1)
+		    : rows_pre_body(out, acc, rows, kout, p, &v, pc, 1, 0);
+	else if (pc->ok)
+		has ? rows_pre_body(out, acc, rows, kout, p, &v, pc, 0, 1)
+		    : rows_pre_body(out, acc, rows, kout, p, &v, pc, 0, 0);
+	else if (c.neg)
 		has ? rows_avx2_body(out, acc, rows, kout, p, &v, L, H, 1, 0, 1)
 		    : rows_avx2_body(out, acc, rows, kout, p, &v, L, H, 1, 0, 0);
 	else if (c.e)

@@ -500,6 +500,78 @@ static void test_conv_rows(void **state)
 	}
 }
 
+/* requant_u8_rows with values dense around every output level: v near
+ * the requantized value's ties and steps T/2 for T over the clamp range
+ * and a little beyond (the clamp-first path's bounds A and B, requant.c),
+ * for 8- and 4-bit ranges, ReLU clamps, lo = hi, zero points inside and
+ * outside 0..255, every shift −4..31, acc_shift 0 and 3, with and without
+ * a box term. */
+static void test_conv_rows_dense(void **state)
+{
+	(void)state;
+	enum { ROWS = 23, KOUT = 32 };
+	int32_t acc[ROWS * KOUT], bias[KOUT], coef[KOUT], box[ROWS];
+	int32_t v[ROWS * KOUT];
+	uint8_t out[ROWS * KOUT + 16];
+	static const int32_t m0s[] = { 0, 1, 1 << 30, INT32_MAX, -1, -1, -1 };
+	struct rng r;
+	rng_seed(&r, 23, 0);
+	for (int p = 0; p < NPATHS; p++) {
+		const char *path = set_path(p);
+		for (int shift = -4; shift <= 31; shift++)
+			for (size_t mi = 0; mi < sizeof(m0s) / sizeof(m0s[0]); mi++)
+				for (int kind = 0; kind < 6; kind++) {
+			const int32_t m0 = m0s[mi] >= 0 ? m0s[mi]
+					   : (int32_t)rand_range(&r, INT64_C(1) << 30, INT32_MAX);
+			const int hi = kind < 3 ? 255 : 15;
+			const int32_t z = kind == 2 ? -300 + (int32_t)rng_below(&r, 900)
+					: (int32_t)rng_below(&r, (uint32_t)hi + 1);
+			const int32_t lo = kind == 1 || kind == 4 ? (z < 0 ? 0 : z > hi ? hi : z)
+					 : kind == 5 ? hi / 2 : 0;
+			const int32_t top = kind == 5 ? lo : hi;
+			const int as = kind % 2 ? 3 : 0, with_coef = kind >= 3;
+			for (int k = 0; k < KOUT; k++) {
+				bias[k] = (int32_t)rand_range(&r, -1000, 1000);
+				coef[k] = (int32_t)rand_range(&r, -255, 255);
+			}
+			for (int row = 0; row < ROWS; row++) {
+				box[row] = (int32_t)rand_range(&r, 0, 255 * 9);
+				for (int k = 0; k < KOUT; k++) {
+					/* r = T/2 around [lo − z − 3, top − z + 3] */
+					int64_t T = 2 * rand_range(&r, (int64_t)lo - z - 3,
+								   (int64_t)top - z + 3) +
+						    (int64_t)rng_below(&r, 2);
+					int64_t want_v = near_value(&r, m0, shift, T);
+					/* a·2^as + bias within int32 (|bias| <= 1000) */
+					const int64_t amax = (INT32_MAX - 1000) >> as;
+					int64_t a = (want_v - bias[k]) >> as;   /* floor */
+					a = a > amax ? amax : a < -amax ? -amax : a;
+					size_t e = (size_t)row * KOUT + k;
+					v[e] = (int32_t)(a * (INT64_C(1) << as) + bias[k]);
+					acc[e] = with_coef ? (int32_t)((uint32_t)a - (uint32_t)coef[k] *
+									   (uint32_t)box[row])
+							   : (int32_t)a;
+				}
+			}
+			memset(out, 0xee, sizeof(out));
+			struct requant_rows rp = {
+				.bias = bias, .coef = with_coef ? coef : NULL, .box = box,
+				.acc_shift = as, .m0 = m0, .shift = shift,
+				.z = z, .lo = lo, .hi = top,
+			};
+			requant_u8_rows(out, acc, ROWS, KOUT, &rp);
+			for (size_t e = 0; e < (size_t)ROWS * KOUT; e++) {
+				uint8_t want = ref_u8(v[e], m0, shift, z, lo, top);
+				if (out[e] != want)
+					fail_msg("%s: requant_u8_rows (dense) m0 %d shift %d z %d [%d, %d] "
+						 "acc_shift %d coef %d: v %d: got %d, want %d", path, m0,
+						 shift, z, lo, top, as, with_coef, v[e], out[e], want);
+			}
+			assert_int_equal(out[(size_t)ROWS * KOUT], 0xee);
+		}
+	}
+}
+
 /* requant_add_u8 on every pair (a, b) of bytes against its definition
  * written out with fixedpoint.h's fp_div_pot, for zero points at both ends
  * and inside, multipliers 0, 1, 2^22 − 1 (the largest: sums near ±2^31)
@@ -595,6 +667,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_lengths, teardown_path),
 		cmocka_unit_test_teardown(test_full_range, teardown_path),
 		cmocka_unit_test_teardown(test_conv_rows, teardown_path),
+		cmocka_unit_test_teardown(test_conv_rows_dense, teardown_path),
 		cmocka_unit_test_teardown(test_add, teardown_path),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
