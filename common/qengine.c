@@ -100,6 +100,7 @@ static void finish(const struct qmodel *q, const struct qnode *n, uint8_t *out,
 			.z = z3,
 			.lo = n->relu ? z3 : 0,
 			.hi = q->qmax,
+			.plan = &n->plan[c],
 		};
 		if (sparse)
 			iconv_add_sparse(sparse, x, i, r0 - i * pixels, r1 - i * pixels,

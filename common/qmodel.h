@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct requant_plan;
+
 enum qop { QOP_QUANTIZE, QOP_CONV, QOP_LINEAR, QOP_ADD, QOP_MAXPOOL, QOP_GLOBAL_AVGPOOL,
 	   QOP_AVGPOOL_REQUANT, QOP_FLATTEN };
 
@@ -35,6 +37,7 @@ struct qnode {
 	int32_t *wsum;             /* (kout) Σ (q_w − Z2): the input zero-point term */
 	int32_t *bias;             /* (K, kout) */
 	int32_t *offset;           /* (K, kout) bias − Z1·wsum·2^acc_shift */
+	struct requant_plan *plan; /* (K) the requantization's clamp bounds (requant.h) */
 	/* per cluster (K each): zero points, multipliers and shifts */
 	int32_t *in_zero, *out_zero, *m0, *shift;
 	int32_t *b_zero;           /* add: the second input's zero points */

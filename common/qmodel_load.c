@@ -201,6 +201,10 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 		for (int o = 0; o < n->kout; o++)   /* within ±(K·qmax²·2^s + |bias|) */
 			n->offset[(size_t)c * n->kout + o] = bias[(size_t)c * n->kout + o] -
 				n->in_zero[c] * n->wsum[o] * (1 << n->acc_shift);
+	n->plan = own(q, (size_t)q->clusters * sizeof(*n->plan));
+	for (int c = 0; c < q->clusters; c++)
+		requant_plan_make(&n->plan[c], n->m0[c], n->shift[c], n->out_zero[c],
+				  n->relu ? n->out_zero[c] : 0, q->qmax);
 	return 0;
 }
 

@@ -203,22 +203,13 @@ static struct rq_consts rq_consts(int shift)
  * one shift: floor((h + 2^(e−1) + z·2^e − [h < 0]) / 2^e) (e >= 1;
  * fp_div_pot's ties away from zero, as in v8_add), exact when that sum
  * cannot leave int32, which is checked here. */
-struct pre_clamp {
-	int32_t m0, L, H, z;
-	int shift;
-	int ok;                /* the clamp-first path applies */
-	int32_t A, B;          /* the clamp bounds for v */
-	int32_t c;             /* 2^(e−1) + z·2^e, e = shift >= 1 (z when e = 0) */
-};
-
-static int64_t f_of(int64_t v, const struct pre_clamp *p)
+static int64_t f_of(int64_t v, const struct requant_plan *p)
 {
 	return fp_requantize((int32_t)v, p->m0, p->shift);
 }
 
-static void pre_clamp_make(struct pre_clamp *p)
+static void plan_bounds(struct requant_plan *p)
 {
-	p->ok = 0;
 	if (p->shift < 0 || f_of(INT32_MAX, p) < p->L || f_of(INT32_MIN, p) > p->H)
 		return;   /* steps of 2^s, or every output at one bound */
 	int64_t lo = INT32_MIN, hi = INT32_MAX;   /* A: least v with f(v) >= L */
@@ -248,21 +239,34 @@ static void pre_clamp_make(struct pre_clamp *p)
 	p->ok = 1;
 }
 
+void requant_plan_make(struct requant_plan *pl, int32_t m0, int shift, int32_t z, int32_t lo,
+		       int32_t hi)
+{
+	CHECK(m0 >= 0 && shift >= -31 && shift <= 31 && 0 <= lo && lo <= hi && hi <= 255);
+	/* the bounds for r before z is added, as requant_u8_rows takes them */
+	const int64_t L = (int64_t)lo - z, H = (int64_t)hi - z;
+	*pl = (struct requant_plan){ .m0 = m0, .shift = shift, .z = z,
+				     .L = L > INT32_MAX ? INT32_MAX : (int32_t)L,
+				     .H = H > INT32_MAX ? INT32_MAX : (int32_t)H };
+	if (L <= INT32_MAX)
+		plan_bounds(pl);
+}
+
 /* The bounds for (m0, shift, L, H, z), from a small per-thread cache: a
  * layer's blocks, all of one cluster, ask for the same ones in a row. */
-static const struct pre_clamp *pre_clamp_get(int32_t m0, int shift, int32_t L, int32_t H,
+static const struct requant_plan *plan_cached(int32_t m0, int shift, int32_t L, int32_t H,
 					     int32_t z)
 {
 	enum { SLOTS = 64 };
-	static _Thread_local struct pre_clamp cache[SLOTS];
+	static _Thread_local struct requant_plan cache[SLOTS];
 	static _Thread_local int filled[SLOTS];
 	uint32_t h = (uint32_t)m0 * 2654435761u ^ (uint32_t)(shift + 64) * 40503u ^
 		     (uint32_t)L * 97u ^ (uint32_t)H * 31u ^ (uint32_t)z * 7u;
-	struct pre_clamp *p = &cache[(h ^ h >> 16) % SLOTS];
+	struct requant_plan *p = &cache[(h ^ h >> 16) % SLOTS];
 	int *f = &filled[p - cache];
 	if (!*f || p->m0 != m0 || p->shift != shift || p->L != L || p->H != H || p->z != z) {
-		*p = (struct pre_clamp){ .m0 = m0, .shift = shift, .L = L, .H = H, .z = z };
-		pre_clamp_make(p);
+		*p = (struct requant_plan){ .m0 = m0, .shift = shift, .L = L, .H = H, .z = z };
+		plan_bounds(p);
 		*f = 1;
 	}
 	return p;
@@ -459,7 +463,7 @@ AVX2_INLINE __m256i v8_conv_pre(const int32_t *acc, const int32_t *coef, __m256i
 
 AVX2_INLINE void rows_pre_body(uint8_t *out, const int32_t *acc, size_t rows, int kout,
 			       const struct requant_rows *p, const struct v8 *v,
-			       const struct pre_clamp *pc, int div, int has_coef)
+			       const struct requant_plan *pc, int div, int has_coef)
 {
 	const __m256i A = _mm256_set1_epi32(pc->A), B = _mm256_set1_epi32(pc->B);
 	const __m256i c = _mm256_set1_epi32(pc->c);
@@ -507,7 +511,12 @@ AVX2_FN static void requant_u8_rows_avx2(uint8_t *out, const int32_t *acc, size_
 	struct v8 v;
 	v8_init(&v, p->m0, &c);
 	const int has = p->coef != NULL;
-	const struct pre_clamp *pc = pre_clamp_get(p->m0, p->shift, L, H, p->z);
+	const struct requant_plan *pc = p->plan;
+	if (pc)
+		CHECK(pc->m0 == p->m0 && pc->shift == p->shift && pc->z == p->z && pc->L == L &&
+		      pc->H == H);
+	else
+		pc = plan_cached(p->m0, p->shift, L, H, p->z);
 	if (pc->ok && c.e)
 		has ? rows_pre_body(out, acc, rows, kout, p, &v, pc, 1, 1)
 		    : rows_pre_body(out, acc, rows, kout, p, &v, pc, 1, 0);

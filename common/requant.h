@@ -39,6 +39,7 @@ void requant_u8(uint8_t *out, const int32_t *x, size_t n, int32_t m0, int shift,
  * fits int32, so the wrapped intermediates do not matter), then
  *   out[r·kout + k] = clamp(z + fp_requantize(v, m0, shift), lo, hi).
  * coef NULL: no box term (box unused). acc_shift 0..31. */
+struct requant_plan;
 struct requant_rows {
 	const int32_t *bias;    /* (kout) */
 	const int32_t *coef;    /* (kout) or NULL */
@@ -47,9 +48,31 @@ struct requant_rows {
 	int32_t m0;
 	int shift;
 	int32_t z, lo, hi;
+	/* NULL, or requant_plan_make's for the same m0, shift, z, lo, hi
+	 * (CHECKed): saves finding the clamp bounds below, which otherwise
+	 * come from a small per-thread cache */
+	const struct requant_plan *plan;
 };
 void requant_u8_rows(uint8_t *out, const int32_t *acc, size_t rows, int kout,
 		     const struct requant_rows *p);
+
+/* What requant_u8_rows works out once per (m0, shift, z, lo, hi): for
+ * shift >= 0, fp_requantize is non-decreasing with steps of at most 1, so
+ * clamping z + fp_requantize(v) to [lo, hi] equals computing it from v
+ * clamped to [A, B], the widest v range whose results lie in [lo, hi];
+ * then the rounding division and z take one add and one shift (requant.c).
+ * ok = 0 where that does not apply (shift < 0, every result at one bound,
+ * sums that could leave int32): the general path runs. */
+struct requant_plan {
+	int32_t m0;
+	int shift;
+	int32_t z, L, H;       /* L = lo − z, H = hi − z (capped at INT32_MAX) */
+	int ok;
+	int32_t A, B;          /* the clamp bounds for v */
+	int32_t c;             /* 2^(shift−1) + z·2^shift (z when shift = 0) */
+};
+void requant_plan_make(struct requant_plan *pl, int32_t m0, int shift, int32_t z, int32_t lo,
+		       int32_t hi);
 
 /* The residual add (docs/FORMAT.md's qadd): both inputs' (q − Z) scaled
  * by integer multipliers to one fixed-point grid 2^−shift, summed, rounded

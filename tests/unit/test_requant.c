@@ -554,10 +554,12 @@ static void test_conv_rows_dense(void **state)
 				}
 			}
 			memset(out, 0xee, sizeof(out));
+			struct requant_plan plan;   /* every other case: the caller's plan */
+			requant_plan_make(&plan, m0, shift, z, lo, top);
 			struct requant_rows rp = {
 				.bias = bias, .coef = with_coef ? coef : NULL, .box = box,
 				.acc_shift = as, .m0 = m0, .shift = shift,
-				.z = z, .lo = lo, .hi = top,
+				.z = z, .lo = lo, .hi = top, .plan = mi % 2 ? &plan : NULL,
 			};
 			requant_u8_rows(out, acc, ROWS, KOUT, &rp);
 			for (size_t e = 0; e < (size_t)ROWS * KOUT; e++) {
