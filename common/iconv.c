@@ -165,7 +165,8 @@ static int prim_create(const struct iconv *cv, int n, struct prim **out)
 	 * down: true of the symmetric pad, as OH was defined with it. */
 	dnnl_dims_t pad_l = { cv->pad, cv->pad }, pad_r = { cv->pad, cv->pad };
 	dnnl_primitive_attr_t attr = NULL;
-	dnnl_primitive_desc_t pd = NULL, rpd = NULL;
+	dnnl_primitive_desc_t pd = NULL, rpd = NULL, first = NULL;
+	dnnl_primitive_desc_iterator_t it = NULL;
 	dnnl_primitive_t reorder = NULL;
 	dnnl_memory_t wei_user = NULL;
 	dnnl_convolution_desc_t cd;
@@ -183,9 +184,33 @@ static int prim_create(const struct iconv *cv, int n, struct prim **out)
 					       &dst_md, strides, pad_l, pad_r));
 	TRY(dnnl_primitive_attr_create(&attr));
 	TRY(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
-	TRY(dnnl_primitive_desc_create(&pd, &cd, attr, engine, NULL));
+	TRY(dnnl_primitive_desc_iterator_create(&it, &cd, attr, engine, NULL));
 	const char *impl = NULL;
-	TRY(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
+	/* oneDNN's first choice, or where every implementation is exact
+	 * (small), its direct jit kernel (iconv.h) */
+	do {
+		if (pd)
+			dnnl_primitive_desc_destroy(pd);
+		if (!(pd = dnnl_primitive_desc_iterator_fetch(it))) {
+			s = dnnl_out_of_memory;
+			what = "dnnl_primitive_desc_iterator_fetch";
+			goto fail;
+		}
+		TRY(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
+		if (!first) {
+			TRY(dnnl_primitive_desc_clone(&first, pd));
+			if (!cv->small)
+				break;
+		}
+		if (!strcmp(impl, "jit_int8:avx512_core_vnni"))
+			break;
+	} while (dnnl_primitive_desc_iterator_next(it) == dnnl_success);
+	if (strcmp(impl, "jit_int8:avx512_core_vnni")) {   /* not found: the first */
+		dnnl_primitive_desc_destroy(pd);
+		pd = first;
+		first = NULL;
+		TRY(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
+	}
 	snprintf(p->impl, sizeof(p->impl), "%s", impl ? impl : "?");
 	p->usable = impl_accepted(cv, p->impl) && !(env_one && n != cv->batch && n != 1);
 	if (!p->usable) {
@@ -225,6 +250,10 @@ done:
 		dnnl_memory_destroy(wei_user);
 	if (pd)
 		dnnl_primitive_desc_destroy(pd);
+	if (first)
+		dnnl_primitive_desc_destroy(first);
+	if (it)
+		dnnl_primitive_desc_iterator_destroy(it);
 	if (attr)
 		dnnl_primitive_attr_destroy(attr);
 	if (rc)
