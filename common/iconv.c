@@ -88,7 +88,7 @@ struct sparse_tap {
 
 struct iconv {
 	int batch, C, H, W, K, kernel, stride, pad, OH, OW;
-	int small;             /* 255·Σ|w'| <= 2^24 for every output channel */
+	int small;             /* 255·max(Σ w'+, Σ w'−) <= 2^24 for every output channel */
 	int8_t *w8;            /* (K, C, kernel, kernel): q_w − o[k] */
 	int32_t *coef;         /* (K) o[k] − Z2 */
 	int any_coef;          /* some coef != 0: the box sums are needed */
@@ -419,7 +419,7 @@ int iconv_create(struct iconv **out, int batch, int C, int H, int W, int K, int 
 		if (o != w_zero)
 			cv->offset_k[cv->n_offset_k++] = k;
 		cv->any_coef |= o != w_zero;
-		int64_t l1 = 0;
+		int64_t pos = 0, neg = 0;   /* Σ of the positive w', of −(negative w') */
 		for (size_t t = 0; t < per_k; t++) {
 			int v = w[t] - o;
 			int v8 = v > INT8_MAX ? INT8_MAX : v < INT8_MIN ? INT8_MIN : v;
@@ -430,9 +430,11 @@ int iconv_create(struct iconv **out, int batch, int C, int H, int W, int K, int 
 					.kx = tap % kernel, .r = v - v8 };
 			}
 			cv->w8[(size_t)k * per_k + t] = (int8_t)v8;
-			l1 += v8 < 0 ? -v8 : v8;
+			pos += v8 > 0 ? v8 : 0;
+			neg += v8 < 0 ? -v8 : 0;
 		}
-		if (255 * l1 > ICONV_FLOAT_EXACT)
+		/* the primitive's output lies in [−255·neg, 255·pos] */
+		if (255 * (pos > neg ? pos : neg) > ICONV_FLOAT_EXACT)
 			cv->small = 0;
 	}
 

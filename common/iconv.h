@@ -53,8 +53,10 @@
  *     for |value| <= 2^24. The brgemm-based kernels (brgconv*) store the
  *     int32 accumulators unchanged when no scales, bias, zero points or
  *     post-ops are set (none are). So a primitive is used when its raw
- *     output is provably within 2^24 (255·Σ|w'| <= 2^24 for every output
- *     channel: always so for bits <= 4 and kernel²·C <= 4386; then any
+ *     output is provably within 2^24 (x in 0..255, so the output lies in
+ *     [−255·Σ over the negative w' of |w'|, 255·Σ over the positive w'];
+ *     both within 2^24 for every output channel: always so for bits <= 4
+ *     and kernel²·C <= 4386; then any
  *     implementation but oneDNN's slow reference one is accepted), or
  *     else when oneDNN picked brgconv on avx512_core_vnni (libdnnl 2.6:
  *     the unit tests check raw outputs around 5·10^7, odd values
