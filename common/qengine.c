@@ -141,7 +141,15 @@ static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int im
 		im2col(q->col, x, n, images, cl);
 		a = q->col;
 	}
-	igemm_u8s8s32(images * pixels, n->kout, K, a, K, 0, n->weight, K, n->wzero, q->acc, n->kout);
+	const int rows = images * pixels;
+	igemm_u8s8s32(rows, n->kout, K, a, K, 0, n->weight, K, n->wzero, q->acc, n->kout);
+	/* the weights' sparse term (wrapping adds: the sums are exact) */
+	for (int e = 0; e < n->n_sparse; e++) {
+		const struct qsparse sp = n->sparse[e];
+		uint32_t *acc = (uint32_t *)q->acc + sp.n;
+		for (int r = 0; r < rows; r++)
+			acc[(size_t)r * n->kout] += (uint32_t)sp.r * a[(size_t)r * K + sp.k];
+	}
 	finish(q, n, n->out, q->acc, images, cl, NULL, NULL, NULL, NULL);
 }
 

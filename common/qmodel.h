@@ -23,6 +23,14 @@ struct requant_plan;
 enum qop { QOP_QUANTIZE, QOP_CONV, QOP_LINEAR, QOP_ADD, QOP_MAXPOOL, QOP_GLOBAL_AVGPOOL,
 	   QOP_AVGPOOL_REQUANT, QOP_FLATTEN };
 
+/* A weight of the GEMM whose q_w − Z2 is beyond int8: output channel n,
+ * index k in its (kernel, kernel, ic) row, r the part left out of the
+ * stored int8 weight. */
+struct qsparse {
+	int n, k;
+	int32_t r;
+};
+
 struct qnode {
 	enum qop op;
 	const char *name;          /* alias of the file's layer name */
@@ -32,8 +40,12 @@ struct qnode {
 	/* conv / linear / pool windows */
 	int kout, kernel, stride, pad, relu;
 	int acc_shift;             /* conv/linear: acc·2^acc_shift + bias (finer bias) */
-	int8_t *weight;            /* (kout, kernel, kernel, ic) reordered, q_w − offset */
-	int8_t wzero;              /* Z2 − offset (offset 128 for 8 bits, else 0) */
+	int8_t *weight;            /* (kout, kernel, kernel, ic) reordered, q_w − offset
+				    * (clamped to int8 where sparse has the rest) */
+	int8_t wzero;              /* Z2 − offset (offset Z2, or 128 for 8 bits
+				    * when too many q_w − Z2 are beyond int8) */
+	struct qsparse *sparse;    /* (n_sparse) the rest of those beyond int8 */
+	int n_sparse;
 	int32_t *wsum;             /* (kout) Σ (q_w − Z2): the input zero-point term */
 	int32_t *bias;             /* (K, kout) */
 	int32_t *offset;           /* (K, kout) bias − Z1·wsum·2^acc_shift */
@@ -81,6 +93,11 @@ void qmodel_free(struct qmodel *q);
  * valid until the next run. */
 const uint8_t *qmodel_run(struct qmodel *q, const uint8_t *x, int n,
 			  const struct kmeans_group *groups, size_t n_groups);
+
+/* For tests: 0 makes later loads store 8-bit GEMM weights as q_w − 128
+ * with zero point Z2 − 128 (no sparse term) whatever their range; 1 (the
+ * default) takes q_w − Z2 and the sparse term where they allow. */
+void qmodel_set_gemm_sparse(int on);
 
 /* The class with the largest output integer, the lowest on ties. */
 int qmodel_argmax(const uint8_t *out, int classes);

@@ -103,6 +103,13 @@ static int requant_params(const struct loader *ld, struct qnode *n)
 	return 0;
 }
 
+static int gemm_sparse = 1;   /* qmodel_set_gemm_sparse */
+
+void qmodel_set_gemm_sparse(int on)
+{
+	gemm_sparse = on != 0;
+}
+
 static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 {
 	struct qmodel *q = ld->q;
@@ -148,11 +155,20 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 	if (*wz < 0 || *wz > q->qmax)
 		return error("'%s': layer '%s': weight_zero %d is outside 0..%d", ld->file,
 			     n->name, *wz, q->qmax);
-	/* int8 storage for the GEMM: 8-bit weights shift by 128. */
-	int offset = q->bits == 8 ? 128 : 0;
+	/* int8 storage for the GEMM: q_w − Z2, so the GEMM has no weight zero
+	 * point (oneDNN's gemm is up to 6x slower with one), the few 8-bit
+	 * weights beyond int8 clamped and the rest kept as a sparse term
+	 * (as iconv.h's; added after the GEMM); with more of them than
+	 * max(2, kout/8), q_w − 128 and the zero point Z2 − 128 instead. */
+	size_t over = 0;
+	for (size_t i = 0; i < (size_t)n->kout * per; i++)
+		over += w[i] - *wz > INT8_MAX || w[i] - *wz < INT8_MIN;
+	const int sparse = gemm_sparse && over <= (size_t)(n->kout / 8 > 2 ? n->kout / 8 : 2);
+	const int offset = sparse ? *wz : 128;
 	n->wzero = (int8_t)(*wz - offset);
 	n->weight = own(q, (size_t)n->kout * per);
 	n->wsum = own(q, (size_t)n->kout * sizeof(int32_t));
+	n->sparse = sparse && over ? own(q, over * sizeof(*n->sparse)) : NULL;
 	for (int o = 0; o < n->kout; o++) {
 		int32_t sum = 0;
 		for (int c = 0; c < n->ic; c++)
@@ -162,8 +178,11 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 					if (v > q->qmax)
 						return error("'%s': layer '%s': weight %d exceeds %d bits",
 							     ld->file, n->name, v, q->bits);
-					n->weight[(size_t)o * per + ((size_t)y * k + x) * n->ic + c] =
-						(int8_t)(v - offset);
+					const int t = (y * k + x) * n->ic + c, d = v - offset;
+					const int d8 = d > INT8_MAX ? INT8_MAX : d < INT8_MIN ? INT8_MIN : d;
+					n->weight[(size_t)o * per + t] = (int8_t)d8;
+					if (d8 != d)
+						n->sparse[n->n_sparse++] = (struct qsparse){ o, t, d - d8 };
 					sum += v - *wz;
 				}
 		n->wsum[o] = sum;

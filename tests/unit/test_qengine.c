@@ -78,12 +78,15 @@ static void test_8bit_1_cluster(void **state)
 
 /* Without oneDNN's direct convolution: im2col and the GEMM (oneDNN's, and
  * the fallback kernel), in child processes (both read their environment
- * once). */
+ * once); and with the GEMM's 8-bit weights stored with the 128 offset
+ * instead of q_w − Z2 and the sparse term (the fixture's layers each have
+ * one or two weights beyond int8 from Z2, so both forms are exercised). */
 static void test_other_paths(void **state)
 {
 	(void)state;
 	assert_int_equal(run_child("paths", "PCQ_ICONV", "off"), 0);
 	assert_int_equal(run_child("fallback", "PCQ_ICONV", "off"), 0);
+	assert_int_equal(run_child("offset", "PCQ_ICONV", "off"), 0);
 }
 
 int main(int argc, char **argv)
@@ -95,6 +98,8 @@ int main(int argc, char **argv)
 	if (argc > 1) {   /* a child of test_other_paths */
 		if (strcmp(argv[1], "fallback") == 0)
 			igemm_set_mode(IGEMM_FALLBACK);
+		if (strcmp(argv[1], "offset") == 0)
+			qmodel_set_gemm_sparse(0);
 		return cmocka_run_group_tests(tests, NULL, NULL);
 	}
 	const struct CMUnitTest all[] = {
