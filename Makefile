@@ -152,6 +152,9 @@ $(BUILD)/bench/iconv_bench: $(BUILD)/bench/iconv_bench.o $(LIB)
 $(BUILD)/bench/qengine_bench: $(BUILD)/bench/qengine_bench.o $(LIB)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
+$(BUILD)/bench/dnnl_conv_impls: $(BUILD)/bench/dnnl_conv_impls.o
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LDLIBS) -o $@
+
 bench: $(BINS) $(BUILD)/bench/sgemm_ceiling $(BUILD)/bench/igemm_bench $(BUILD)/bench/iconv_bench
 	$(BUILD)/bench/sgemm_ceiling
 	$(BUILD)/bench/igemm_bench
