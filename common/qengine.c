@@ -174,27 +174,36 @@ static void add(struct qmodel *q, struct qnode *n, const uint8_t *a, const uint8
 	}
 }
 
+/* out = max(out, p) over C bytes (restrict: one vector loop, no alias
+ * checks). */
+static inline void max_into(uint8_t *restrict out, const uint8_t *restrict p, int C)
+{
+	for (int c = 0; c < C; c++)
+		out[c] = p[c] > out[c] ? p[c] : out[c];
+}
+
+/* Padding never wins (every window has a valid tap), so each output starts
+ * as its first valid tap. */
 static void maxpool(struct qnode *n, const uint8_t *x, int images)
 {
-	int C = n->c;
+	const int C = n->c, k = n->kernel;
 	#pragma omp parallel for collapse(2) schedule(static)
 	for (int i = 0; i < images; i++)
-		for (int oy = 0; oy < n->h; oy++)
+		for (int oy = 0; oy < n->h; oy++) {
+			const int y0 = oy * n->stride - n->pad;
+			const int ky0 = y0 < 0 ? -y0 : 0, ky1 = y0 + k > n->ih ? n->ih - y0 : k;
+			const uint8_t *img = x + (size_t)i * n->ih * n->iw * C;
 			for (int ox = 0; ox < n->w; ox++) {
 				uint8_t *out = n->out + (((size_t)i * n->h + oy) * n->w + ox) * C;
-				memset(out, 0, (size_t)C);
-				for (int ky = 0; ky < n->kernel; ky++) {
-					int y = oy * n->stride - n->pad + ky;
-					for (int kx = 0; kx < n->kernel; kx++) {
-						int xx = ox * n->stride - n->pad + kx;
-						if (y < 0 || y >= n->ih || xx < 0 || xx >= n->iw)
-							continue;   /* padding never wins */
-						const uint8_t *p = x + (((size_t)i * n->ih + y) * n->iw + xx) * C;
-						for (int c = 0; c < C; c++)
-							out[c] = p[c] > out[c] ? p[c] : out[c];
-					}
-				}
+				const int x0 = ox * n->stride - n->pad;
+				const int kx0 = x0 < 0 ? -x0 : 0, kx1 = x0 + k > n->iw ? n->iw - x0 : k;
+				const uint8_t *p = img + ((size_t)(y0 + ky0) * n->iw + x0 + kx0) * C;
+				memcpy(out, p, (size_t)C);
+				for (int ky = ky0; ky < ky1; ky++)
+					for (int kx = kx0; kx < kx1; kx++)
+						max_into(out, img + ((size_t)(y0 + ky) * n->iw + x0 + kx) * C, C);
 			}
+		}
 }
 
 /* Σ over the pixels, divided with rounding to nearest (ties up: the sums
