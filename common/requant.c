@@ -430,75 +430,57 @@ AVX2_INLINE void store16(uint8_t *out, __m256i a, __m256i b)
 	_mm_storeu_si128((__m128i *)out, _mm256_castsi256_si128(w));
 }
 
-/* Eight lanes of the conv epilogue, clamped to [L, H], plus z. */
-AVX2_INLINE __m256i v8_conv(const int32_t *acc, const int32_t *coef, __m256i box,
-			    const int32_t *bias, __m128i acc_shift, const struct v8 *v,
-			    __m256i L, __m256i H, __m256i z, int neg, int div, int has_coef)
+/* The conv epilogue's value v = (acc + coef·box)·2^acc_shift + bias, eight
+ * lanes (wrapping adds, as conv_value). */
+AVX2_INLINE __m256i v8_conv_value(const int32_t *acc, const int32_t *coef, __m256i box,
+				  const int32_t *bias, __m128i acc_shift, int has_coef)
 {
 	__m256i x = v8_load(acc);
 	if (has_coef)
 		x = _mm256_add_epi32(x, _mm256_mullo_epi32(v8_load(coef), box));
-	x = _mm256_add_epi32(_mm256_sll_epi32(x, acc_shift), v8_load(bias));
-	__m256i r = v8_requant(x, v, neg, div);
-	return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(r, L), H), z);
+	return _mm256_add_epi32(_mm256_sll_epi32(x, acc_shift), v8_load(bias));
 }
 
-/* Eight lanes of the conv epilogue on the clamp-first path (above):
- * already in [lo, hi]. */
-AVX2_INLINE __m256i v8_conv_pre(const int32_t *acc, const int32_t *coef, __m256i box,
-				const int32_t *bias, __m128i acc_shift, const struct v8 *v,
-				__m256i A, __m256i B, __m256i c, int div, int has_coef)
-{
-	__m256i x = v8_load(acc);
-	if (has_coef)
-		x = _mm256_add_epi32(x, _mm256_mullo_epi32(v8_load(coef), box));
-	x = _mm256_add_epi32(_mm256_sll_epi32(x, acc_shift), v8_load(bias));
-	x = _mm256_min_epi32(_mm256_max_epi32(x, A), B);
-	__m256i h = v8_high_mul(x, v);
-	if (!div)
-		return _mm256_add_epi32(h, c);
-	h = _mm256_add_epi32(_mm256_add_epi32(h, c), _mm256_srai_epi32(h, 31));
-	return _mm256_sra_epi32(h, v->e);
-}
+/* The lane constants of one requant_u8_rows call. */
+struct v8_rows {
+	struct v8 v;
+	__m256i L, H, z;       /* general path: clamp r to [L, H], add z */
+	__m256i A, B, c;       /* clamp-first path (struct requant_plan) */
+	__m128i acc_shift;
+};
 
-AVX2_INLINE void rows_pre_body(uint8_t *out, const int32_t *acc, size_t rows, int kout,
-			       const struct requant_rows *p, const struct v8 *v,
-			       const struct requant_plan *pc, int div, int has_coef)
+/* Eight lanes of the conv epilogue as bytes in dwords, in [lo, hi]: on the
+ * clamp-first path (pre) v is clamped to [A, B] and the rounding division
+ * absorbs z (see "Clamping before the arithmetic"); otherwise r is
+ * clamped to [L, H] and z added. */
+AVX2_INLINE __m256i v8_conv(__m256i x, const struct v8_rows *k, int pre, int neg, int div)
 {
-	const __m256i A = _mm256_set1_epi32(pc->A), B = _mm256_set1_epi32(pc->B);
-	const __m256i c = _mm256_set1_epi32(pc->c);
-	const __m128i sh = _mm_cvtsi32_si128(p->acc_shift);
-	for (size_t r = 0; r < rows; r++) {
-		const __m256i box = has_coef ? _mm256_set1_epi32(p->box[r]) : _mm256_setzero_si256();
-		const int32_t *a = acc + r * (size_t)kout;
-		uint8_t *o = out + r * (size_t)kout;
-		for (int k = 0; k < kout; k += 16) {
-			__m256i lo = v8_conv_pre(a + k, p->coef + k, box, p->bias + k, sh, v, A, B, c,
-						 div, has_coef);
-			__m256i hi = v8_conv_pre(a + k + 8, p->coef + k + 8, box, p->bias + k + 8, sh,
-						 v, A, B, c, div, has_coef);
-			store16(o + k, lo, hi);
-		}
+	if (!pre) {
+		__m256i r = v8_requant(x, &k->v, neg, div);
+		return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(r, k->L), k->H), k->z);
 	}
+	x = _mm256_min_epi32(_mm256_max_epi32(x, k->A), k->B);
+	__m256i h = v8_high_mul(x, &k->v);
+	if (!div)
+		return _mm256_add_epi32(h, k->c);
+	h = _mm256_add_epi32(_mm256_add_epi32(h, k->c), _mm256_srai_epi32(h, 31));
+	return _mm256_sra_epi32(h, k->v.e);
 }
 
 AVX2_INLINE void rows_avx2_body(uint8_t *out, const int32_t *acc, size_t rows, int kout,
-				const struct requant_rows *p, const struct v8 *v, int32_t L,
-				int32_t H, int neg, int div, int has_coef)
+				const struct requant_rows *p, const struct v8_rows *k, int pre,
+				int neg, int div, int has_coef)
 {
-	const __m256i Lv = _mm256_set1_epi32(L), Hv = _mm256_set1_epi32(H);
-	const __m256i zv = _mm256_set1_epi32(p->z);
-	const __m128i sh = _mm_cvtsi32_si128(p->acc_shift);
 	for (size_t r = 0; r < rows; r++) {
 		const __m256i box = has_coef ? _mm256_set1_epi32(p->box[r]) : _mm256_setzero_si256();
 		const int32_t *a = acc + r * (size_t)kout;
 		uint8_t *o = out + r * (size_t)kout;
-		for (int k = 0; k < kout; k += 16) {
-			__m256i lo = v8_conv(a + k, p->coef + k, box, p->bias + k, sh, v, Lv, Hv, zv,
-					     neg, div, has_coef);
-			__m256i hi = v8_conv(a + k + 8, p->coef + k + 8, box, p->bias + k + 8, sh, v,
-					     Lv, Hv, zv, neg, div, has_coef);
-			store16(o + k, lo, hi);
+		for (int j = 0; j < kout; j += 16) {
+			__m256i lo = v8_conv_value(a + j, p->coef + j, box, p->bias + j, k->acc_shift,
+						   has_coef);
+			__m256i hi = v8_conv_value(a + j + 8, p->coef + j + 8, box, p->bias + j + 8,
+						   k->acc_shift, has_coef);
+			store16(o + j, v8_conv(lo, k, pre, neg, div), v8_conv(hi, k, pre, neg, div));
 		}
 	}
 }
@@ -508,30 +490,29 @@ AVX2_FN static void requant_u8_rows_avx2(uint8_t *out, const int32_t *acc, size_
 					 const struct requant_rows *p, int32_t L, int32_t H)
 {
 	const struct rq_consts c = rq_consts(p->shift);
-	struct v8 v;
-	v8_init(&v, p->m0, &c);
-	const int has = p->coef != NULL;
 	const struct requant_plan *pc = p->plan;
 	if (pc)
 		CHECK(pc->m0 == p->m0 && pc->shift == p->shift && pc->z == p->z && pc->L == L &&
 		      pc->H == H);
 	else
 		pc = plan_cached(p->m0, p->shift, L, H, p->z);
-	if (pc->ok && c.e)
-		has ? rows_pre_body(out, acc, rows, kout, p, &v, pc, 1, 1)
-		    : rows_pre_body(out, acc, rows, kout, p, &v, pc, 1, 0);
-	else if (pc->ok)
-		has ? rows_pre_body(out, acc, rows, kout, p, &v, pc, 0, 1)
-		    : rows_pre_body(out, acc, rows, kout, p, &v, pc, 0, 0);
+	struct v8_rows k = {
+		.L = _mm256_set1_epi32(L), .H = _mm256_set1_epi32(H), .z = _mm256_set1_epi32(p->z),
+		.A = _mm256_set1_epi32(pc->A), .B = _mm256_set1_epi32(pc->B),
+		.c = _mm256_set1_epi32(pc->c), .acc_shift = _mm_cvtsi32_si128(p->acc_shift),
+	};
+	v8_init(&k.v, p->m0, &c);
+	/* each case its own loop: pre, neg, div and the box term are constants */
+	const int has = p->coef != NULL;
+#define ROWS(pre, neg, div) (has ? rows_avx2_body(out, acc, rows, kout, p, &k, pre, neg, div, 1) \
+			     : rows_avx2_body(out, acc, rows, kout, p, &k, pre, neg, div, 0))
+	if (pc->ok)
+		c.e ? ROWS(1, 0, 1) : ROWS(1, 0, 0);
 	else if (c.neg)
-		has ? rows_avx2_body(out, acc, rows, kout, p, &v, L, H, 1, 0, 1)
-		    : rows_avx2_body(out, acc, rows, kout, p, &v, L, H, 1, 0, 0);
-	else if (c.e)
-		has ? rows_avx2_body(out, acc, rows, kout, p, &v, L, H, 0, 1, 1)
-		    : rows_avx2_body(out, acc, rows, kout, p, &v, L, H, 0, 1, 0);
+		ROWS(0, 1, 0);
 	else
-		has ? rows_avx2_body(out, acc, rows, kout, p, &v, L, H, 0, 0, 1)
-		    : rows_avx2_body(out, acc, rows, kout, p, &v, L, H, 0, 0, 0);
+		c.e ? ROWS(0, 0, 1) : ROWS(0, 0, 0);
+#undef ROWS
 }
 
 /* Eight lanes of the residual add before clamping. The rounding division
