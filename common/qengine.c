@@ -70,6 +70,22 @@ static void im2col(uint8_t *col, const uint8_t *x, const struct qnode *n, int im
 		}
 }
 
+/* conv / linear n's requantization for cluster c, without a box term. */
+static struct requant_rows rows_params(const struct qmodel *q, const struct qnode *n, int c)
+{
+	const int32_t z3 = n->out_zero[c];
+	return (struct requant_rows){
+		.bias = n->offset + (size_t)c * n->kout,
+		.acc_shift = n->acc_shift,
+		.m0 = n->m0[c],
+		.shift = n->shift[c],
+		.z = z3,
+		.lo = n->relu ? z3 : 0,
+		.hi = q->qmax,
+		.plan = &n->plan[c],
+	};
+}
+
 /* Requantizes the accumulators of the `images` images to `out` in one
  * pass: (acc + coef·box)·2^acc_shift + offset, offset = bias −
  * Z1·Σ(w − Z2)·2^acc_shift per cluster (qmodel_load.c), then Z3 + M·that,
@@ -89,24 +105,115 @@ static void finish(const struct qmodel *q, const struct qnode *n, uint8_t *out,
 		int i = b / per_image, c = cl[i];
 		int r0 = i * pixels + (b % per_image) * BLOCK;
 		int r1 = r0 + BLOCK < (i + 1) * pixels ? r0 + BLOCK : (i + 1) * pixels;
-		int32_t z3 = n->out_zero[c];
-		struct requant_rows p = {
-			.bias = n->offset + (size_t)c * kout,
-			.coef = coef,
-			.box = coef ? box + r0 : NULL,
-			.acc_shift = n->acc_shift,
-			.m0 = n->m0[c],
-			.shift = n->shift[c],
-			.z = z3,
-			.lo = n->relu ? z3 : 0,
-			.hi = q->qmax,
-			.plan = &n->plan[c],
-		};
+		struct requant_rows p = rows_params(q, n, c);
+		p.coef = coef;
+		p.box = coef ? box + r0 : NULL;
 		if (sparse)
 			iconv_add_sparse(sparse, x, i, r0 - i * pixels, r1 - i * pixels,
 					 acc + (size_t)r0 * kout);
 		requant_u8_rows(out + (size_t)r0 * kout, acc + (size_t)r0 * kout,
 				(size_t)(r1 - r0), kout, &p);
+	}
+}
+
+/* The kernel rows [*ky0, *ky1) and columns [*kx0, *kx1) of pool n's
+ * window at (oy, ox) that lie inside the input: padding never wins a max,
+ * and every window has such a tap (qmodel_load.c checks 2·pad <= kernel). */
+static void window_taps(const struct qnode *n, int oy, int ox, int *ky0, int *ky1, int *kx0,
+			int *kx1)
+{
+	const int y0 = oy * n->stride - n->pad, x0 = ox * n->stride - n->pad, k = n->kernel;
+	*ky0 = y0 < 0 ? -y0 : 0;
+	*ky1 = y0 + k > n->ih ? n->ih - y0 : k;
+	*kx0 = x0 < 0 ? -x0 : 0;
+	*kx1 = x0 + k > n->iw ? n->iw - x0 : k;
+}
+
+/* out = max(out, p) over C values (restrict: one vector loop, no alias
+ * checks). */
+static inline void max_u8(uint8_t *restrict out, const uint8_t *restrict p, int C)
+{
+	for (int c = 0; c < C; c++)
+		out[c] = p[c] > out[c] ? p[c] : out[c];
+}
+
+static inline void max_i32(int32_t *restrict out, const int32_t *restrict p, int C)
+{
+	for (int c = 0; c < C; c++)
+		out[c] = p[c] > out[c] ? p[c] : out[c];
+}
+
+/* Each output starts as its window's first valid tap. */
+static void maxpool(struct qnode *n, const uint8_t *x, int images)
+{
+	const int C = n->c;
+	#pragma omp parallel for collapse(2) schedule(static)
+	for (int i = 0; i < images; i++)
+		for (int oy = 0; oy < n->h; oy++) {
+			const uint8_t *img = x + (size_t)i * n->ih * n->iw * C;
+			for (int ox = 0; ox < n->w; ox++) {
+				uint8_t *out = n->out + (((size_t)i * n->h + oy) * n->w + ox) * C;
+				int ky0, ky1, kx0, kx1;
+				window_taps(n, oy, ox, &ky0, &ky1, &kx0, &kx1);
+				const int y0 = oy * n->stride - n->pad, x0 = ox * n->stride - n->pad;
+				const uint8_t *p = img + ((size_t)(y0 + ky0) * n->iw + x0 + kx0) * C;
+				memcpy(out, p, (size_t)C);
+				for (int ky = ky0; ky < ky1; ky++)
+					for (int kx = kx0; kx < kx1; kx++)
+						max_u8(out, img + ((size_t)(y0 + ky) * n->iw + x0 + kx) * C, C);
+			}
+		}
+}
+
+/* Pool n over one image's int32 accumulators acc (ih, iw, C) into out
+ * (h, w, C). */
+static void maxpool_i32(const struct qnode *n, const int32_t *acc, int32_t *out)
+{
+	const int C = n->c;
+	for (int oy = 0; oy < n->h; oy++)
+		for (int ox = 0; ox < n->w; ox++, out += C) {
+			int ky0, ky1, kx0, kx1;
+			window_taps(n, oy, ox, &ky0, &ky1, &kx0, &kx1);
+			const int y0 = oy * n->stride - n->pad, x0 = ox * n->stride - n->pad;
+			memcpy(out, acc + ((size_t)(y0 + ky0) * n->iw + x0 + kx0) * C,
+			       (size_t)C * sizeof(int32_t));
+			for (int ky = ky0; ky < ky1; ky++)
+				for (int kx = kx0; kx < kx1; kx++)
+					max_i32(out, acc + ((size_t)(y0 + ky) * n->iw + x0 + kx) * C, C);
+		}
+}
+
+/* A conv read only by a max pool (qnode.pool_into): the pool runs on the
+ * int32 accumulators and only its outputs are requantized, a quarter or
+ * less of the conv's. Exact: for each channel the requantization is
+ * non-decreasing in the accumulator (requant.h), so a window's largest
+ * accumulator gives its largest byte. Image by image, after oneDNN's run
+ * of each chunk (no box term here: qmodel_load.c). */
+static void conv_pool(struct qmodel *q, struct qnode *n, const uint8_t *x, int images,
+		      const int *cl)
+{
+	const struct qnode *pool = &q->nodes[n->pool_into];
+	const int pixels = n->h * n->w;
+	const size_t in_per = (size_t)n->ih * n->iw * n->ic, acc_per = (size_t)pixels * n->kout;
+	const size_t out_per = (size_t)pool->h * pool->w * n->kout;
+	const struct iconv *sparse = iconv_sparse_count(n->iconv) ? n->iconv : NULL;
+	int32_t z1[images];
+	for (int i = 0; i < images; i++)
+		z1[i] = n->in_zero[cl[i]];
+	for (int i0 = 0; i0 < images; i0 += n->chunk) {
+		const int m = images - i0 < n->chunk ? images - i0 : n->chunk;
+		const uint8_t *xc = x + i0 * in_per;
+		iconv_run_split(n->iconv, xc, m, z1 + i0, q->acc, q->box);
+		#pragma omp parallel for schedule(static)
+		for (int i = 0; i < m; i++) {
+			int32_t *acc = q->acc + i * acc_per, *pooled = q->pooled + i * out_per;
+			if (sparse)
+				iconv_add_sparse(sparse, xc, i, 0, pixels, acc);
+			maxpool_i32(pool, acc, pooled);
+			struct requant_rows p = rows_params(q, n, cl[i0 + i]);
+			requant_u8_rows(pool->out + (i0 + i) * out_per, pooled,
+					(size_t)pool->h * pool->w, n->kout, &p);
+		}
 	}
 }
 
@@ -119,6 +226,10 @@ static void finish(const struct qmodel *q, const struct qnode *n, uint8_t *out,
 static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int images,
 		     const int *cl)
 {
+	if (n->pool_into) {
+		conv_pool(q, n, x, images, cl);
+		return;
+	}
 	int pixels = n->h * n->w, K = n->kernel * n->kernel * n->ic;
 	if (n->iconv) {
 		/* n->chunk images at a time (qmodel.h's ICONV_CHUNK_BYTES) */
@@ -172,38 +283,6 @@ static void add(struct qmodel *q, struct qnode *n, const uint8_t *a, const uint8
 		requant_add_u8(n->out + (size_t)i * per, a + (size_t)i * per, b + (size_t)i * per,
 			       per, &p);
 	}
-}
-
-/* out = max(out, p) over C bytes (restrict: one vector loop, no alias
- * checks). */
-static inline void max_into(uint8_t *restrict out, const uint8_t *restrict p, int C)
-{
-	for (int c = 0; c < C; c++)
-		out[c] = p[c] > out[c] ? p[c] : out[c];
-}
-
-/* Padding never wins (every window has a valid tap), so each output starts
- * as its first valid tap. */
-static void maxpool(struct qnode *n, const uint8_t *x, int images)
-{
-	const int C = n->c, k = n->kernel;
-	#pragma omp parallel for collapse(2) schedule(static)
-	for (int i = 0; i < images; i++)
-		for (int oy = 0; oy < n->h; oy++) {
-			const int y0 = oy * n->stride - n->pad;
-			const int ky0 = y0 < 0 ? -y0 : 0, ky1 = y0 + k > n->ih ? n->ih - y0 : k;
-			const uint8_t *img = x + (size_t)i * n->ih * n->iw * C;
-			for (int ox = 0; ox < n->w; ox++) {
-				uint8_t *out = n->out + (((size_t)i * n->h + oy) * n->w + ox) * C;
-				const int x0 = ox * n->stride - n->pad;
-				const int kx0 = x0 < 0 ? -x0 : 0, kx1 = x0 + k > n->iw ? n->iw - x0 : k;
-				const uint8_t *p = img + ((size_t)(y0 + ky0) * n->iw + x0 + kx0) * C;
-				memcpy(out, p, (size_t)C);
-				for (int ky = ky0; ky < ky1; ky++)
-					for (int kx = kx0; kx < kx1; kx++)
-						max_into(out, img + ((size_t)(y0 + ky) * n->iw + x0 + kx) * C, C);
-			}
-		}
 }
 
 /* Σ over the pixels, divided with rounding to nearest (ties up: the sums
@@ -275,7 +354,10 @@ const uint8_t *qmodel_run(struct qmodel *q, const uint8_t *x, int n,
 			add(q, node, in, b, n, cl);
 			break;
 		}
-		case QOP_MAXPOOL: maxpool(node, in, n); break;
+		case QOP_MAXPOOL:
+			if (!node->fused)   /* else its conv did it */
+				maxpool(node, in, n);
+			break;
 		case QOP_GLOBAL_AVGPOOL: global_avgpool(node, in, n); break;
 		case QOP_AVGPOOL_REQUANT: avgpool_requant(q, node, in, n, cl); break;
 		case QOP_FLATTEN: flatten(node, in, n); break;

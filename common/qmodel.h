@@ -55,6 +55,9 @@ struct qnode {
 	int32_t *b_zero;           /* add: the second input's zero points */
 	int32_t *a_mult, *b_mult;  /* add: the inputs' integer multipliers (K) */
 	struct iconv *iconv;       /* conv: oneDNN's direct convolution, or NULL */
+	int pool_into;             /* conv: the max pool, its only reader, that it does
+				    * on its int32 accumulators (qengine.c), or 0 */
+	int fused;                 /* max pool: done by its conv (pool_into) */
 	int chunk;                 /* with iconv: images per call (ICONV_CHUNK_BYTES) */
 	int im2col;                /* conv without iconv that is not 1x1/1/0: im2col first */
 	uint8_t *out;              /* (batch, h, w, c) */
@@ -77,6 +80,7 @@ struct qmodel {
 	int32_t *acc;              /* GEMM output scratch */
 	size_t acc_count;
 	int32_t *box;              /* iconv_run_split's box sums (iconv.h) */
+	int32_t *pooled;           /* a pool_into conv's pooled accumulators */
 	uint64_t *node_ns;         /* NULL, or (n_nodes): each run adds each node's
 				    * nanoseconds (bench/qengine_bench.c) */
 	void *owned;               /* everything allocated, in one list */

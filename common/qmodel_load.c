@@ -257,6 +257,33 @@ static int load_add(const struct loader *ld, struct qnode *n)
 	return 0;
 }
 
+/* A conv (oneDNN's, without a box term) read only by a max pool does the
+ * pool on its accumulators (qengine.c's conv_pool). Returns the int32s
+ * its pooled accumulators need: one chunk's. */
+static size_t plan_pools(struct qmodel *q)
+{
+	size_t most = 0;
+	for (int j = 1; j < q->n_nodes; j++) {
+		struct qnode *pool = &q->nodes[j];
+		const int c = pool->in[0];
+		struct qnode *conv = &q->nodes[c];
+		if (pool->op != QOP_MAXPOOL || conv->op != QOP_CONV || !conv->iconv ||
+		    iconv_coef(conv->iconv))
+			continue;
+		int readers = 0;
+		for (int k = c + 1; k < q->n_nodes; k++)
+			for (int s = 0; s < q->nodes[k].n_in && s < 2; s++)
+				readers += q->nodes[k].in[s] == c;
+		if (readers != 1)
+			continue;
+		conv->pool_into = j;
+		pool->fused = 1;
+		size_t need = (size_t)conv->chunk * pool->h * pool->w * conv->kout;
+		most = need > most ? need : most;
+	}
+	return most;
+}
+
 static int load_node(const struct loader *ld, int j)
 {
 	struct qmodel *q = ld->q;
@@ -391,6 +418,7 @@ int qmodel_load(struct qmodel *q, const struct pcqfile *f, const char *file, int
 	q->acc = own(q, acc * sizeof(int32_t));
 	q->acc_count = acc;
 	q->box = own(q, box * sizeof(int32_t));
+	q->pooled = own(q, plan_pools(q) * sizeof(int32_t));
 	return 0;
 }
 
