@@ -255,11 +255,11 @@ static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int im
 	const int rows = images * pixels;
 	igemm_u8s8s32(rows, n->kout, K, a, K, 0, n->weight, K, n->wzero, q->acc, n->kout);
 	/* the weights' sparse term (wrapping adds: the sums are exact) */
-	for (int e = 0; e < n->n_sparse; e++) {
-		const struct qsparse sp = n->sparse[e];
-		uint32_t *acc = (uint32_t *)q->acc + sp.n;
-		for (int r = 0; r < rows; r++)
-			acc[(size_t)r * n->kout] += (uint32_t)sp.r * a[(size_t)r * K + sp.k];
+	#pragma omp parallel for schedule(static) if ((size_t)rows * n->n_sparse > 65536)
+	for (int r = 0; r < rows; r++) {
+		uint32_t *acc = (uint32_t *)q->acc + (size_t)r * n->kout;
+		for (int e = 0; e < n->n_sparse; e++)
+			acc[n->sparse[e].n] += (uint32_t)n->sparse[e].r * a[(size_t)r * K + n->sparse[e].k];
 	}
 	finish(q, n, n->out, q->acc, images, cl, NULL, NULL, NULL, NULL);
 }
