@@ -165,7 +165,7 @@ static int prim_create(const struct iconv *cv, int n, struct prim **out)
 	 * down: true of the symmetric pad, as OH was defined with it. */
 	dnnl_dims_t pad_l = { cv->pad, cv->pad }, pad_r = { cv->pad, cv->pad };
 	dnnl_primitive_attr_t attr = NULL;
-	dnnl_primitive_desc_t pd = NULL, rpd = NULL, first = NULL;
+	dnnl_primitive_desc_t pd = NULL, rpd = NULL;
 	dnnl_primitive_desc_iterator_t it = NULL;
 	dnnl_primitive_t reorder = NULL;
 	dnnl_memory_t wei_user = NULL;
@@ -187,29 +187,25 @@ static int prim_create(const struct iconv *cv, int n, struct prim **out)
 	TRY(dnnl_primitive_desc_iterator_create(&it, &cd, attr, engine, NULL));
 	const char *impl = NULL;
 	/* oneDNN's first choice, or where every implementation is exact
-	 * (small), its direct jit kernel (iconv.h) */
-	do {
-		if (pd)
+	 * (small), its direct jit kernel when offered (iconv.h) */
+	static const char direct[] = "jit_int8:avx512_core_vnni";
+	if (!(pd = dnnl_primitive_desc_iterator_fetch(it)))
+		goto fetch_failed;
+	TRY(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
+	while (cv->small && strcmp(impl, direct) &&
+	       dnnl_primitive_desc_iterator_next(it) == dnnl_success) {
+		dnnl_primitive_desc_t next = dnnl_primitive_desc_iterator_fetch(it);
+		const char *name = NULL;
+		if (!next)
+			goto fetch_failed;
+		if (dnnl_primitive_desc_query(next, dnnl_query_impl_info_str, 0, &name) ==
+		    dnnl_success && !strcmp(name, direct)) {
 			dnnl_primitive_desc_destroy(pd);
-		if (!(pd = dnnl_primitive_desc_iterator_fetch(it))) {
-			s = dnnl_out_of_memory;
-			what = "dnnl_primitive_desc_iterator_fetch";
-			goto fail;
+			pd = next;
+			impl = name;
+		} else {
+			dnnl_primitive_desc_destroy(next);
 		}
-		TRY(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
-		if (!first) {
-			TRY(dnnl_primitive_desc_clone(&first, pd));
-			if (!cv->small)
-				break;
-		}
-		if (!strcmp(impl, "jit_int8:avx512_core_vnni"))
-			break;
-	} while (dnnl_primitive_desc_iterator_next(it) == dnnl_success);
-	if (strcmp(impl, "jit_int8:avx512_core_vnni")) {   /* not found: the first */
-		dnnl_primitive_desc_destroy(pd);
-		pd = first;
-		first = NULL;
-		TRY(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
 	}
 	snprintf(p->impl, sizeof(p->impl), "%s", impl ? impl : "?");
 	p->usable = impl_accepted(cv, p->impl) && !(env_one && n != cv->batch && n != 1);
@@ -239,6 +235,9 @@ static int prim_create(const struct iconv *cv, int n, struct prim **out)
 #undef TRY
 	rc = 0;
 	goto done;
+fetch_failed:
+	s = dnnl_out_of_memory;
+	what = "dnnl_primitive_desc_iterator_fetch";
 fail:
 	dnnl_error(what, s);
 done:
@@ -250,8 +249,6 @@ done:
 		dnnl_memory_destroy(wei_user);
 	if (pd)
 		dnnl_primitive_desc_destroy(pd);
-	if (first)
-		dnnl_primitive_desc_destroy(first);
 	if (it)
 		dnnl_primitive_desc_iterator_destroy(it);
 	if (attr)
@@ -330,11 +327,11 @@ const char *iconv_impl(const struct iconv *cv)
 	return cv->prims->impl;
 }
 
-/* The most weights beyond int8 handled as a sparse term: each costs a
- * multiply-add per output row, against the box term's multiply-add per
- * output value and its integral images (break-even measured on ResNet20's
- * 16- to 64-channel layers at about one tap per 8 channels). */
-static int iconv_sparse_limit(int K)
+/* Each weight in the sparse term costs a multiply-add per output row,
+ * against the box term's multiply-add per output value and its integral
+ * images (break-even measured on ResNet20's 16- to 64-channel layers at
+ * about one weight per 8 channels). */
+int iconv_sparse_limit(int K)
 {
 	return K / 8 > 2 ? K / 8 : 2;
 }

@@ -30,9 +30,9 @@
  * where Σ_V x·w' is the primitive's output, Σ_V Σ_c x a box sum of the
  * per-pixel channel sums (from an integral image; computed only when some
  * o[k] != Z2), and T[k](oy, ox) = Σ_V Σ_c (q_w − Z2), a table over the
- * few distinct border positions, made at create time (plus the sparse
- * term, if any). One pass over acc
- * after the primitive adds the two terms. iconv_run_padded leaves out the
+ * few distinct border positions, made at create time. One pass over acc
+ * after the primitive adds the two terms (and the sparse term, if any).
+ * iconv_run_padded leaves out the
  * z1 term of the full kernel, −z1·Σ(q_w − Z2), which the integer engine
  * subtracts in its requantization loop anyway; then only the border
  * outputs need the z1 correction (none when pad = 0), and no output at all
@@ -56,8 +56,8 @@
  *     output is provably within 2^24 (x in 0..255, so the output lies in
  *     [−255·Σ over the negative w' of |w'|, 255·Σ over the positive w'];
  *     both within 2^24 for every output channel: always so for bits <= 4
- *     and kernel²·C <= 4386; then any
- *     implementation but oneDNN's slow reference one is accepted), or
+ *     and kernel²·C <= 4386; then any implementation but oneDNN's slow
+ *     reference one is accepted), or
  *     else when oneDNN picked brgconv on avx512_core_vnni (libdnnl 2.6:
  *     the unit tests check raw outputs around 5·10^7, odd values
  *     included, bit for bit). Where every implementation is exact,
@@ -65,9 +65,8 @@
  *     oneDNN offers it: it beat brgconv on every layer shape of ResNet20
  *     and AlexNetSmall measured here (by 3-36%, most on 16-channel and
  *     1x1 layers); otherwise oneDNN's first choice. oneDNN's own src
- *     zero-point attribute is
- *     not used: one zero point per call, not per image, and it sends
- *     brgconv down the float post-op path.
+ *     zero-point attribute is not used: one zero point per call, not per
+ *     image, and it sends brgconv down the float post-op path.
  *   - the corrections are added in uint32 (wrapping); each term and the
  *     result fit in int32 (kernel²·C·255² < 2^31), so the result is exact.
  *
@@ -142,6 +141,10 @@ const int32_t *iconv_coef(const struct iconv *cv);
  * number of weights in it); the caller adds it with iconv_add_sparse, row
  * block by row block, right before reading those accumulators anyway. */
 int iconv_sparse_count(const struct iconv *cv);
+
+/* The most weights beyond int8 a layer with K output channels keeps as a
+ * sparse term: max(2, K/8) (also the integer engine's GEMM rule). */
+int iconv_sparse_limit(int K);
 
 /* acc += the sparse term for output rows r0..r1−1 (row = oy·OW + ox) of
  * image i of x (x as given to iconv_run_split); acc points at row r0 of

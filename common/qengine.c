@@ -183,37 +183,28 @@ static void maxpool_i32(const struct qnode *n, const int32_t *acc, int32_t *out)
 		}
 }
 
-/* A conv read only by a max pool (qnode.pool_into): the pool runs on the
- * int32 accumulators and only its outputs are requantized, a quarter or
- * less of the conv's. Exact: for each channel the requantization is
- * non-decreasing in the accumulator (requant.h), so a window's largest
- * accumulator gives its largest byte. Image by image, after oneDNN's run
- * of each chunk (no box term here: qmodel_load.c). */
-static void conv_pool(struct qmodel *q, struct qnode *n, const uint8_t *x, int images,
-		      const int *cl)
+/* A conv read only by a max pool (qnode.pool_into), after oneDNN's run of
+ * `images` images (x their input, acc their accumulators, no box term:
+ * qmodel_load.c): the pool runs on the int32 accumulators and only its
+ * outputs are requantized, into out, a quarter or less of the conv's.
+ * Exact: for each channel the requantization is non-decreasing in the
+ * accumulator (requant.h), so a window's largest accumulator gives its
+ * largest byte. Image by image. */
+static void finish_pooled(const struct qmodel *q, const struct qnode *n, uint8_t *out,
+			  int32_t *acc, int images, const int *cl, const uint8_t *x)
 {
 	const struct qnode *pool = &q->nodes[n->pool_into];
 	const int pixels = n->h * n->w;
-	const size_t in_per = (size_t)n->ih * n->iw * n->ic, acc_per = (size_t)pixels * n->kout;
-	const size_t out_per = (size_t)pool->h * pool->w * n->kout;
+	const size_t acc_per = (size_t)pixels * n->kout, out_per = (size_t)pool->h * pool->w * n->kout;
 	const struct iconv *sparse = iconv_sparse_count(n->iconv) ? n->iconv : NULL;
-	int32_t z1[images];
-	for (int i = 0; i < images; i++)
-		z1[i] = n->in_zero[cl[i]];
-	for (int i0 = 0; i0 < images; i0 += n->chunk) {
-		const int m = images - i0 < n->chunk ? images - i0 : n->chunk;
-		const uint8_t *xc = x + i0 * in_per;
-		iconv_run_split(n->iconv, xc, m, z1 + i0, q->acc, q->box);
-		#pragma omp parallel for schedule(static)
-		for (int i = 0; i < m; i++) {
-			int32_t *acc = q->acc + i * acc_per, *pooled = q->pooled + i * out_per;
-			if (sparse)
-				iconv_add_sparse(sparse, xc, i, 0, pixels, acc);
-			maxpool_i32(pool, acc, pooled);
-			struct requant_rows p = rows_params(q, n, cl[i0 + i]);
-			requant_u8_rows(pool->out + (i0 + i) * out_per, pooled,
-					(size_t)pool->h * pool->w, n->kout, &p);
-		}
+	#pragma omp parallel for schedule(static)
+	for (int i = 0; i < images; i++) {
+		int32_t *a = acc + i * acc_per, *pooled = q->pooled + i * out_per;
+		if (sparse)
+			iconv_add_sparse(sparse, x, i, 0, pixels, a);
+		maxpool_i32(pool, a, pooled);
+		struct requant_rows p = rows_params(q, n, cl[i]);
+		requant_u8_rows(out + i * out_per, pooled, (size_t)pool->h * pool->w, n->kout, &p);
 	}
 }
 
@@ -226,24 +217,26 @@ static void conv_pool(struct qmodel *q, struct qnode *n, const uint8_t *x, int i
 static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int images,
 		     const int *cl)
 {
-	if (n->pool_into) {
-		conv_pool(q, n, x, images, cl);
-		return;
-	}
 	int pixels = n->h * n->w, K = n->kernel * n->kernel * n->ic;
 	if (n->iconv) {
 		/* n->chunk images at a time (qmodel.h's ICONV_CHUNK_BYTES) */
-		size_t in_per = (size_t)n->ih * n->iw * n->ic, acc_per = (size_t)pixels * n->kout;
+		size_t in_per = (size_t)n->ih * n->iw * n->ic;
+		const struct qnode *pool = n->pool_into ? &q->nodes[n->pool_into] : NULL;
+		size_t out_per = pool ? (size_t)pool->h * pool->w * n->kout : (size_t)pixels * n->kout;
 		const int step = n->chunk;
 		int32_t z1[images];
 		for (int i = 0; i < images; i++)
 			z1[i] = n->in_zero[cl[i]];
 		for (int i0 = 0; i0 < images; i0 += step) {
 			int m = images - i0 < step ? images - i0 : step;
-			iconv_run_split(n->iconv, x + i0 * in_per, m, z1 + i0, q->acc, q->box);
-			finish(q, n, n->out + i0 * acc_per, q->acc, m, cl + i0, iconv_coef(n->iconv),
-			       q->box, iconv_sparse_count(n->iconv) ? n->iconv : NULL,
-			       x + i0 * in_per);
+			const uint8_t *xc = x + i0 * in_per;
+			iconv_run_split(n->iconv, xc, m, z1 + i0, q->acc, q->box);
+			if (pool)
+				finish_pooled(q, n, pool->out + i0 * out_per, q->acc, m, cl + i0, xc);
+			else
+				finish(q, n, n->out + i0 * out_per, q->acc, m, cl + i0,
+				       iconv_coef(n->iconv), q->box,
+				       iconv_sparse_count(n->iconv) ? n->iconv : NULL, xc);
 		}
 		return;
 	}

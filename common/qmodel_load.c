@@ -159,11 +159,11 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 	 * point (oneDNN's gemm is up to 6x slower with one), the few 8-bit
 	 * weights beyond int8 clamped and the rest kept as a sparse term
 	 * (as iconv.h's; added after the GEMM); with more of them than
-	 * max(2, kout/8), q_w − 128 and the zero point Z2 − 128 instead. */
+	 * iconv_sparse_limit, q_w − 128 and the zero point Z2 − 128 instead. */
 	size_t over = 0;
 	for (size_t i = 0; i < (size_t)n->kout * per; i++)
 		over += w[i] - *wz > INT8_MAX || w[i] - *wz < INT8_MIN;
-	const int sparse = gemm_sparse && over <= (size_t)(n->kout / 8 > 2 ? n->kout / 8 : 2);
+	const int sparse = gemm_sparse && over <= (size_t)iconv_sparse_limit(n->kout);
 	const int offset = sparse ? *wz : 128;
 	n->wzero = (int8_t)(*wz - offset);
 	n->weight = own(q, (size_t)n->kout * per);

@@ -239,37 +239,24 @@ static void plan_bounds(struct requant_plan *p)
 	p->ok = 1;
 }
 
+/* The plan for bounds L, H on r before z is added (requant_u8_rows's). */
+static void plan_fill(struct requant_plan *pl, int32_t m0, int shift, int32_t z, int32_t L,
+		      int32_t H)
+{
+	*pl = (struct requant_plan){ .m0 = m0, .shift = shift, .z = z, .L = L, .H = H };
+	plan_bounds(pl);
+}
+
 void requant_plan_make(struct requant_plan *pl, int32_t m0, int shift, int32_t z, int32_t lo,
 		       int32_t hi)
 {
 	CHECK(m0 >= 0 && shift >= -31 && shift <= 31 && 0 <= lo && lo <= hi && hi <= 255);
-	/* the bounds for r before z is added, as requant_u8_rows takes them */
 	const int64_t L = (int64_t)lo - z, H = (int64_t)hi - z;
-	*pl = (struct requant_plan){ .m0 = m0, .shift = shift, .z = z,
-				     .L = L > INT32_MAX ? INT32_MAX : (int32_t)L,
-				     .H = H > INT32_MAX ? INT32_MAX : (int32_t)H };
-	if (L <= INT32_MAX)
-		plan_bounds(pl);
-}
-
-/* The bounds for (m0, shift, L, H, z), from a small per-thread cache: a
- * layer's blocks, all of one cluster, ask for the same ones in a row. */
-static const struct requant_plan *plan_cached(int32_t m0, int shift, int32_t L, int32_t H,
-					     int32_t z)
-{
-	enum { SLOTS = 64 };
-	static _Thread_local struct requant_plan cache[SLOTS];
-	static _Thread_local int filled[SLOTS];
-	uint32_t h = (uint32_t)m0 * 2654435761u ^ (uint32_t)(shift + 64) * 40503u ^
-		     (uint32_t)L * 97u ^ (uint32_t)H * 31u ^ (uint32_t)z * 7u;
-	struct requant_plan *p = &cache[(h ^ h >> 16) % SLOTS];
-	int *f = &filled[p - cache];
-	if (!*f || p->m0 != m0 || p->shift != shift || p->L != L || p->H != H || p->z != z) {
-		*p = (struct requant_plan){ .m0 = m0, .shift = shift, .L = L, .H = H, .z = z };
-		plan_bounds(p);
-		*f = 1;
-	}
-	return p;
+	if (L > INT32_MAX)   /* every result is lo: requant_u8_rows needs no plan */
+		*pl = (struct requant_plan){ .m0 = m0, .shift = shift, .z = z, .L = INT32_MAX,
+					     .H = INT32_MAX };
+	else
+		plan_fill(pl, m0, shift, z, (int32_t)L, H > INT32_MAX ? INT32_MAX : (int32_t)H);
 }
 
 #if RQ_X86
@@ -491,11 +478,14 @@ AVX2_FN static void requant_u8_rows_avx2(uint8_t *out, const int32_t *acc, size_
 {
 	const struct rq_consts c = rq_consts(p->shift);
 	const struct requant_plan *pc = p->plan;
-	if (pc)
+	struct requant_plan own;
+	if (pc) {
 		CHECK(pc->m0 == p->m0 && pc->shift == p->shift && pc->z == p->z && pc->L == L &&
 		      pc->H == H);
-	else
-		pc = plan_cached(p->m0, p->shift, L, H, p->z);
+	} else {
+		plan_fill(&own, p->m0, p->shift, p->z, L, H);
+		pc = &own;
+	}
 	struct v8_rows k = {
 		.L = _mm256_set1_epi32(L), .H = _mm256_set1_epi32(H), .z = _mm256_set1_epi32(p->z),
 		.A = _mm256_set1_epi32(pc->A), .B = _mm256_set1_epi32(pc->B),

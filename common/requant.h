@@ -32,31 +32,7 @@ void requant_i32(int32_t *out, const int32_t *x, size_t n, int32_t m0, int shift
 void requant_u8(uint8_t *out, const int32_t *x, size_t n, int32_t m0, int shift,
 		int32_t z, int32_t lo, int32_t hi);
 
-/* A convolution's epilogue over `rows` rows of kout accumulators, in one
- * pass: for row r and channel k,
- *   v = (acc[r·kout + k] + coef[k]·box[r])·2^acc_shift + bias[k]
- * in wrapping 32-bit arithmetic (the caller guarantees that the true v
- * fits int32, so the wrapped intermediates do not matter), then
- *   out[r·kout + k] = clamp(z + fp_requantize(v, m0, shift), lo, hi).
- * coef NULL: no box term (box unused). acc_shift 0..31. */
-struct requant_plan;
-struct requant_rows {
-	const int32_t *bias;    /* (kout) */
-	const int32_t *coef;    /* (kout) or NULL */
-	const int32_t *box;     /* (rows) when coef */
-	int acc_shift;
-	int32_t m0;
-	int shift;
-	int32_t z, lo, hi;
-	/* NULL, or requant_plan_make's for the same m0, shift, z, lo, hi
-	 * (CHECKed): saves finding the clamp bounds below, which otherwise
-	 * come from a small per-thread cache */
-	const struct requant_plan *plan;
-};
-void requant_u8_rows(uint8_t *out, const int32_t *acc, size_t rows, int kout,
-		     const struct requant_rows *p);
-
-/* What requant_u8_rows works out once per (m0, shift, z, lo, hi): for
+/* What requant_u8_rows (below) works out once per (m0, shift, z, lo, hi): for
  * shift >= 0, fp_requantize is non-decreasing with steps of at most 1, so
  * clamping z + fp_requantize(v) to [lo, hi] equals computing it from v
  * clamped to [A, B], the widest v range whose results lie in [lo, hi];
@@ -73,6 +49,29 @@ struct requant_plan {
 };
 void requant_plan_make(struct requant_plan *pl, int32_t m0, int shift, int32_t z, int32_t lo,
 		       int32_t hi);
+
+/* A convolution's epilogue over `rows` rows of kout accumulators, in one
+ * pass: for row r and channel k,
+ *   v = (acc[r·kout + k] + coef[k]·box[r])·2^acc_shift + bias[k]
+ * in wrapping 32-bit arithmetic (the caller guarantees that the true v
+ * fits int32, so the wrapped intermediates do not matter), then
+ *   out[r·kout + k] = clamp(z + fp_requantize(v, m0, shift), lo, hi).
+ * coef NULL: no box term (box unused). acc_shift 0..31. */
+struct requant_rows {
+	const int32_t *bias;    /* (kout) */
+	const int32_t *coef;    /* (kout) or NULL */
+	const int32_t *box;     /* (rows) when coef */
+	int acc_shift;
+	int32_t m0;
+	int shift;
+	int32_t z, lo, hi;
+	/* NULL, or requant_plan_make's for the same m0, shift, z, lo, hi
+	 * (CHECKed); NULL makes one on each call (two bisections over int32:
+	 * microseconds, so callers with short calls keep a plan) */
+	const struct requant_plan *plan;
+};
+void requant_u8_rows(uint8_t *out, const int32_t *acc, size_t rows, int kout,
+		     const struct requant_rows *p);
 
 /* The residual add (docs/FORMAT.md's qadd): both inputs' (q − Z) scaled
  * by integer multipliers to one fixed-point grid 2^−shift, summed, rounded
