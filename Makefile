@@ -155,6 +155,9 @@ $(BUILD)/bench/qengine_bench: $(BUILD)/bench/qengine_bench.o $(LIB)
 $(BUILD)/bench/dnnl_conv_impls: $(BUILD)/bench/dnnl_conv_impls.o
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LDLIBS) -o $@
 
+$(BUILD)/bench/dnnl_gemm_offsets: $(BUILD)/bench/dnnl_gemm_offsets.o
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LDLIBS) -o $@
+
 bench: $(BINS) $(BUILD)/bench/sgemm_ceiling $(BUILD)/bench/igemm_bench $(BUILD)/bench/iconv_bench
 	$(BUILD)/bench/sgemm_ceiling
 	$(BUILD)/bench/igemm_bench

@@ -12,6 +12,8 @@
 # This shared machine's speed drifts by 10-20% within minutes, so every
 # measurement, PyTorch's included, is taken ROUNDS times (default 3),
 # interleaved, and the best of each is reported with the spread.
+# KEEP=DIR keeps the quantized models (int-BITS-K.msgpack) and the k-means
+# model there, for build/*/bench/qengine_bench.
 set -eu
 arch=${1:-resnet20}
 batches=${2:-20}
@@ -80,3 +82,7 @@ for bits in (8, 4):
         print(f"  pcq-infer {bits}-bit K={k:<2}:   {ips:8.0f} images/s {spread}, one image "
               f"{one:.2f} ms;  ratio to PyTorch int8 {ips / torch_int8:.2f}x")
 PY
+if [ -n "${KEEP:-}" ]; then
+	mkdir -p "$KEEP"
+	cp "$tmp"/int-*.msgpack "$tmp/km.msgpack" "$KEEP"/
+fi

@@ -3,7 +3,8 @@
  * over the model's clusters, qmodel_run timed in TRIALS trials of REPS
  * batches each after one warm-up batch; prints the best trial's images/s
  * (this shared machine's speed drifts by 10-20% over seconds) and the
- * time per operation kind over all trials (qmodel's node_ns).
+ * time per operation kind over all trials (qmodel's node_ns); with PER_NODE
+ * set in the environment, each node's time as well.
  *   qengine_bench INT.msgpack [BATCH] [REPS] [THREADS] [TRIALS]
  *   (128, 20, 2, 5) */
 #include "pcqfile.h"
@@ -77,5 +78,9 @@ int main(int argc, char **argv)
 		if (by_op[o] > 0)
 			printf("  %-16s %6.1f us/image %5.1f%%\n", op_names[o],
 			       1e6 * by_op[o] / (reps * batch), 100 * by_op[o] / total);
+	for (int j = 0; getenv("PER_NODE") && j < q.n_nodes; j++)
+		printf("  node %2d %-24s %-16s %dx%dx%d %8.2f us/image\n", j, q.nodes[j].name,
+		       op_names[q.nodes[j].op], q.nodes[j].c, q.nodes[j].h, q.nodes[j].w,
+		       1e-3 * (double)ns[j] / (reps * batch));
 	return 0;
 }
