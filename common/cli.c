@@ -68,6 +68,10 @@ int cli_device(const char *s, const struct devops **ops)
 	*ops = NULL;
 	if (!strcmp(s, "cpu"))
 		return 0;
+	if (!strcmp(s, "host")) {
+		*ops = devops_host();
+		return 0;
+	}
 	if (strcmp(s, "cuda") && strcmp(s, "auto"))
 		usage_error("invalid value '%s' for --device: expected cpu, cuda or auto", s);
 	*ops = devops_cuda();

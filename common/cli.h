@@ -20,7 +20,9 @@ _Noreturn void cli_bad_option(int c, char **argv);
 struct devops;
 /* --device cpu|cuda|auto: *ops is NULL for the CPU, the GPU's devops
  * (devops.h) for cuda, or for auto when a GPU is usable. Another word is
- * a usage error; cuda without a usable GPU returns -1 after error(). */
+ * a usage error; cuda without a usable GPU returns -1 after error().
+ * Unlisted: "host", the device runner on host memory (devops_host), with
+ * which the tests drive the tools' device path without a GPU. */
 int cli_device(const char *s, const struct devops **ops);
 
 /* A copy of argv's pointers taken before getopt_long permutes argv, so

@@ -31,6 +31,17 @@ struct devops {
 	/* dropout.h: out = in·(mask·scale), forward and backward alike */
 	int (*dropout_apply)(float *out, const uint8_t *mask, const float *in, float scale,
 			     size_t n);
+	/* fakequant.h with the ranges in device memory: range_of writes
+	 * (min, max) of x[0..n), n > 0, to lohi[0..1]; range_update is
+	 * range_update(range, batches, lohi[0], lohi[1], smooth);
+	 * fq_forward quantizes with qparams_from_range(range[0], range[1],
+	 * bits), or copies with every mask byte 1 when range is NULL or
+	 * *batches is 0 (batches NULL: always quantizes); mask may be NULL. */
+	int (*range_of)(float *lohi, const float *x, size_t n);
+	int (*range_update)(float *range, float *batches, const float *lohi, float smooth);
+	int (*fq_forward)(float *out, uint8_t *mask, const float *x, size_t n, const float *range,
+			  const float *batches, int bits);
+	int (*fq_backward)(float *dx, const float *dout, const uint8_t *mask, size_t n);
 	/* batchnorm2d.h over (N, C, HW) */
 	int (*bn_train)(float *out, float *mean, float *invstd, const float *in,
 			const float *gamma, const float *beta, float *running_mean,

@@ -45,6 +45,8 @@ static const struct devops cuda = {
 	.relu_forward = cuda_relu_forward, .relu_backward = cuda_relu_backward,
 	.add_forward = cuda_add_forward, .sgd_step = cuda_sgd_step,
 	.dropout_apply = cuda_dropout_apply,
+	.range_of = cuda_range_of, .range_update = cuda_range_update,
+	.fq_forward = cuda_fakequant_forward, .fq_backward = cuda_fakequant_backward,
 	.bn_train = cuda_batchnorm2d_forward_train, .bn_eval = cuda_batchnorm2d_forward_eval,
 	.bn_backward = cuda_batchnorm2d_backward,
 	.maxpool_forward = cuda_maxpool2d_forward, .maxpool_backward = cuda_maxpool2d_backward,

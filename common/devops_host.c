@@ -6,6 +6,7 @@
 #include "avgpool2d.h"
 #include "batchnorm2d.h"
 #include "check.h"
+#include "fakequant.h"
 #include "linear.h"
 #include "maxpool2d.h"
 #include "relu.h"
@@ -61,6 +62,38 @@ static int dropout_apply(float *out, const uint8_t *mask, const float *in, float
 {
 	for (size_t i = 0; i < n; i++)
 		out[i] = in[i] * (mask[i] * scale);   /* as dropout.c */
+	return 0;
+}
+
+static int range_of_h(float *lohi, const float *x, size_t n)
+{
+	range_of(x, n, &lohi[0], &lohi[1]);
+	return 0;
+}
+
+static int range_update_h(float *range, float *batches, const float *lohi, float smooth)
+{
+	range_update(range, batches, lohi[0], lohi[1], smooth);
+	return 0;
+}
+
+static int fq_forward(float *out, uint8_t *mask, const float *x, size_t n, const float *range,
+		      const float *batches, int bits)
+{
+	if (!range || (batches && !(*batches > 0))) {
+		memmove(out, x, n * sizeof(float));
+		if (mask)
+			memset(mask, 1, n);
+		return 0;
+	}
+	struct qparams q = qparams_from_range(range[0], range[1], bits);
+	fakequant_forward(out, mask, x, n, &q);
+	return 0;
+}
+
+static int fq_backward(float *dx, const float *dout, const uint8_t *mask, size_t n)
+{
+	fakequant_backward(dx, dout, mask, n);
 	return 0;
 }
 
@@ -164,6 +197,8 @@ static const struct devops host = {
 	.copy = host_copy, .zero = host_zero,
 	.relu_forward = relu_f, .relu_backward = relu_b, .add_forward = add_f, .sgd_step = sgd,
 	.dropout_apply = dropout_apply,
+	.range_of = range_of_h, .range_update = range_update_h, .fq_forward = fq_forward,
+	.fq_backward = fq_backward,
 	.bn_train = bn_train, .bn_eval = bn_eval, .bn_backward = bn_backward,
 	.maxpool_forward = maxpool_f, .maxpool_backward = maxpool_b,
 	.gap_forward = gap_f, .gap_backward = gap_b,

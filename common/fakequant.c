@@ -3,21 +3,12 @@
 
 #include "check.h"
 
-#include <float.h>
 #include <math.h>
 
 struct qparams qparams_from_range(float lo, float hi, int bits)
 {
 	CHECK(bits >= FQ_MIN_BITS && bits <= FQ_MAX_BITS);
-	struct qparams q = {.qmax = (1 << bits) - 1};
-	lo = fminf(lo, 0.0f);
-	hi = fmaxf(hi, 0.0f);
-	q.scale = (hi - lo) / (float)q.qmax;
-	if (!(q.scale >= FLT_EPSILON))
-		q.scale = FLT_EPSILON;
-	float z = rintf(-lo / q.scale);
-	q.zero = z < 0 ? 0 : z > (float)q.qmax ? q.qmax : (int32_t)z;
-	return q;
+	return fq_params(lo, hi, bits);
 }
 
 void fakequant_forward(float *out, uint8_t *mask, const float *x, size_t n,
@@ -59,12 +50,5 @@ void range_of(const float *x, size_t n, float *lo, float *hi)
 
 void range_update(float *range, float *batches, float lo, float hi, float smooth)
 {
-	if (*batches == 0) {
-		range[0] = lo;
-		range[1] = hi;
-	} else {
-		range[0] = smooth * range[0] + (1 - smooth) * lo;
-		range[1] = smooth * range[1] + (1 - smooth) * hi;
-	}
-	*batches += 1;
+	fq_range_ema(range, batches, lo, hi, smooth);
 }

@@ -17,36 +17,17 @@
 #ifndef PCQ_FAKEQUANT_H
 #define PCQ_FAKEQUANT_H
 
-#include <math.h>
+#include "fq_rule.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 #define FQ_MIN_BITS 2
 #define FQ_MAX_BITS 8
 
-struct qparams {
-	float scale;
-	int32_t zero;
-	int32_t qmax;     /* 2^b − 1 */
-};
-
 struct qparams qparams_from_range(float lo, float hi, int bits);
 
-/* round(x/S) + Z before clamping, and the clamp to [0, 2^b − 1]: the one
- * rounding rule of fake quantization, the integer weights (quantize.c)
- * and the integer input (qinfer.c), so all three give the same codes.
- * Comparisons, not fminf/fmaxf, whose NaN rules keep GCC from
- * vectorising; a NaN stays NaN. */
-static inline float fq_unclamped(float x, float scale, float zero)
-{
-	return rintf(x / scale) + zero;
-}
-
-static inline float fq_clamp(float v, float qmax)
-{
-	v = v < 0.0f ? 0.0f : v;
-	return v > qmax ? qmax : v;
-}
+/* fq_unclamped and fq_clamp (fq_rule.h): the rounding rule. */
 
 /* out may equal x. mask (n bytes, 1 = gradient passes) may be NULL. */
 void fakequant_forward(float *out, uint8_t *mask, const float *x, size_t n,

@@ -9,11 +9,15 @@
 #include "attrs.h"
 #include "check.h"
 #include "dropout.h"
+#include "fakequant.h"
+#include "weight_fq.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-enum dev_kind { K_CONV, K_BN, K_RELU, K_ADD, K_MAXPOOL, K_GAP, K_FLATTEN, K_LINEAR, K_DROPOUT };
+enum dev_kind {
+	K_CONV, K_BN, K_RELU, K_ADD, K_MAXPOOL, K_GAP, K_FLATTEN, K_LINEAR, K_DROPOUT, K_FQ
+};
 
 static const struct {
 	const char *op;
@@ -21,15 +25,22 @@ static const struct {
 } kinds[] = {
 	{"conv2d", K_CONV}, {"batchnorm2d", K_BN}, {"relu", K_RELU}, {"add", K_ADD},
 	{"maxpool2d", K_MAXPOOL}, {"global_avgpool2d", K_GAP}, {"flatten", K_FLATTEN},
-	{"linear", K_LINEAR}, {"dropout", K_DROPOUT},
+	{"linear", K_LINEAR}, {"dropout", K_DROPOUT}, {"fakequant", K_FQ},
 };
 
 struct dev_node {
 	enum dev_kind kind;
 	int kernel, stride, pad;       /* conv2d, maxpool2d */
 	float eps, momentum, p;        /* batchnorm2d; dropout */
+	int bits, clusters;            /* fakequant */
+	float smooth;
+	int weight_bits;               /* conv2d, linear: 0, or weights fake-quantized */
+	size_t weight_numel;
+	float *weight_fq;              /* device: the fake-quantized copy */
+	const float *weight_used;      /* what the last forward used */
 	float *out, *dout;             /* device, (batch, out_shape) */
-	void *cache;                   /* BN mean and invstd, max pool argmax, dropout mask */
+	void *cache;                   /* BN mean and invstd, max pool argmax, dropout and
+					* fakequant masks */
 	uint8_t *host_mask;            /* dropout: drawn on the host */
 	float *t[OP_MAX_TENSORS], *dt[OP_MAX_TENSORS];   /* device tensors */
 };
@@ -41,6 +52,7 @@ struct model_device {
 	float *scratch;                /* [OP_MAX_INPUTS] gradients to add in */
 	float *workspace;
 	size_t workspace_floats;
+	float *lohi;                   /* a range_of result */
 	size_t slot;                   /* floats of the largest activation of a batch */
 	struct dev_node *nodes;
 	unsigned char *written;
@@ -94,9 +106,16 @@ static int plan_node(struct model *m, int j, const struct layer *l, const char *
 			     n->op->name, d->ops->name);
 	dn->kind = kinds[k].kind;
 	const size_t B = (size_t)m->batch, out = B * act_numel(&n->out_shape);
-	if ((dn->kind == K_CONV || dn->kind == K_LINEAR) && attrs_find(&l->params, "weight_bits"))
-		return error("'%s': layer '%s': fake-quantized weights do not run on %s yet", file,
-			     n->name, d->ops->name);
+	if (dn->kind == K_CONV || dn->kind == K_LINEAR) {
+		struct weight_fq q;
+		if (weight_fq_plan(&q, l, file))
+			return -1;
+		dn->weight_bits = q.bits;
+	}
+	if (dn->kind == K_FQ && (op_param_int(l, file, "bits", FQ_MIN_BITS, FQ_MAX_BITS, &dn->bits) ||
+				 op_param_int(l, file, "clusters", 1, 65536, &dn->clusters) ||
+				 op_param_float(l, file, "smooth", 0, 1, &dn->smooth)))
+		return -1;
 	if ((dn->kind == K_CONV || dn->kind == K_MAXPOOL) &&
 	    (op_param_int(l, file, "kernel", 1, 64, &dn->kernel) ||
 	     op_param_int(l, file, "stride", 1, 64, &dn->stride) ||
@@ -116,10 +135,20 @@ static int plan_node(struct model *m, int j, const struct layer *l, const char *
 	else if (dn->kind == K_DROPOUT) {
 		dn->cache = dalloc(d, out);
 		dn->host_mask = xmalloc(out);
+	} else if (dn->kind == K_FQ) {
+		dn->cache = dalloc(d, out);
 	}
 	for (int t = 0; t < OP_MAX_TENSORS; t++) {
 		dn->t[t] = on_device(m, n->t[t]);
 		dn->dt[t] = on_device(m, n->dt[t]);
+	}
+	dn->weight_used = dn->t[0];
+	if (dn->weight_bits) {
+		const struct act_shape *in = &n->in[0];
+		dn->weight_numel = (size_t)n->out_shape.c *
+				   (dn->kind == K_CONV ? (size_t)in->c * dn->kernel * dn->kernel
+						       : act_numel(in));
+		dn->weight_fq = dalloc(d, dn->weight_numel * sizeof(float));
 	}
 	if (dn->kind == K_CONV) {
 		struct conv2d_shape s = conv_shape(n, dn, m->batch);
@@ -159,6 +188,7 @@ int model_device_init(struct model *m, const struct pcqfile *f, const char *file
 	d->x = dalloc(d, (size_t)m->batch * act_numel(&m->input) * sizeof(float));
 	d->scratch = dalloc(d, OP_MAX_INPUTS * (size_t)m->batch * d->slot * sizeof(float));
 	d->workspace = dalloc(d, (d->workspace_floats ? d->workspace_floats : 1) * sizeof(float));
+	d->lohi = dalloc(d, 2 * sizeof(float));
 	d->logits = xmalloc((size_t)m->batch * m->classes * sizeof(float));
 	return 0;
 }
@@ -172,9 +202,11 @@ void model_device_free(struct model *m)
 		d->ops->free(d->nodes[j].out);
 		d->ops->free(d->nodes[j].dout);
 		d->ops->free(d->nodes[j].cache);
+		d->ops->free(d->nodes[j].weight_fq);
 		free(d->nodes[j].host_mask);
 	}
-	void *ps[] = {d->params, d->grads, d->velocity, d->buffers, d->x, d->scratch, d->workspace};
+	void *ps[] = {d->params, d->grads, d->velocity, d->buffers, d->x, d->scratch, d->workspace,
+		      d->lohi};
 	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
 		d->ops->free(ps[i]);
 	free(d->nodes);
@@ -189,6 +221,52 @@ static const float *input_of(const struct model *m, int src)
 	return src < 0 ? m->dev->x : m->dev->nodes[src].out;
 }
 
+/* weight_fq_forward on the device: the weights a conv2d or linear forward
+ * uses, fake-quantized with their own (min, max) unless float_only. */
+static int weights_for_forward(const struct model *m, struct dev_node *dn)
+{
+	const struct devops *o = m->dev->ops;
+	dn->weight_used = dn->t[0];
+	if (!dn->weight_bits || m->float_only)
+		return 0;
+	dn->weight_used = dn->weight_fq;
+	return o->range_of(m->dev->lohi, dn->t[0], dn->weight_numel) ||
+	       o->fq_forward(dn->weight_fq, NULL, dn->t[0], dn->weight_numel, m->dev->lohi, NULL,
+			     dn->weight_bits);
+}
+
+/* op_fakequant.c's forward: each cluster run of the batch updates its own
+ * range (training), then is fake-quantized with it. */
+static int fakequant_node(const struct model *m, const struct node *n, struct dev_node *dn,
+			  const float *x, int batch, int training)
+{
+	const struct devops *o = m->dev->ops;
+	const size_t per = act_numel(&n->out_shape);
+	uint8_t *mask = training ? dn->cache : NULL;
+	if (m->float_only)
+		return o->fq_forward(dn->out, mask, x, (size_t)batch * per, NULL, NULL, dn->bits);
+	struct kmeans_group whole = {0, (size_t)batch};
+	const struct kmeans_group *g = m->n_groups ? m->groups : &whole;
+	size_t n_groups = m->n_groups ? m->n_groups : 1, start = 0;
+	for (size_t i = 0; i < n_groups; i++) {
+		const int k = g[i].cluster;
+		CHECK(k >= 0 && k < dn->clusters);
+		const size_t off = start * per, len = g[i].count * per;
+		float *range = dn->t[0] + 2 * k, *batches = dn->t[1] + k;
+		start += g[i].count;
+		if (!len)
+			continue;
+		if (training && (o->range_of(m->dev->lohi, x + off, len) ||
+				 o->range_update(range, batches, m->dev->lohi, dn->smooth)))
+			return -1;
+		if (o->fq_forward(dn->out + off, mask ? mask + off : NULL, x + off, len, range,
+				  batches, dn->bits))
+			return -1;
+	}
+	CHECK(start == (size_t)batch);
+	return 0;
+}
+
 static int forward_node(struct model *m, int j, int batch, int training, struct rng *rng)
 {
 	const struct devops *o = m->dev->ops;
@@ -200,7 +278,8 @@ static int forward_node(struct model *m, int j, int batch, int training, struct 
 	switch (dn->kind) {
 	case K_CONV: {
 		struct conv2d_shape s = conv_shape(n, dn, batch);
-		return o->conv_forward(dn->out, m->dev->workspace, x, dn->t[0], dn->t[1], &s);
+		return weights_for_forward(m, dn) ||
+		       o->conv_forward(dn->out, m->dev->workspace, x, dn->weight_used, dn->t[1], &s);
 	}
 	case K_BN: {
 		float *mean = dn->cache, *invstd = mean + in->c;
@@ -222,8 +301,9 @@ static int forward_node(struct model *m, int j, int batch, int training, struct 
 	case K_FLATTEN:
 		return o->copy(dn->out, x, count * sizeof(float));
 	case K_LINEAR:
-		return o->linear_forward(dn->out, x, dn->t[0], dn->t[1], batch, (int)act_numel(in),
-					 n->out_shape.c);
+		return weights_for_forward(m, dn) ||
+		       o->linear_forward(dn->out, x, dn->weight_used, dn->t[1], batch,
+					 (int)act_numel(in), n->out_shape.c);
 	case K_DROPOUT:
 		if (!training)
 			return o->copy(dn->out, x, count * sizeof(float));
@@ -231,6 +311,8 @@ static int forward_node(struct model *m, int j, int batch, int training, struct 
 		dropout_mask(dn->host_mask, dn->p, rng, count);
 		return o->upload(dn->cache, dn->host_mask, count) ||
 		       o->dropout_apply(dn->out, dn->cache, x, dropout_keep_scale(dn->p), count);
+	case K_FQ:
+		return fakequant_node(m, n, dn, x, batch, training);
 	}
 	return -1;
 }
@@ -247,7 +329,7 @@ const float *model_device_forward(struct model *m, const float *x, int n, int tr
 	return d->logits;
 }
 
-/* dx[0] NULL (conv2d and linear only): no input gradient wanted. */
+/* dx[0] NULL (conv2d, linear and fakequant only): no input gradient wanted. */
 static int backward_node(struct model *m, int j, int batch, float *const *dx)
 {
 	const struct devops *o = m->dev->ops;
@@ -260,7 +342,7 @@ static int backward_node(struct model *m, int j, int batch, float *const *dx)
 	case K_CONV: {
 		struct conv2d_shape s = conv_shape(n, dn, batch);
 		return o->conv_backward(dx[0], dn->dt[0], dn->dt[1], m->dev->workspace, dn->dout, x,
-					dn->t[0], &s);
+					dn->weight_used, &s);
 	}
 	case K_BN: {
 		const float *mean = dn->cache, *invstd = mean + in->c;
@@ -280,10 +362,12 @@ static int backward_node(struct model *m, int j, int batch, float *const *dx)
 	case K_FLATTEN:
 		return o->copy(dx[0], dn->dout, count * sizeof(float));
 	case K_LINEAR:
-		return o->linear_backward(dx[0], dn->dt[0], dn->dt[1], dn->dout, x, dn->t[0], batch,
-					  (int)act_numel(in), n->out_shape.c);
+		return o->linear_backward(dx[0], dn->dt[0], dn->dt[1], dn->dout, x, dn->weight_used,
+					  batch, (int)act_numel(in), n->out_shape.c);
 	case K_DROPOUT:
 		return o->dropout_apply(dx[0], dn->cache, dn->dout, dropout_keep_scale(dn->p), count);
+	case K_FQ:
+		return dx[0] ? o->fq_backward(dx[0], dn->dout, dn->cache, count) : 0;
 	}
 	return -1;
 }
@@ -305,7 +389,7 @@ void model_device_backward(struct model *m, const float *dlogits, int n)
 				/* the network's input: no gradient, but the ops that
 				 * cannot skip it write it to scratch (as model_run.c) */
 				const enum dev_kind k = d->nodes[j].kind;
-				if (k != K_CONV && k != K_LINEAR)
+				if (k != K_CONV && k != K_LINEAR && k != K_FQ)
 					dx[i] = d->scratch + (size_t)i * slot;
 				continue;
 			}

@@ -9,7 +9,7 @@
  * printing the CUDA error. Calls are ordered on the default stream.
  *
  * Status: compiled in every CUDA build; not yet run on a GPU (no session
- * so far had one), nor wired into the tools' --device option. */
+ * so far had one); the tools reach them through devops_cuda.c. */
 #ifndef PCQ_CUDA_LAYERS_H
 #define PCQ_CUDA_LAYERS_H
 
@@ -79,6 +79,18 @@ int cuda_maxpool2d_backward(float *din, const int32_t *argmax, const float *dout
 /* avgpool2d.h's global pool */
 int cuda_global_avgpool_forward(float *out, const float *in, int planes, int HW);
 int cuda_global_avgpool_backward(float *din, const float *dout, int planes, int HW);
+
+/* fakequant.h, the ranges in device memory. range_of: (min, max) of
+ * x[0..n) into lohi[0..1]; range_update: range_update(range, batches,
+ * lohi[0], lohi[1], smooth). fakequant_forward: with
+ * qparams_from_range(range[0], range[1], bits), or a copy with every mask
+ * byte 1 when range is NULL or *batches is 0 (batches NULL: always
+ * quantize); mask may be NULL. */
+int cuda_range_of(float *lohi, const float *x, size_t n);
+int cuda_range_update(float *range, float *batches, const float *lohi, float smooth);
+int cuda_fakequant_forward(float *out, uint8_t *mask, const float *x, size_t n,
+			   const float *range, const float *batches, int bits);
+int cuda_fakequant_backward(float *dx, const float *dout, const uint8_t *mask, size_t n);
 
 /* im2col.h for one whole image (rows [0, OH), ld = OH·OW) */
 int cuda_im2col(float *col, const float *im, int C, int H, int W, int kh, int kw,

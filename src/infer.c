@@ -44,8 +44,9 @@ static void usage(void)
 	       "  --json              print one JSON object (top1, top5 in percent, n, ...)\n"
 	       "  --predictions FILE  write per-image labels, predictions and scores\n"
 	       "                      (a predictions file, docs/FORMAT.md)\n"
-	       "  --device D          cpu (default), cuda or auto: where FP32 models run\n"
-	       "                      (the GPU path is new, not yet verified on a GPU)\n"
+	       "  --device D          cpu (default), cuda or auto: where FP32 and fused\n"
+	       "                      models run (the GPU path is new, not yet verified\n"
+	       "                      on a GPU)\n"
 	       "  --help, --version\n"
 	       "Environment: PCQ_CONV=auto|direct|off (FP32 and fused models' convolutions,\n"
 	       "docs/TRAINING.md), PCQ_ICONV=auto|off|one (the integer engine's).\n",
@@ -198,9 +199,9 @@ int main(int argc, char **argv)
 	if (kmeans && f.kind == KIND_MODEL)
 		usage_error("--kmeans is for fused and quantized models; '%s' is a pre-trained "
 			    "model", name);
-	if (device && f.kind != KIND_MODEL) {
-		error("--device %s: only pre-trained (FP32) models run on a GPU yet; '%s' is a %s "
-		      "file", device_name, name, file_kind_name(f.kind));
+	if (device && f.kind == KIND_QUANTIZED) {
+		error("--device %s: quantized models run on the CPU only yet; '%s' is a %s file",
+		      device_name, name, file_kind_name(f.kind));
 		goto out;
 	}
 	if (f.kind == KIND_QUANTIZED) {

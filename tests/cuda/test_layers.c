@@ -1,4 +1,4 @@
-/* Each GPU layer kernel of cuda/layers.cu against the CPU function it
+/* Each GPU layer kernel of cuda/ against the CPU function it
  * mirrors, on the same random inputs: element-wise ops and SGD bit for
  * bit, reductions within float rounding. Skipped without a GPU or without
  * CUDA compiled in (the tests' verdict is their exit status). */
@@ -17,6 +17,7 @@
 #include "backend.h"
 #include "batchnorm2d.h"
 #include "conv2d.h"
+#include "fakequant.h"
 #include "im2col.h"
 #include "linear.h"
 #include "maxpool2d.h"
@@ -370,9 +371,94 @@ static void test_linear(void **state)
 		cuda_free(ds[i]);
 }
 
+/* cuda/fakequant.cu against fakequant.c, bit for bit: range_of over
+ * sizes below one block and beyond the partial pass's 256 blocks, the
+ * range EMA, fake quantization at 2, 4 and 8 bits with saturation on both
+ * sides and exact ties (x/S = k + 1/2, round half to even), the
+ * uncalibrated copy, and the straight-through gradient. */
+static void test_fakequant(void **state)
+{
+	(void)state;
+	need_gpu();
+	const size_t n = 300007;
+	float *x = host(n, 130), *g = host(n, 131);
+	for (size_t i = 0; i < 64; i++)          /* ties at S = 1/16 */
+		x[i * 17] = ((float)i - 20.5f) / 16.0f;
+	float *d_x = up(x, n * 4), *d_g = up(g, n * 4), *d_out = up(x, n * 4);
+	float *d_lohi = up(x, 8), *d_range = up(x, 8), *d_batches = up(x, 4);
+	uint8_t *d_mask = NULL;
+	assert_int_equal(cuda_alloc((void **)&d_mask, n), 0);
+	float *out = malloc(n * 4), lohi[2];
+	uint8_t *mask = malloc(n), *got_mask = malloc(n);
+	const size_t sizes[] = {1, 5, 256, 1000, 65537, n};
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		float want[2];
+		range_of(x + 3, sizes[i] - (sizes[i] == n ? 3 : 0), &want[0], &want[1]);
+		assert_int_equal(cuda_range_of(d_lohi, d_x + 3, sizes[i] - (sizes[i] == n ? 3 : 0)), 0);
+		assert_int_equal(cuda_download(lohi, d_lohi, 8), 0);
+		same_bits(lohi, want, 2, "range_of");
+	}
+	/* the EMA: a first batch sets the range, a second smooths it */
+	float range[2] = {0, 0}, batches = 0, obs[2][2] = {{-1.3f, 2.7f}, {-0.9f, 3.1f}};
+	assert_int_equal(cuda_upload(d_range, range, 8), 0);
+	assert_int_equal(cuda_upload(d_batches, &batches, 4), 0);
+	for (int b = 0; b < 2; b++) {
+		range_update(range, &batches, obs[b][0], obs[b][1], 0.9f);
+		assert_int_equal(cuda_upload(d_lohi, obs[b], 8), 0);
+		assert_int_equal(cuda_range_update(d_range, d_batches, d_lohi, 0.9f), 0);
+	}
+	float got_range[3];
+	assert_int_equal(cuda_download(got_range, d_range, 8), 0);
+	assert_int_equal(cuda_download(got_range + 2, d_batches, 4), 0);
+	same_bits(got_range, range, 2, "range EMA");
+	assert_true(got_range[2] == batches);
+	/* ranges narrower than the data (saturation), and the two whose S is
+	 * 1/16 at 4 and at 8 bits (the ties) */
+	const float ranges[][2] = {{-1.3f, 2.7f}, {0.25f, 0.75f}, {-0.5f, 0.4375f}, {-8, 7.9375f}};
+	const int bits[] = {2, 4, 8};
+	for (size_t r = 0; r < 4; r++)
+		for (size_t b = 0; b < 3; b++) {
+			struct qparams q = qparams_from_range(ranges[r][0], ranges[r][1], bits[b]);
+			fakequant_forward(out, mask, x, n, &q);
+			assert_int_equal(cuda_upload(d_range, ranges[r], 8), 0);
+			assert_int_equal(cuda_fakequant_forward(d_out, d_mask, d_x, n, d_range,
+								d_batches, bits[b]), 0);
+			float *got = down(d_out, n);
+			same_bits(got, out, n, "fake quantization");
+			free(got);
+			assert_int_equal(cuda_download(got_mask, d_mask, n), 0);
+			assert_memory_equal(got_mask, mask, n);
+		}
+	fakequant_backward(out, g, mask, n);
+	assert_int_equal(cuda_fakequant_backward(d_out, d_g, d_mask, n), 0);
+	float *got = down(d_out, n);
+	same_bits(got, out, n, "fake quantization gradient");
+	free(got);
+	/* a cluster never calibrated: a copy, the gradient passing everywhere */
+	batches = 0;
+	assert_int_equal(cuda_upload(d_batches, &batches, 4), 0);
+	assert_int_equal(cuda_fakequant_forward(d_out, d_mask, d_x, n, d_range, d_batches, 4), 0);
+	got = down(d_out, n);
+	same_bits(got, x, n, "uncalibrated copy");
+	free(got);
+	memset(mask, 1, n);
+	assert_int_equal(cuda_download(got_mask, d_mask, n), 0);
+	assert_memory_equal(got_mask, mask, n);
+	free(x);
+	free(g);
+	free(out);
+	free(mask);
+	free(got_mask);
+	float *ds[] = {d_x, d_g, d_out, d_lohi, d_range, d_batches};
+	for (size_t i = 0; i < 6; i++)
+		cuda_free(ds[i]);
+	cuda_free(d_mask);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fakequant),
 		cmocka_unit_test(test_elementwise),
 		cmocka_unit_test(test_batchnorm),
 		cmocka_unit_test(test_pools),

@@ -4,7 +4,9 @@
  * walk, gradient accumulation of residual edges, dropout masks, SGD,
  * syncing back) is checked on any machine; with CUDA's, when a GPU is
  * usable, the GPU path end to end. ResNet20 and AlexNetSmall (dropout
- * included), three SGD steps, eval mode, and the refusals. */
+ * included), three SGD steps, eval mode; their fused models (fake-
+ * quantized weights, per-cluster activation ranges) fine-tuned the same
+ * way; and the refusals. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,22 +20,38 @@
 #include "arch.h"
 #include "devops.h"
 #include "fixture.h"
+#include "fuse.h"
 #include "gradcheck.h"
 #include "model.h"
 #include "pcqfile.h"
 #include "softmax_xent.h"
 
-static void check_trains_alike(const char *arch, const struct devops *ops)
+/* fused: the architecture's fused model, 4 bits and 3 clusters, its
+ * batches in three cluster runs. tol: the logits' relative tolerance. */
+static void check_trains_alike(const char *arch, const struct devops *ops, int fused,
+			       double tol)
 {
-	struct pcqfile f = {.kind = KIND_MODEL};
+	struct pcqfile pre = {.kind = KIND_MODEL}, f;
 	struct rng init;
 	rng_seed(&init, 7, 0);
-	assert_int_equal(arch_build(&f, arch, (struct act_shape){3, 32, 32}, 10, &init), 0);
+	assert_int_equal(arch_build(&pre, arch, (struct act_shape){3, 32, 32}, 10, &init), 0);
+	if (fused) {
+		struct fuse_options o = {.bits = 4, .clusters = 3, .smooth = 0.9};
+		assert_int_equal(fuse_model(&f, &pre, "pre", &o), 0);
+		pcqfile_free(&pre);
+	} else {
+		f = pre;
+	}
 	const int n = 6;
 	struct model cpu, dev;
 	assert_int_equal(model_init(&cpu, &f, "test", n, 1), 0);
 	assert_int_equal(model_init(&dev, &f, "test", n, 1), 0);
 	assert_int_equal(model_use_device(&dev, &f, "test", ops), 0);
+	const struct kmeans_group runs[] = {{0, 2}, {1, 1}, {2, 3}};
+	if (fused) {
+		cpu.groups = dev.groups = runs;
+		cpu.n_groups = dev.n_groups = 3;
+	}
 
 	float *x = malloc((size_t)n * 3 * 32 * 32 * sizeof(float));
 	fill_normal(x, (size_t)n * 3 * 32 * 32, 0, 1, 11);
@@ -50,9 +68,10 @@ static void check_trains_alike(const char *arch, const struct devops *ops)
 		double loss_cpu = softmax_xent(dl_cpu, NULL, lc, labels, &xs);
 		const float *ld = model_forward(&dev, x, n, 1, &r_dev);
 		double loss_dev = softmax_xent(dl_dev, NULL, ld, labels, &xs);
-		snprintf(what, sizeof(what), "%s on %s: step %d logits", arch, ops->name, step);
-		assert_close(ld, lc, (size_t)n * 10, 1e-4, 1e-3, what);
-		assert_true(fabs(loss_dev - loss_cpu) <= 1e-4 * fabs(loss_cpu));
+		snprintf(what, sizeof(what), "%s%s on %s: step %d logits", arch, fused ? " fused" : "",
+			 ops->name, step);
+		assert_close(ld, lc, (size_t)n * 10, tol, tol, what);
+		assert_true(fabs(loss_dev - loss_cpu) <= tol * fabs(loss_cpu));
 		model_zero_grads(&cpu);
 		model_zero_grads(&dev);
 		model_backward(&cpu, x, dl_cpu, n);
@@ -66,15 +85,24 @@ static void check_trains_alike(const char *arch, const struct devops *ops)
 	assert_close(dev.params, cpu.params, cpu.n_params, 1e-5, 1e-3, what);
 	snprintf(what, sizeof(what), "%s on %s: velocities", arch, ops->name);
 	assert_close(dev.velocity, cpu.velocity, cpu.n_params, 1e-5, 1e-2, what);
-	snprintf(what, sizeof(what), "%s on %s: running statistics", arch, ops->name);
+	snprintf(what, sizeof(what), "%s on %s: running statistics and ranges", arch, ops->name);
 	assert_close(dev.buffers, cpu.buffers, cpu.n_buffers, 1e-5, 1e-3, what);
-	/* eval mode, a smaller batch */
-	const float *lc = model_forward(&cpu, x, 2, 0, NULL);
-	float ec[20];
-	memcpy(ec, lc, sizeof(ec));
-	const float *ld = model_forward(&dev, x, 2, 0, NULL);
-	snprintf(what, sizeof(what), "%s on %s: eval logits", arch, ops->name);
-	assert_close(ld, ec, 20, 1e-4, 1e-3, what);
+	/* eval mode, a smaller batch (fused: two cluster runs; then float) */
+	const struct kmeans_group eval_runs[] = {{1, 1}, {2, 1}};
+	for (int float_only = 0; float_only <= fused; float_only++) {
+		if (fused) {
+			cpu.groups = dev.groups = eval_runs;
+			cpu.n_groups = dev.n_groups = 2;
+			cpu.float_only = dev.float_only = float_only;
+		}
+		const float *lc = model_forward(&cpu, x, 2, 0, NULL);
+		float ec[20];
+		memcpy(ec, lc, sizeof(ec));
+		const float *ld = model_forward(&dev, x, 2, 0, NULL);
+		snprintf(what, sizeof(what), "%s on %s: eval logits%s", arch, ops->name,
+			 float_only ? " (float)" : "");
+		assert_close(ld, ec, 20, tol, tol, what);
+	}
 	free(x);
 	free(dl_cpu);
 	free(dl_dev);
@@ -86,8 +114,15 @@ static void check_trains_alike(const char *arch, const struct devops *ops)
 static void test_host(void **state)
 {
 	(void)state;
-	check_trains_alike("resnet20", devops_host());
-	check_trains_alike("alexnet-small", devops_host());
+	check_trains_alike("resnet20", devops_host(), 0, 1e-4);
+	check_trains_alike("alexnet-small", devops_host(), 0, 1e-4);
+}
+
+static void test_host_fused(void **state)
+{
+	(void)state;
+	check_trains_alike("resnet20", devops_host(), 1, 1e-4);
+	check_trains_alike("alexnet-small", devops_host(), 1, 1e-4);
 }
 
 static void test_cuda(void **state)
@@ -98,11 +133,14 @@ static void test_cuda(void **state)
 		print_message("no GPU: skipped\n");
 		skip();
 	}
-	check_trains_alike("resnet20", gpu);
-	check_trains_alike("alexnet-small", gpu);
+	check_trains_alike("resnet20", gpu, 0, 1e-4);
+	check_trains_alike("alexnet-small", gpu, 0, 1e-4);
+	check_trains_alike("resnet20", gpu, 1, 1e-4);
+	check_trains_alike("alexnet-small", gpu, 1, 1e-4);
 }
 
-/* What no device runs yet is refused with the layer's name. */
+/* What no device runs yet (a windowed average pool) is refused with the
+ * layer's name, and the model stays on the CPU. */
 static void test_refusals(void **state)
 {
 	(void)state;
@@ -110,7 +148,15 @@ static void test_refusals(void **state)
 	struct rng init;
 	rng_seed(&init, 7, 0);
 	assert_int_equal(arch_build(&f, "resnet20", (struct act_shape){3, 32, 32}, 10, &init), 0);
-	attrs_set_int(&f.layers[0].params, "weight_bits", 4);   /* as a fused model's */
+	size_t j = 0;
+	while (j < f.n_layers && strcmp(f.layers[j].name, "avgpool"))
+		j++;
+	assert_true(j < f.n_layers);
+	free(f.layers[j].op);   /* the same 8×8 → 1×1 pool, windowed */
+	f.layers[j].op = strdup("avgpool2d");
+	attrs_set_int(&f.layers[j].params, "kernel", 8);
+	attrs_set_int(&f.layers[j].params, "stride", 8);
+	attrs_set_int(&f.layers[j].params, "pad", 0);
 	struct model m;
 	assert_int_equal(model_init(&m, &f, "test", 2, 1), 0);
 	assert_int_equal(model_use_device(&m, &f, "test", devops_host()), -1);
@@ -123,6 +169,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_host),
+		cmocka_unit_test(test_host_fused),
 		cmocka_unit_test(test_cuda),
 		cmocka_unit_test(test_refusals),
 	};

@@ -1,0 +1,69 @@
+/* The arithmetic of fake quantization (SPEC §7), written once for the CPU
+ * (fakequant.c, quantize.c, qinfer.c) and the GPU (cuda/fakequant.cu), so
+ * that both give the same bits: plain float32 operations that round alike
+ * on both (C11 contracts nothing into FMAs; nvcc is told -fmad=false).
+ * fakequant.h says what each rule means. */
+#ifndef PCQ_FQ_RULE_H
+#define PCQ_FQ_RULE_H
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+
+#ifdef __CUDACC__
+#define PCQ_HOST_DEVICE __host__ __device__
+#else
+#define PCQ_HOST_DEVICE
+#endif
+
+struct qparams {
+	float scale;
+	int32_t zero;
+	int32_t qmax;     /* 2^b − 1 */
+};
+
+/* fakequant.h's qparams_from_range, for 2 <= bits <= 8. */
+PCQ_HOST_DEVICE static inline struct qparams fq_params(float lo, float hi, int bits)
+{
+	struct qparams q = {0, 0, (1 << bits) - 1};
+	lo = fminf(lo, 0.0f);
+	hi = fmaxf(hi, 0.0f);
+	q.scale = (hi - lo) / (float)q.qmax;
+	if (!(q.scale >= FLT_EPSILON))
+		q.scale = FLT_EPSILON;
+	float z = rintf(-lo / q.scale);
+	q.zero = z < 0 ? 0 : z > (float)q.qmax ? q.qmax : (int32_t)z;
+	return q;
+}
+
+/* round(x/S) + Z before clamping, and the clamp to [0, 2^b − 1]: the one
+ * rounding rule of fake quantization, the integer weights (quantize.c)
+ * and the integer input (qinfer.c), so all three give the same codes.
+ * Comparisons, not fminf/fmaxf, whose NaN rules keep GCC from
+ * vectorising; a NaN stays NaN. */
+PCQ_HOST_DEVICE static inline float fq_unclamped(float x, float scale, float zero)
+{
+	return rintf(x / scale) + zero;
+}
+
+PCQ_HOST_DEVICE static inline float fq_clamp(float v, float qmax)
+{
+	v = v < 0.0f ? 0.0f : v;
+	return v > qmax ? qmax : v;
+}
+
+/* fakequant.h's range_update. */
+PCQ_HOST_DEVICE static inline void fq_range_ema(float *range, float *batches, float lo, float hi,
+						float smooth)
+{
+	if (*batches == 0) {
+		range[0] = lo;
+		range[1] = hi;
+	} else {
+		range[0] = smooth * range[0] + (1 - smooth) * lo;
+		range[1] = smooth * range[1] + (1 - smooth) * hi;
+	}
+	*batches += 1;
+}
+
+#endif
