@@ -5,6 +5,7 @@
 #include "check.h"
 #include "evaluate.h"
 #include "model.h"
+#include "prefetch.h"
 #include "progress.h"
 #include "sgd.h"
 #include "softmax_xent.h"
@@ -176,6 +177,33 @@ static void log_epoch(const char *path, int epoch, double loss, double train_top
 		warn("'%s': write failed: the epoch may not be logged", path);
 }
 
+/* What fills a training batch: batch b of an epoch's order into slot b's
+ * buffers (two, so that one can fill while the other trains). */
+struct batch_source {
+	const struct dataset *train;
+	const struct norm *norm;
+	const struct train_options *o;
+	const size_t *order;
+	int epoch;
+	float *x[2];
+	int32_t *labels[2];
+};
+
+static int batch_size(const struct batch_source *s, size_t b)
+{
+	size_t left = s->train->n - b * (size_t)s->o->batch;
+	return (int)(left < (size_t)s->o->batch ? left : (size_t)s->o->batch);
+}
+
+static void fill_batch(void *ctx, int slot, size_t b)
+{
+	const struct batch_source *s = ctx;
+	const struct train_options *o = s->o;
+	batch_fill(s->x[slot], s->labels[slot], s->train, s->order + b * o->batch,
+		   batch_size(s, b), s->norm, o->augment,
+		   mix(o->seed, mix((uint64_t)s->epoch, b)));
+}
+
 int train_run(struct pcqfile *f, const char *model_name, const struct dataset *train,
 	      const struct dataset *test, const struct norm *norm,
 	      const struct train_options *o)
@@ -198,10 +226,18 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 		best = v->type == VALUE_FLOAT ? v->f : (double)v->i;
 
 	size_t sample = act_numel(&m.input);
-	float *x = xmalloc((size_t)o->batch * sample * sizeof(float));
 	float *dlogits = xmalloc((size_t)o->batch * m.classes * sizeof(float));
-	int32_t *labels = xmalloc((size_t)o->batch * sizeof(int32_t));
 	size_t *order = xmalloc((train->n ? train->n : 1) * sizeof(size_t));
+	/* On a device the next batch is prepared while the device works. */
+	const int ahead = o->device != NULL;
+	struct batch_source src = {.train = train, .norm = norm, .o = o, .order = order};
+	for (int s = 0; s <= ahead; s++) {
+		src.x[s] = xmalloc((size_t)o->batch * sample * sizeof(float));
+		src.labels[s] = xmalloc((size_t)o->batch * sizeof(int32_t));
+	}
+	struct prefetch pf;
+	if (ahead)
+		prefetch_init(&pf, fill_batch, &src);
 	struct cluster_batch cb;
 	cluster_batch_init(&cb, o->km, o->batch, sample);
 	size_t batches = (train->n + (size_t)o->batch - 1) / (size_t)o->batch;
@@ -227,13 +263,22 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 
 		double t0 = progress_now(), data_secs = 0, loss_sum = 0;
 		size_t correct = 0, seen = 0;
+		src.epoch = epoch;
+		if (ahead && batches)
+			prefetch_request(&pf, 0, 0);
 		for (size_t b = 0; b < batches; b++) {
-			int n = (int)(train->n - b * o->batch < (size_t)o->batch ?
-				      train->n - b * o->batch : (size_t)o->batch);
+			const int n = batch_size(&src, b), slot = ahead ? (int)(b & 1) : 0;
 			double td = progress_now();
-			batch_fill(x, labels, train, order + b * o->batch, n, norm, o->augment,
-				   mix(o->seed, mix((uint64_t)epoch, b)));
-			data_secs += progress_now() - td;
+			if (ahead) {
+				prefetch_wait(&pf);
+				if (b + 1 < batches)
+					prefetch_request(&pf, slot ^ 1, b + 1);
+			} else {
+				fill_batch(&src, slot, b);
+			}
+			data_secs += progress_now() - td;   /* time the training waited */
+			const float *x = src.x[slot];
+			int32_t *labels = src.labels[slot];
 			const float *in = cluster_batch_regroup(&cb, &m, x, labels, n);
 			const float *logits = model_forward(&m, in, n, 1, &drop);
 			struct softmax_xent_shape xs = {.N = n, .classes = m.classes};
@@ -258,6 +303,8 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 			progress_batch(&pr, epoch + 1, o->epochs, b + 1, batches, loss_sum / seen,
 				       100.0 * correct / seen, seen, progress_now() - t0);
 		}
+		if (ahead)
+			prefetch_wait(&pf);   /* a NaN loss leaves one in flight */
 		if (rc)
 			break;
 		double secs = progress_now() - t0;
@@ -288,9 +335,13 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 		if (strcmp(o->out, "-") == 0)
 			rc = save_checkpoint(f, &m, o->out, (int)done, best);
 	}
-	free(x);
+	if (ahead)
+		prefetch_free(&pf);
+	for (int s = 0; s <= ahead; s++) {
+		free(src.x[s]);
+		free(src.labels[s]);
+	}
 	free(dlogits);
-	free(labels);
 	free(order);
 	cluster_batch_free(&cb);
 	model_free(&m);
