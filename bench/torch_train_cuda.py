@@ -1,7 +1,10 @@
 """PyTorch's side of the GPU training benchmark (bench/gpu_check.sh, issue
 8): ResNet20 or AlexNetSmall trained on random 3x32x32 batches on the GPU
 (eager mode, cuDNN, SGD momentum 0.9, weight decay 1e-4), timed after
-warm-up with the GPU synchronised; one JSON line with images/s.
+warm-up with the GPU synchronised; one JSON line with images/s for each
+of PyTorch's default (cuDNN convolutions may use TF32 tensor cores:
+torch.backends.cudnn.allow_tf32 is True by default) and strict FP32
+(allow_tf32 False: pcq's arithmetic, the like-for-like figure).
 Usage: torch_train_cuda.py ARCH BATCH BATCHES WARMUP"""
 import json
 import os
@@ -15,8 +18,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 from torch_models import AlexNetSmall, ResNet20  # noqa: E402
 
 
-def main():
-    arch, batch, batches, warmup = sys.argv[1], *map(int, sys.argv[2:])
+def run(arch, batch, batches, warmup, tf32):
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
     torch.manual_seed(1)
     dev = torch.device('cuda')
     model = (ResNet20(3, 10) if arch == 'resnet20' else AlexNetSmall(3, 10)).to(dev).train()
@@ -34,7 +38,13 @@ def main():
     secs = time.perf_counter() - start
     print(json.dumps({'side': 'pytorch', 'torch': torch.__version__, 'arch': arch,
                       'gpu': torch.cuda.get_device_name(), 'batch': batch,
-                      'images_per_second': (batches - warmup) * batch / secs}))
+                      'conv_tf32': tf32, 'images_per_second': (batches - warmup) * batch / secs}))
+
+
+def main():
+    arch, batch, batches, warmup = sys.argv[1], *map(int, sys.argv[2:])
+    for tf32 in (True, False):
+        run(arch, batch, batches, warmup, tf32)
 
 
 if __name__ == '__main__':

@@ -18,10 +18,10 @@ static int alloc_zeroed(void **p, size_t bytes)
 	return 0;
 }
 
-/* im2col of one image: the GPU convolution goes image by image */
 static size_t conv_workspace(const struct conv2d_shape *s)
 {
-	return (size_t)s->c * s->kh * s->kw * conv2d_out_h(s) * conv2d_out_w(s);
+	return cuda_conv2d_workspace_floats(s->n, s->c, s->h, s->w, s->k, s->kh, s->kw, s->stride,
+					    s->pad);
 }
 
 static int conv_f(float *out, float *ws, const float *in, const float *w, const float *b,

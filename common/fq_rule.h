@@ -6,15 +6,11 @@
 #ifndef PCQ_FQ_RULE_H
 #define PCQ_FQ_RULE_H
 
+#include "host_device.h"
+
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
-
-#ifdef __CUDACC__
-#define PCQ_HOST_DEVICE __host__ __device__
-#else
-#define PCQ_HOST_DEVICE
-#endif
 
 struct qparams {
 	float scale;

@@ -32,9 +32,11 @@ int cuda_zero(void *d_p, size_t bytes);
 int cuda_sgemm_rm(int trans_a, int trans_b, int m, int n, int k, float alpha,
 		  const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
-/* conv2d.h's conv2d_forward/backward, image by image through im2col and
- * cuBLAS; workspace: C·KH·KW·OH·OW floats of device memory. din NULL:
+/* conv2d.h's conv2d_forward/backward in chunks of images (conv_batched.h);
+ * workspace: cuda_conv2d_workspace_floats of device memory. din NULL:
  * skipped; b, db NULL: no bias. */
+size_t cuda_conv2d_workspace_floats(int N, int C, int H, int W, int K, int kh, int kw,
+				    int stride, int pad);
 int cuda_conv2d_forward(float *out, float *workspace, const float *in, const float *w,
 			const float *b, int N, int C, int H, int W, int K, int kh, int kw,
 			int stride, int pad);
@@ -91,12 +93,6 @@ int cuda_range_update(float *range, float *batches, const float *lohi, float smo
 int cuda_fakequant_forward(float *out, uint8_t *mask, const float *x, size_t n,
 			   const float *range, const float *batches, int bits);
 int cuda_fakequant_backward(float *dx, const float *dout, const uint8_t *mask, size_t n);
-
-/* im2col.h for one whole image (rows [0, OH), ld = OH·OW) */
-int cuda_im2col(float *col, const float *im, int C, int H, int W, int kh, int kw,
-		int stride, int pad);
-int cuda_col2im(float *im, const float *col, int C, int H, int W, int kh, int kw,
-		int stride, int pad);
 
 /* softmax_xent.h: *loss the batch mean, *n_correct top-1 (either may be
  * NULL); dlogits may be NULL. labels on the device; row_loss a device

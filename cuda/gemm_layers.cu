@@ -1,17 +1,45 @@
-// The GEMM layers on the GPU (cuda_layers.h): convolution image by image
-// through im2col and cuBLAS, and the fully connected layer. Same products
-// as common/conv2d.c's and linear.c's GEMM paths, summed in cuBLAS's order.
+// The GEMM layers on the GPU (cuda_layers.h): convolution in chunks of
+// images as conv_batched.h lays out (one im2col, one GEMM per product, a
+// reorder), and the fully connected layer. Same products as
+// common/conv2d.c's and linear.c's GEMM paths, summed in cuBLAS's order.
+#include "conv_batched.h"
 #include "cuda_check.h"
 #include "cuda_layers.h"
 
 namespace {
 
-// out[r][q] = b[r] for every row r of `rows` and column q of `cols`.
-__global__ void fill_rows_k(float *out, const float *b, int rows, size_t cols)
+// The kernels of conv_batched.h's steps, one thread per element; d by value.
+__global__ void col_k(float *col, const float *in, struct conv_dims d, int G, size_t n)
 {
 	size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-	if (e < rows * cols)
-		out[e] = b[e / cols];
+	if (e < n)
+		col[e] = conv_col_at(in, e, &d, G);
+}
+
+// out (G, K, P) from y (K, G·P), plus the bias.
+__global__ void out_from_y_k(float *out, const float *y, const float *b, struct conv_dims d,
+			     int G, size_t n)
+{
+	size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+	if (e >= n)
+		return;
+	float v = y[conv_y_index(e, &d, G)];
+	out[e] = b ? __fadd_rn(v, b[e / ((size_t)d.OH * d.OW) % d.K]) : v;
+}
+
+// y (K, G·P) from dout (G, K, P).
+__global__ void y_from_dout_k(float *y, const float *dout, struct conv_dims d, int G, size_t n)
+{
+	size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+	if (e < n)
+		y[conv_y_index(e, &d, G)] = dout[e];
+}
+
+__global__ void im_grad_k(float *din, const float *col, struct conv_dims d, int G, size_t n)
+{
+	size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+	if (e < n)
+		din[e] = conv_im_grad_at(col, e, &d, G);
 }
 
 // out[n][o] = b[o] for (N, O).
@@ -22,18 +50,23 @@ __global__ void fill_cols_k(float *out, const float *b, int n, int o)
 		out[e] = b[e % o];
 }
 
-// db[k] += Σ_{n, q} dout[n][k][q] for (N, K, P): one thread per k, images
-// and pixels in order, so the same inputs give the same bits.
+// db[k] += Σ_{n, q} dout[n][k][q] for (N, K, P): one block per k, summed
+// in double in a fixed order (the same bits from run to run).
 __global__ void bias_grad_conv_k(float *db, const float *dout, int N, int K, size_t P)
 {
-	int k = blockIdx.x * blockDim.x + threadIdx.x;
-	if (k >= K)
-		return;
-	float sum = 0.0f;
-	for (int n = 0; n < N; n++)
-		for (size_t q = 0; q < P; q++)
-			sum = __fadd_rn(sum, dout[((size_t)n * K + k) * P + q]);
-	db[k] = __fadd_rn(db[k], sum);
+	__shared__ double part[CUDA_THREADS];
+	const int k = blockIdx.x;
+	double sum = 0;
+	for (size_t j = threadIdx.x; j < (size_t)N * P; j += blockDim.x)
+		sum += dout[(j / P * K + k) * P + j % P];
+	part[threadIdx.x] = sum;
+	for (int half = blockDim.x / 2; half > 0; half /= 2) {
+		__syncthreads();
+		if ((int)threadIdx.x < half)
+			part[threadIdx.x] += part[threadIdx.x + half];
+	}
+	if (threadIdx.x == 0)
+		db[k] = __fadd_rn(db[k], (float)part[0]);
 }
 
 // db[o] += Σ_n dout[n][o] for (N, O), rows in order as linear.c.
@@ -48,32 +81,40 @@ __global__ void bias_grad_linear_k(float *db, const float *dout, int N, int O)
 	db[o] = __fadd_rn(db[o], sum);
 }
 
-int out_size(int n, int kernel, int stride, int pad)
-{
-	return (n + 2 * pad - kernel) / stride + 1;
-}
-
 }  // namespace
 
 extern "C" {
+
+size_t cuda_conv2d_workspace_floats(int N, int C, int H, int W, int K, int kh, int kw,
+				    int stride, int pad)
+{
+	const struct conv_dims d = conv_dims_of(C, H, W, K, kh, kw, stride, pad);
+	return (size_t)conv_batched_chunk(&d, N, CONV_BATCHED_MAX_FLOATS) *
+	       conv_batched_floats_per_image(&d);
+}
 
 int cuda_conv2d_forward(float *out, float *workspace, const float *in, const float *w,
 			const float *b, int N, int C, int H, int W, int K, int kh, int kw,
 			int stride, int pad)
 {
-	const int OH = out_size(H, kh, stride, pad), OW = out_size(W, kw, stride, pad);
-	const size_t P = (size_t)OH * OW, CKK = (size_t)C * kh * kw;
-	for (int n = 0; n < N; n++) {
-		float *o = out + (size_t)n * K * P;
-		if (b) {
-			fill_rows_k<<<cuda_blocks(K * P), CUDA_THREADS>>>(o, b, K, P);
-			if (cuda_launched())
-				return -1;
-		}
-		// out_n (K, P) = w (K, CKK) · col (CKK, P) [+ b]
-		if (cuda_im2col(workspace, in + (size_t)n * C * H * W, C, H, W, kh, kw, stride, pad) ||
-		    cuda_sgemm_rm(0, 0, K, (int)P, (int)CKK, 1.0f, w, (int)CKK, workspace, (int)P,
-				  b ? 1.0f : 0.0f, o, (int)P))
+	const struct conv_dims d = conv_dims_of(C, H, W, K, kh, kw, stride, pad);
+	const size_t P = (size_t)d.OH * d.OW, CKK = (size_t)C * kh * kw;
+	const int chunk = conv_batched_chunk(&d, N, CONV_BATCHED_MAX_FLOATS);
+	for (int g0 = 0; g0 < N; g0 += chunk) {
+		const int G = N - g0 < chunk ? N - g0 : chunk;
+		const size_t GP = (size_t)G * P;
+		float *col = workspace, *y = workspace + CKK * GP;
+		col_k<<<cuda_blocks(CKK * GP), CUDA_THREADS>>>(col, in + (size_t)g0 * C * H * W, d,
+							      G, CKK * GP);
+		if (cuda_launched())
+			return -1;
+		// y (K, G·P) = w (K, CKK) · col (CKK, G·P)
+		if (cuda_sgemm_rm(0, 0, K, (int)GP, (int)CKK, 1.0f, w, (int)CKK, col, (int)GP, 0.0f,
+				  y, (int)GP))
+			return -1;
+		out_from_y_k<<<cuda_blocks(GP * K), CUDA_THREADS>>>(out + (size_t)g0 * K * P, y, b, d,
+								     G, GP * K);
+		if (cuda_launched())
 			return -1;
 	}
 	return 0;
@@ -83,27 +124,36 @@ int cuda_conv2d_backward(float *din, float *dw, float *db, float *workspace, con
 			 const float *in, const float *w, int N, int C, int H, int W, int K,
 			 int kh, int kw, int stride, int pad)
 {
-	const int OH = out_size(H, kh, stride, pad), OW = out_size(W, kw, stride, pad);
-	const size_t P = (size_t)OH * OW, CKK = (size_t)C * kh * kw;
-	for (int n = 0; n < N; n++) {
-		const float *g = dout + (size_t)n * K * P;
-		// dw (K, CKK) += dout_n (K, P) · colᵀ (P, CKK)
-		if (cuda_im2col(workspace, in + (size_t)n * C * H * W, C, H, W, kh, kw, stride, pad) ||
-		    cuda_sgemm_rm(0, 1, K, (int)CKK, (int)P, 1.0f, g, (int)P, workspace, (int)P, 1.0f,
+	const struct conv_dims d = conv_dims_of(C, H, W, K, kh, kw, stride, pad);
+	const size_t P = (size_t)d.OH * d.OW, CKK = (size_t)C * kh * kw;
+	const size_t image = (size_t)C * H * W;
+	const int chunk = conv_batched_chunk(&d, N, CONV_BATCHED_MAX_FLOATS);
+	for (int g0 = 0; g0 < N; g0 += chunk) {
+		const int G = N - g0 < chunk ? N - g0 : chunk;
+		const size_t GP = (size_t)G * P;
+		float *col = workspace, *y = workspace + CKK * GP;
+		col_k<<<cuda_blocks(CKK * GP), CUDA_THREADS>>>(col, in + g0 * image, d, G, CKK * GP);
+		y_from_dout_k<<<cuda_blocks(GP * K), CUDA_THREADS>>>(y, dout + (size_t)g0 * K * P, d,
+								      G, GP * K);
+		if (cuda_launched())
+			return -1;
+		// dw (K, CKK) += y (K, G·P) · colᵀ (G·P, CKK)
+		if (cuda_sgemm_rm(0, 1, K, (int)CKK, (int)GP, 1.0f, y, (int)GP, col, (int)GP, 1.0f,
 				  dw, (int)CKK))
 			return -1;
 		if (!din)
 			continue;
-		// dcol (CKK, P) = wᵀ (CKK, K) · dout_n (K, P); din_n = col2im(dcol)
-		float *dx = din + (size_t)n * C * H * W;
-		CUDA_CHECK(cudaMemset(dx, 0, (size_t)C * H * W * sizeof(float)));
-		if (cuda_sgemm_rm(1, 0, (int)CKK, (int)P, K, 1.0f, w, (int)CKK, g, (int)P, 0.0f,
-				  workspace, (int)P) ||
-		    cuda_col2im(dx, workspace, C, H, W, kh, kw, stride, pad))
+		// col ← wᵀ (CKK, K) · y (K, G·P), then gathered into din
+		if (cuda_sgemm_rm(1, 0, (int)CKK, (int)GP, K, 1.0f, w, (int)CKK, y, (int)GP, 0.0f,
+				  col, (int)GP))
+			return -1;
+		im_grad_k<<<cuda_blocks(G * image), CUDA_THREADS>>>(din + g0 * image, col, d, G,
+								     G * image);
+		if (cuda_launched())
 			return -1;
 	}
 	if (db) {
-		bias_grad_conv_k<<<cuda_blocks((size_t)K), CUDA_THREADS>>>(db, dout, N, K, P);
+		bias_grad_conv_k<<<K, CUDA_THREADS>>>(db, dout, N, K, P);
 		return cuda_launched();
 	}
 	return 0;

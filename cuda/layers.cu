@@ -240,45 +240,6 @@ __global__ void gap_backward_k(float *din, const float *dout, int planes, int HW
 		din[e] = __fdiv_rn(dout[e / HW], (float)HW);
 }
 
-// col[(c·KH + i)·KW + j][oh·OW + ow] = im[c][oh·s − pad + i][ow·s − pad + j]
-__global__ void im2col_k(float *col, const float *im, int C, int H, int W, int kh, int kw,
-			 int stride, int pad, int OH, int OW)
-{
-	size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-	const size_t P = (size_t)OH * OW;
-	if (e >= (size_t)C * kh * kw * P)
-		return;
-	int q = (int)(e % P), r = (int)(e / P);
-	int j = r % kw, i = r / kw % kh, c = r / (kw * kh);
-	int ih = q / OW * stride - pad + i, iw = q % OW * stride - pad + j;
-	col[e] = ih >= 0 && ih < H && iw >= 0 && iw < W ? im[((size_t)c * H + ih) * W + iw] : 0.0f;
-}
-
-// im[c][ih][iw] += Σ over the (i, j, oh, ow) that read it, gathered per pixel.
-__global__ void col2im_k(float *im, const float *col, int C, int H, int W, int kh, int kw,
-			 int stride, int pad, int OH, int OW)
-{
-	size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-	if (e >= (size_t)C * H * W)
-		return;
-	int iw = (int)(e % W), ih = (int)(e / W % H), c = (int)(e / ((size_t)H * W));
-	const size_t P = (size_t)OH * OW;
-	float sum = im[e];
-	for (int i = 0; i < kh; i++) {
-		int th = ih + pad - i;
-		if (th < 0 || th % stride || th / stride >= OH)
-			continue;
-		for (int j = 0; j < kw; j++) {
-			int tw = iw + pad - j;
-			if (tw < 0 || tw % stride || tw / stride >= OW)
-				continue;
-			size_t r = ((size_t)c * kh + i) * kw + j;
-			sum = __fadd_rn(sum, col[r * P + (size_t)(th / stride) * OW + tw / stride]);
-		}
-	}
-	im[e] = sum;
-}
-
 // One thread per row, as softmax_xent.c: first maximum, sums in double.
 __global__ void softmax_xent_k(float *dlogits, double *row_loss, int *row_correct,
 			       const float *logits, const int32_t *labels, int N, int K)
@@ -406,24 +367,6 @@ int cuda_global_avgpool_forward(float *out, const float *in, int planes, int HW)
 int cuda_global_avgpool_backward(float *din, const float *dout, int planes, int HW)
 {
 	gap_backward_k<<<cuda_blocks((size_t)planes * HW), CUDA_THREADS>>>(din, dout, planes, HW);
-	return cuda_launched();
-}
-
-int cuda_im2col(float *col, const float *im, int C, int H, int W, int kh, int kw, int stride,
-		int pad)
-{
-	int OH = pooled(H, kh, stride, pad), OW = pooled(W, kw, stride, pad);
-	im2col_k<<<cuda_blocks((size_t)C * kh * kw * OH * OW), CUDA_THREADS>>>(col, im, C, H, W, kh, kw,
-									   stride, pad, OH, OW);
-	return cuda_launched();
-}
-
-int cuda_col2im(float *im, const float *col, int C, int H, int W, int kh, int kw, int stride,
-		int pad)
-{
-	int OH = pooled(H, kh, stride, pad), OW = pooled(W, kw, stride, pad);
-	col2im_k<<<cuda_blocks((size_t)C * H * W), CUDA_THREADS>>>(im, col, C, H, W, kh, kw, stride,
-							      pad, OH, OW);
 	return cuda_launched();
 }
 

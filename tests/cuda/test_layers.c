@@ -18,7 +18,6 @@
 #include "batchnorm2d.h"
 #include "conv2d.h"
 #include "fakequant.h"
-#include "im2col.h"
 #include "linear.h"
 #include "maxpool2d.h"
 #include "relu.h"
@@ -224,42 +223,6 @@ static void test_pools(void **state)
 	cuda_free(dx), cuda_free(ddy), cuda_free(dout), cuda_free(ddin), cuda_free(dam);
 }
 
-static void test_im2col(void **state)
-{
-	(void)state;
-	need_gpu();
-	const struct im2col_shape shapes[] = {
-		{.c = 3, .h = 11, .w = 9, .kh = 3, .kw = 3, .stride = 1, .pad = 1},
-		{.c = 4, .h = 15, .w = 15, .kh = 5, .kw = 5, .stride = 1, .pad = 2},
-		{.c = 2, .h = 13, .w = 10, .kh = 3, .kw = 3, .stride = 2, .pad = 1},
-		{.c = 5, .h = 8, .w = 8, .kh = 1, .kw = 1, .stride = 2, .pad = 0},
-	};
-	for (size_t t = 0; t < sizeof(shapes) / sizeof(shapes[0]); t++) {
-		const struct im2col_shape *s = &shapes[t];
-		const int oh = im2col_out_h(s), ow = im2col_out_w(s);
-		const size_t zi = (size_t)s->c * s->h * s->w, zc = (size_t)s->c * s->kh * s->kw * oh * ow;
-		float *im = host(zi, 20 + t), *col = malloc(zc * 4), *g = host(zc, 30 + t);
-		float *back = host(zi, 40 + t);
-		im2col(col, oh * ow, im, 0, oh, s);
-		float *dim = up(im, zi * 4), *dcol = up(g, zc * 4), *dback = up(back, zi * 4);
-		assert_int_equal(cuda_im2col(dcol, dim, s->c, s->h, s->w, s->kh, s->kw, s->stride,
-					     s->pad), 0);
-		float *got = down(dcol, zc);
-		same_bits(got, col, zc, "im2col");
-		free(got);
-		/* col2im adds onto `back` */
-		assert_int_equal(cuda_upload(dcol, g, zc * 4), 0);
-		col2im(back, g, oh * ow, 0, oh, s);
-		assert_int_equal(cuda_col2im(dback, dcol, s->c, s->h, s->w, s->kh, s->kw, s->stride,
-					     s->pad), 0);
-		got = down(dback, zi);
-		assert_close(got, back, zi, 1e-5, 1e-5, "col2im");
-		free(got);
-		free(im), free(col), free(g), free(back);
-		cuda_free(dim), cuda_free(dcol), cuda_free(dback);
-	}
-}
-
 static void test_softmax_xent(void **state)
 {
 	(void)state;
@@ -313,8 +276,10 @@ static void test_conv2d(void **state)
 		float *d_in = up(in, zi * 4), *d_w = up(w, zw * 4), *d_b = up(b, s->k * 4);
 		float *d_g = up(g, zo * 4), *d_dw = up(dw0, zw * 4), *d_db = up(db0, s->k * 4);
 		float *d_out = up(g, zo * 4), *d_din = up(in, zi * 4);
-		float *ws = NULL;   /* the im2col workspace */
-		assert_int_equal(cuda_alloc((void **)&ws, (size_t)s->c * s->kh * s->kw * oh * ow * 4), 0);
+		float *ws = NULL;   /* the column matrices */
+		size_t ws_floats = cuda_conv2d_workspace_floats(s->n, s->c, s->h, s->w, s->k, s->kh,
+								s->kw, s->stride, s->pad);
+		assert_int_equal(cuda_alloc((void **)&ws, ws_floats * 4), 0);
 		assert_int_equal(cuda_conv2d_forward(d_out, ws, d_in, d_w, bias ? d_b : NULL, s->n, s->c,
 						     s->h, s->w, s->k, s->kh, s->kw, s->stride, s->pad), 0);
 		assert_int_equal(cuda_conv2d_backward(d_din, d_dw, bias ? d_db : NULL, ws, d_g, d_in, d_w,
@@ -462,7 +427,6 @@ int main(void)
 		cmocka_unit_test(test_elementwise),
 		cmocka_unit_test(test_batchnorm),
 		cmocka_unit_test(test_pools),
-		cmocka_unit_test(test_im2col),
 		cmocka_unit_test(test_softmax_xent),
 		cmocka_unit_test(test_conv2d),
 		cmocka_unit_test(test_linear),

@@ -1,0 +1,137 @@
+/* conv_batched.h, the GPU convolution's formulation: the same steps as
+ * cuda/gemm_layers.cu (im2col of a chunk of images into one column matrix,
+ * one GEMM per product, the (K, G·P) ↔ (G, K, P) reorders, the col2im
+ * gather), run on the CPU through the same element maps and gemm(), give
+ * conv2d_forward/backward's results: strides, padding, 1×1 and 5×5
+ * kernels, chunks of one, two and all images. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv2d.h"
+#include "conv_batched.h"
+#include "fixture.h"
+#include "gemm.h"
+#include "gradcheck.h"
+
+/* cuda_conv2d_forward's steps, chunk by chunk. */
+static void forward(float *out, float *ws, const float *in, const float *w, const float *b,
+		    int N, const struct conv_dims *d, int chunk)
+{
+	const size_t P = (size_t)d->OH * d->OW, CKK = (size_t)d->C * d->kh * d->kw;
+	for (int g0 = 0; g0 < N; g0 += chunk) {
+		const int G = N - g0 < chunk ? N - g0 : chunk;
+		const size_t GP = (size_t)G * P;
+		float *col = ws, *y = ws + CKK * GP;
+		const float *x = in + (size_t)g0 * d->C * d->H * d->W;
+		for (size_t e = 0; e < CKK * GP; e++)
+			col[e] = conv_col_at(x, e, d, G);
+		gemm(0, 0, d->K, (int)GP, (int)CKK, 1.0f, w, (int)CKK, col, (int)GP, 0.0f, y,
+		     (int)GP);
+		float *o = out + (size_t)g0 * d->K * P;
+		for (size_t e = 0; e < GP * d->K; e++)
+			o[e] = y[conv_y_index(e, d, G)] + (b ? b[e / P % d->K] : 0.0f);
+	}
+}
+
+/* cuda_conv2d_backward's steps (the bias gradient is a plain sum). */
+static void backward(float *din, float *dw, float *ws, const float *dout, const float *in,
+		     const float *w, int N, const struct conv_dims *d, int chunk)
+{
+	const size_t P = (size_t)d->OH * d->OW, CKK = (size_t)d->C * d->kh * d->kw;
+	const size_t image = (size_t)d->C * d->H * d->W;
+	for (int g0 = 0; g0 < N; g0 += chunk) {
+		const int G = N - g0 < chunk ? N - g0 : chunk;
+		const size_t GP = (size_t)G * P;
+		float *col = ws, *y = ws + CKK * GP;
+		for (size_t e = 0; e < CKK * GP; e++)
+			col[e] = conv_col_at(in + g0 * image, e, d, G);
+		const float *g = dout + (size_t)g0 * d->K * P;
+		for (size_t e = 0; e < GP * d->K; e++)
+			y[conv_y_index(e, d, G)] = g[e];
+		gemm(0, 1, d->K, (int)CKK, (int)GP, 1.0f, y, (int)GP, col, (int)GP, 1.0f, dw,
+		     (int)CKK);
+		gemm(1, 0, (int)CKK, (int)GP, d->K, 1.0f, w, (int)CKK, y, (int)GP, 0.0f, col,
+		     (int)GP);
+		for (size_t e = 0; e < G * image; e++)
+			din[g0 * image + e] = conv_im_grad_at(col, e, d, G);
+	}
+}
+
+static void check(const struct conv2d_shape *s, int chunk)
+{
+	const struct conv_dims d = conv_dims_of(s->c, s->h, s->w, s->k, s->kh, s->kw, s->stride,
+						s->pad);
+	assert_int_equal(d.OH, conv2d_out_h(s));
+	assert_int_equal(d.OW, conv2d_out_w(s));
+	const size_t zi = (size_t)s->n * s->c * s->h * s->w, zw = (size_t)s->k * s->c * s->kh * s->kw;
+	const size_t zo = (size_t)s->n * s->k * d.OH * d.OW;
+	float *in = malloc(zi * 4), *w = malloc(zw * 4), *b = malloc(s->k * 4), *g = malloc(zo * 4);
+	fill_normal(in, zi, 0, 1, 1);
+	fill_normal(w, zw, 0, 1, 2);
+	fill_normal(b, s->k, 0, 1, 3);
+	fill_normal(g, zo, 0, 1, 4);
+	float *want = malloc(zo * 4), *got = malloc(zo * 4);
+	float *din_want = malloc(zi * 4), *din_got = malloc(zi * 4);
+	float *dw_want = calloc(zw, 4), *dw_got = calloc(zw, 4);
+	float *ref_ws = malloc((conv2d_workspace_floats(s) + 1) * 4);
+	float *ws = malloc(chunk * conv_batched_floats_per_image(&d) * 4);
+	conv2d_forward(want, ref_ws, in, w, b, s);
+	conv2d_backward(din_want, dw_want, NULL, ref_ws, g, in, w, s);
+	forward(got, ws, in, w, b, s->n, &d, chunk);
+	assert_close(got, want, zo, 1e-4, 1e-4, "forward");
+	forward(got, ws, in, w, NULL, s->n, &d, chunk);   /* without bias */
+	for (size_t e = 0; e < zo; e++)
+		want[e] -= b[e / ((size_t)d.OH * d.OW) % s->k];
+	assert_close(got, want, zo, 1e-4, 1e-4, "forward without bias");
+	backward(din_got, dw_got, ws, g, in, w, s->n, &d, chunk);
+	assert_close(din_got, din_want, zi, 1e-4, 1e-4, "input gradient");
+	assert_close(dw_got, dw_want, zw, 1e-3, 1e-4, "weight gradient");
+	float *ps[] = {in, w, b, g, want, got, din_want, din_got, dw_want, dw_got, ref_ws, ws};
+	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
+		free(ps[i]);
+}
+
+static void test_matches_conv2d(void **state)
+{
+	(void)state;
+	const struct conv2d_shape shapes[] = {
+		{.n = 5, .c = 3, .h = 9, .w = 7, .k = 4, .kh = 3, .kw = 3, .stride = 1, .pad = 1},
+		{.n = 4, .c = 5, .h = 8, .w = 8, .k = 6, .kh = 1, .kw = 1, .stride = 2, .pad = 0},
+		{.n = 3, .c = 2, .h = 11, .w = 10, .k = 3, .kh = 5, .kw = 5, .stride = 2, .pad = 2},
+		{.n = 3, .c = 16, .h = 8, .w = 8, .k = 32, .kh = 3, .kw = 3, .stride = 2, .pad = 1},
+	};
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		const int chunks[] = {1, 2, shapes[i].n};
+		for (int c = 0; c < 3; c++)
+			check(&shapes[i], chunks[c]);
+	}
+}
+
+/* Chunks fill the workspace bound and never exceed the batch. */
+static void test_chunk(void **state)
+{
+	(void)state;
+	struct conv_dims d = conv_dims_of(16, 32, 32, 16, 3, 3, 1, 1);
+	const size_t per = conv_batched_floats_per_image(&d);
+	assert_int_equal(per, 1024 * (144 + 16));
+	assert_int_equal(conv_batched_chunk(&d, 128, CONV_BATCHED_MAX_FLOATS), 128);
+	assert_int_equal(conv_batched_chunk(&d, 1000, CONV_BATCHED_MAX_FLOATS),
+			 (int)(CONV_BATCHED_MAX_FLOATS / per));
+	assert_int_equal(conv_batched_chunk(&d, 128, per * 3 + 5), 3);
+	assert_int_equal(conv_batched_chunk(&d, 128, per - 1), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_matches_conv2d),
+		cmocka_unit_test(test_chunk),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
