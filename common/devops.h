@@ -1,5 +1,5 @@
 /* What a device must provide to run a model's FP32 training and inference
- * (model_device.c): memory and the layer kernels, on its own pointers,
+ * (model_device.c) and integer inference (qdevice.c): memory and the layer kernels, on its own pointers,
  * with the definitions of the CPU functions named beside each. Two
  * implementations: CUDA's (devops_cuda.c over cuda/, issue 8) and the
  * host's (devops_host.c: the CPU functions on host memory), with which the
@@ -9,6 +9,7 @@
 #define PCQ_DEVOPS_H
 
 #include "conv2d.h"
+#include "qkernels.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -71,6 +72,11 @@ struct devops {
 	int (*linear_backward)(float *din, float *dw, float *db, const float *dout,
 			       const float *in, const float *w, int N, int in_features,
 			       int out_features);
+
+	/* The integer engine (qdevice.c): out[e] = qk_at(n, a, b, cl, e) for
+	 * e < count (qkernels.h). */
+	int (*qnode_run)(const struct qk_node *n, uint8_t *out, const uint8_t *a, const uint8_t *b,
+			 const int32_t *cl, size_t count);
 };
 
 const struct devops *devops_host(void);

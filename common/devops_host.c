@@ -191,6 +191,15 @@ static int linear_b(float *din, float *dw, float *db, const float *dout, const f
 	return 0;
 }
 
+static int qnode_run(const struct qk_node *n, uint8_t *out, const uint8_t *a, const uint8_t *b,
+		     const int32_t *cl, size_t count)
+{
+	#pragma omp parallel for schedule(static)
+	for (size_t e = 0; e < count; e++)
+		out[e] = qk_at(n, a, b, cl, e);
+	return 0;
+}
+
 static const struct devops host = {
 	.name = "host",
 	.alloc = host_alloc, .free = free, .upload = host_copy, .download = host_copy,
@@ -205,6 +214,7 @@ static const struct devops host = {
 	.conv_workspace_floats = conv2d_workspace_floats,
 	.conv_forward = conv_f, .conv_backward = conv_b,
 	.linear_forward = linear_f, .linear_backward = linear_b,
+	.qnode_run = qnode_run,
 };
 
 const struct devops *devops_host(void)

@@ -4,9 +4,12 @@
  * gives the same bits on every machine. Intermediates are 64-bit, so no
  * signed arithmetic overflows, and no negative value is ever right-shifted
  * (implementation-defined in C): floors come from shifts of non-negative
- * values through the identity floor(x/2^e) = ~(~x >> e) for x < 0. */
+ * values through the identity floor(x/2^e) = ~(~x >> e) for x < 0. The
+ * GPU's integer engine (qkernels.h) compiles the same functions. */
 #ifndef PCQ_FIXEDPOINT_H
 #define PCQ_FIXEDPOINT_H
+
+#include "host_device.h"
 
 #include <stdint.h>
 
@@ -14,7 +17,7 @@
  * a·b ≥ 0 and 1 − 2^30 otherwise. That rounds a·b / 2^31 to nearest with
  * ties toward +∞: 0.5 → 1, −0.5 → 0, −1.5 → −1. The only result that does
  * not fit int32, a = b = INT32_MIN (2^31), saturates to INT32_MAX. */
-static inline int32_t fp_high_mul(int32_t a, int32_t b)
+PCQ_HOST_DEVICE static inline int32_t fp_high_mul(int32_t a, int32_t b)
 {
 	if (a == INT32_MIN && b == INT32_MIN)
 		return INT32_MAX;
@@ -28,7 +31,7 @@ static inline int32_t fp_high_mul(int32_t a, int32_t b)
 
 /* floor(x / 2^exponent), exponent 0..31: what an arithmetic x >> exponent
  * gives, without depending on how the compiler shifts negatives. */
-static inline int64_t fp_floor_div_pot(int32_t x, int exponent)
+PCQ_HOST_DEVICE static inline int64_t fp_floor_div_pot(int32_t x, int exponent)
 {
 	/* For x < 0, floor(x / 2^e) = ~(~x >> e): ~x = −x − 1 is non-negative,
 	 * so only non-negative values are shifted. */
@@ -40,7 +43,7 @@ static inline int64_t fp_floor_div_pot(int32_t x, int exponent)
  * remainder = x & mask, threshold = (mask >> 1) + (x < 0), result =
  * (x >> e) + (remainder > threshold); here x >> e is the floor and
  * x & mask = x − floor·2^e (the same bits in two's complement). */
-static inline int32_t fp_div_pot(int32_t x, int exponent)
+PCQ_HOST_DEVICE static inline int32_t fp_div_pot(int32_t x, int exponent)
 {
 	int64_t mask = (INT64_C(1) << exponent) - 1;
 	int64_t q = fp_floor_div_pot(x, exponent);
@@ -55,7 +58,7 @@ static inline int32_t fp_div_pot(int32_t x, int exponent)
  * int32 as gemmlowp's SaturatingRoundingMultiplyByPOT does (a wrapped
  * product would flip sign), then takes the high multiply by m0; a positive
  * shift divides the product by 2^shift with rounding. */
-static inline int32_t fp_requantize(int32_t acc, int32_t m0, int shift)
+PCQ_HOST_DEVICE static inline int32_t fp_requantize(int32_t acc, int32_t m0, int shift)
 {
 	int32_t x = acc;
 	if (shift < 0) {

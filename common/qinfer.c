@@ -30,7 +30,7 @@ static const float *f32_per_cluster(const struct pcqfile *f, const char *file,
 }
 
 int qinfer_init(struct qinfer *qi, const struct pcqfile *f, const char *file, int batch,
-		size_t n_images, int keep_inputs)
+		size_t n_images, int keep_inputs, const struct devops *device)
 {
 	memset(qi, 0, sizeof(*qi));
 	if (qmodel_load(&qi->q, f, file, batch))
@@ -39,6 +39,14 @@ int qinfer_init(struct qinfer *qi, const struct pcqfile *f, const char *file, in
 	qi->in_scale = f32_per_cluster(f, file, q->nodes[0].name, "scale", q->clusters);
 	qi->out_scale = qi->in_scale ? f32_per_cluster(f, file, q->nodes[q->n_nodes - 1].name,
 						      "out_scale", q->clusters) : NULL;
+	if (qi->out_scale && device) {
+		qi->dev = xmalloc(sizeof(*qi->dev));
+		if (qdevice_init(qi->dev, q, device)) {
+			free(qi->dev);
+			qi->dev = NULL;
+			qi->out_scale = NULL;
+		}
+	}
 	if (!qi->out_scale) {
 		qmodel_free(&qi->q);
 		return -1;
@@ -52,6 +60,9 @@ int qinfer_init(struct qinfer *qi, const struct pcqfile *f, const char *file, in
 
 void qinfer_free(struct qinfer *qi)
 {
+	if (qi->dev)
+		qdevice_free(qi->dev);
+	free(qi->dev);
 	qmodel_free(&qi->q);
 	free(qi->xq);
 	free(qi->outputs);
@@ -84,7 +95,8 @@ void qinfer_forward(void *ctx, const float *x, const size_t *idx, int n,
 	cluster_groups_expand(cl, n, groups, n_groups);
 	double t0 = progress_now();
 	quantize_input(qi->xq, x, n, q->c, q->h, q->w, qi->in_scale, q->input_zero, q->qmax, cl);
-	const uint8_t *out = qmodel_run(q, qi->xq, n, groups, n_groups);
+	const uint8_t *out = qi->dev ? qdevice_run(qi->dev, qi->xq, n, groups, n_groups)
+				     : qmodel_run(q, qi->xq, n, groups, n_groups);
 	qi->engine_seconds += progress_now() - t0;
 	const struct qnode *last = &q->nodes[q->n_nodes - 1];
 	size_t hw = (size_t)q->h * q->w;

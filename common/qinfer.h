@@ -10,6 +10,7 @@
 #define PCQ_QINFER_H
 
 #include "cluster_groups.h"
+#include "qdevice.h"
 #include "qmodel.h"
 
 #include <stddef.h>
@@ -22,13 +23,15 @@ struct qinfer {
 	uint8_t *xq;               /* (batch, H, W, C) */
 	uint8_t *outputs;          /* (n_images, classes) output integers */
 	uint8_t *inputs;           /* (n_images, C, H, W) quantized inputs, or NULL */
-	double engine_seconds;     /* input quantization and qmodel_run */
+	double engine_seconds;     /* input quantization and the engine */
+	struct qdevice *dev;       /* the engine on a device (qdevice.h), or NULL */
 };
 
 /* f must stay alive while qi is used. keep_inputs: also keep every image's
- * quantized input (for an independent check of the engine). */
+ * quantized input (for an independent check of the engine). device: where
+ * the engine runs (devops.h), NULL for the CPU's. */
 int qinfer_init(struct qinfer *qi, const struct pcqfile *f, const char *file, int batch,
-		size_t n_images, int keep_inputs);
+		size_t n_images, int keep_inputs, const struct devops *device);
 void qinfer_free(struct qinfer *qi);
 
 /* An eval_forward_fn (evaluate.h); ctx is the struct qinfer. */

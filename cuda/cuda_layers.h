@@ -94,6 +94,12 @@ int cuda_fakequant_forward(float *out, uint8_t *mask, const float *x, size_t n,
 			   const float *range, const float *batches, int bits);
 int cuda_fakequant_backward(float *dx, const float *dout, const uint8_t *mask, size_t n);
 
+/* The integer engine (qdevice.c, cuda/qengine.cu): out[e] = qk_at(n, a, b,
+ * cl, e) for e < count, one thread per byte; n by value. */
+struct qk_node;
+int cuda_qnode_run(const struct qk_node *n, uint8_t *out, const uint8_t *a, const uint8_t *b,
+		   const int32_t *cl, size_t count);
+
 /* softmax_xent.h: *loss the batch mean, *n_correct top-1 (either may be
  * NULL); dlogits may be NULL. labels on the device; row_loss a device
  * scratch of N doubles. */

@@ -44,9 +44,8 @@ static void usage(void)
 	       "  --json              print one JSON object (top1, top5 in percent, n, ...)\n"
 	       "  --predictions FILE  write per-image labels, predictions and scores\n"
 	       "                      (a predictions file, docs/FORMAT.md)\n"
-	       "  --device D          cpu (default), cuda or auto: where FP32 and fused\n"
-	       "                      models run (the GPU path is new, not yet verified\n"
-	       "                      on a GPU)\n"
+	       "  --device D          cpu (default), cuda or auto: where the model runs\n"
+	       "                      (the GPU path is new, not yet verified on a GPU)\n"
 	       "  --help, --version\n"
 	       "Environment: PCQ_CONV=auto|direct|off (FP32 and fused models' convolutions,\n"
 	       "docs/TRAINING.md), PCQ_ICONV=auto|off|one (the integer engine's).\n",
@@ -83,7 +82,7 @@ static int report(const struct report_info *info, const struct dataset *ds,
 static int infer_quantized(const struct pcqfile *f, const char *name, const char *digest,
 			   const char *data, enum split split, size_t limit, int batch,
 			   int threads, int json, const char *predictions, const char *kmeans,
-			   int keep_inputs, int argc, char **argv)
+			   int keep_inputs, const struct devops *device, int argc, char **argv)
 {
 	struct qinfer qi;
 	struct dataset ds = {0};
@@ -92,7 +91,7 @@ static int infer_quantized(const struct pcqfile *f, const char *name, const char
 	int rc = 1;
 	if (dataset_load(&ds, data, split, limit, threads) || check_data_fits_model(&ds, f, name))
 		goto out;
-	if (qinfer_init(&qi, f, name, batch, ds.n, keep_inputs))
+	if (qinfer_init(&qi, f, name, batch, ds.n, keep_inputs, device))
 		goto out;
 	if (norm_load(&norm, &f->attrs, name, ds.c))
 		goto free_qi;
@@ -199,14 +198,9 @@ int main(int argc, char **argv)
 	if (kmeans && f.kind == KIND_MODEL)
 		usage_error("--kmeans is for fused and quantized models; '%s' is a pre-trained "
 			    "model", name);
-	if (device && f.kind == KIND_QUANTIZED) {
-		error("--device %s: quantized models run on the CPU only yet; '%s' is a %s file",
-		      device_name, name, file_kind_name(f.kind));
-		goto out;
-	}
 	if (f.kind == KIND_QUANTIZED) {
 		rc = infer_quantized(&f, name, digest, data, split, limit, batch, threads, json,
-				     predictions, kmeans, save_input, argc, command);
+				     predictions, kmeans, save_input, device, argc, command);
 		goto out;
 	}
 	if (model_init(&m, &f, name, batch, 0) || norm_load(&norm, &f.attrs, name, m.input.c) ||

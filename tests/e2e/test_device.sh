@@ -5,7 +5,7 @@
 # carrying its velocities, fused models' per-cluster ranges. With
 # PCQ_CONV=off the CPU path convolves as the host device does, so every
 # run must give the CPU's numbers exactly: the same log lines and the same
-# tensor bytes.
+# tensor bytes; the integer engine the same output integers.
 . tests/e2e/lib.sh
 fm=fashion-mnist:/usr/share/datasets/fashion-mnist
 export SOURCE_DATE_EPOCH=1700000000 PCQ_CONV=off
@@ -54,16 +54,32 @@ pcq-train --arch alexnet-small $small --device host --log "$T/alex-host.log" \
 	-o "$T/alex-host.msgpack" 2>/dev/null
 same_run alex-cpu alex-host
 
-# pcq-infer: pre-trained, fused (simulated and float) models, same JSON.
+# AlexNetSmall fused at 8 bits (one cluster) and calibrated by a short
+# fine-tuning, then both architectures quantized.
+pcq-fuse "$T/alex-cpu.msgpack" --bit 8 -o "$T/alex-fused.msgpack"
+pcq-train "$T/alex-fused.msgpack" --data "$fm" --limit 300 --batch 50 --epochs 1 \
+	-o "$T/alex-tuned.msgpack" 2>/dev/null
+pcq-quantize "$T/alex-tuned.msgpack" -o "$T/alex-q.msgpack"
+pcq-quantize "$T/tuned-cpu.msgpack" -o "$T/q.msgpack"
+
+# pcq-infer: pre-trained, fused (simulated and float) and quantized models
+# (the integer engine: qdevice.c) give the same report and, for the
+# quantized ones, the same output integers.
 for args in "$T/cpu.msgpack" "$T/tuned-cpu.msgpack --kmeans $T/km.msgpack" \
-	"$T/tuned-cpu.msgpack --float"; do
+	"$T/tuned-cpu.msgpack --float" "$T/q.msgpack --kmeans $T/km.msgpack" \
+	"$T/alex-q.msgpack"; do
 	for d in cpu host; do
-		pcq-infer $args --data "$fm" --limit 500 --json --device $d |
-			sed 's/"seconds":[^,]*,//' >"$T/infer-$d.json"
+		pcq-infer $args --data "$fm" --limit 500 --json --device $d \
+			--predictions "$T/pred-$d.msgpack" |
+			sed 's/"seconds":[^,]*,//; s/"engine_seconds":[^,]*,//' >"$T/infer-$d.json"
+		pcq-info --json "$T/pred-$d.msgpack" | python3 -c '
+import json, sys
+print([(t["name"], t["sha256"]) for t in json.load(sys.stdin)["tensors"]])' >"$T/pred-$d.txt"
 	done
 	cmp -s "$T/infer-cpu.json" "$T/infer-host.json" || fail "pcq-infer $args: the device differs"
+	cmp -s "$T/pred-cpu.txt" "$T/pred-host.txt" ||
+		fail "pcq-infer $args: the device's predictions differ"
 done
-expect_error 1 "quantized models run on the CPU only yet" \
-	sh -c "pcq-quantize '$T/tuned-cpu.msgpack' -o '$T/q.msgpack' 2>/dev/null &&
-	       pcq-infer '$T/q.msgpack' --data '$fm' --limit 10 --kmeans '$T/km.msgpack' --device host"
-echo "device path = CPU path: pre-training, resume, PCQ fine-tuning, AlexNetSmall, inference"
+grep -q '"mode":"integer"' "$T/infer-host.json" || fail "the last run was not the integer engine"
+echo "device path = CPU path: pre-training, resume, PCQ fine-tuning, AlexNetSmall, inference" \
+	"(FP32, fused, integer)"

@@ -4,7 +4,8 @@
  * tests/reference/qref.py, an independent integer implementation. Every
  * output integer must match, on each convolution path: oneDNN's direct
  * convolution where it is usable, im2col with oneDNN's GEMM, im2col with
- * the exact fallback kernel. */
+ * the exact fallback kernel; and the device engine (qdevice.c: qkernels.h's
+ * definitions) on the host's devops, and on CUDA's when a GPU is usable. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,15 +13,18 @@
 #include <cmocka.h>
 
 #include "child.h"
+#include "devops.h"
 #include "fixture.h"
 #include "igemm.h"
 #include "kmeans.h"
+#include "qdevice.h"
 #include "qmodel.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static void check(const char *model, const char *expect)
+/* dev NULL: the CPU engine; else the device engine on dev. */
+static void check_on(const char *model, const char *expect, const struct devops *dev)
 {
 	struct pcqfile mf, ef;
 	char path[256];
@@ -48,20 +52,32 @@ static void check(const char *model, const char *expect)
 		for (int ch = 0; ch < c; ch++)
 			for (int p = 0; p < hw; p++)
 				in[((size_t)i * hw + p) * c + ch] = src[(order[i] * c + ch) * hw + p];
-	const uint8_t *out = qmodel_run(&q, in, n, groups, n_groups);
+	struct qdevice d;
+	if (dev)
+		assert_int_equal(qdevice_init(&d, &q, dev), 0);
+	const uint8_t *out = dev ? qdevice_run(&d, in, n, groups, n_groups)
+				 : qmodel_run(&q, in, n, groups, n_groups);
 	int mismatched = 0;
 	for (int i = 0; i < n; i++)
 		mismatched += memcmp(out + (size_t)i * q.classes,
 				     (const uint8_t *)want->data + order[i] * q.classes,
 				     (size_t)q.classes) != 0;
 	if (mismatched)
-		fail_msg("%s: %d of %d images differ from qref.py", model, mismatched, n);
+		fail_msg("%s%s%s: %d of %d images differ from qref.py", model, dev ? " on " : "",
+			 dev ? dev->name : "", mismatched, n);
+	if (dev)
+		qdevice_free(&d);
 	free(order);
 	free(groups);
 	free(in);
 	qmodel_free(&q);
 	pcqfile_free(&mf);
 	pcqfile_free(&ef);
+}
+
+static void check(const char *model, const char *expect)
+{
+	check_on(model, expect, NULL);
 }
 
 static void test_4bit_3_clusters(void **state)
@@ -74,6 +90,25 @@ static void test_8bit_1_cluster(void **state)
 {
 	(void)state;
 	check("int_resnet20_b8k1.msgpack", "int_resnet20_b8k1.expect.msgpack");
+}
+
+static void test_device_host(void **state)
+{
+	(void)state;
+	check_on("int_resnet20_b4k3.msgpack", "int_resnet20_b4k3.expect.msgpack", devops_host());
+	check_on("int_resnet20_b8k1.msgpack", "int_resnet20_b8k1.expect.msgpack", devops_host());
+}
+
+static void test_device_cuda(void **state)
+{
+	(void)state;
+	const struct devops *gpu = devops_cuda();
+	if (!gpu) {
+		print_message("no GPU: skipped\n");
+		skip();
+	}
+	check_on("int_resnet20_b4k3.msgpack", "int_resnet20_b4k3.expect.msgpack", gpu);
+	check_on("int_resnet20_b8k1.msgpack", "int_resnet20_b8k1.expect.msgpack", gpu);
 }
 
 /* Without oneDNN's direct convolution: im2col and the GEMM (oneDNN's, and
@@ -106,6 +141,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_4bit_3_clusters),
 		cmocka_unit_test(test_8bit_1_cluster),
 		cmocka_unit_test(test_other_paths),
+		cmocka_unit_test(test_device_host),
+		cmocka_unit_test(test_device_cuda),
 	};
 	return cmocka_run_group_tests(all, NULL, NULL);
 }

@@ -1,0 +1,140 @@
+/* The integer engine on a device; see qdevice.h. */
+#include "qdevice.h"
+
+#include "check.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void *dev_alloc(struct qdevice *d, size_t bytes)
+{
+	void *p = NULL;
+	if (d->ops->alloc(&p, bytes ? bytes : 1))
+		return NULL;
+	if (d->n_owned == d->cap_owned) {
+		d->cap_owned = d->cap_owned ? 2 * d->cap_owned : 64;
+		d->owned = xrealloc(d->owned, (size_t)d->cap_owned * sizeof(*d->owned));
+	}
+	d->owned[d->n_owned++] = p;
+	return p;
+}
+
+/* A device copy of host[count] (NULL stays NULL); *ok cleared on failure. */
+static const void *dev_copy(struct qdevice *d, const void *host, size_t bytes, int *ok)
+{
+	if (!host || !*ok)
+		return NULL;
+	void *p = dev_alloc(d, bytes);
+	if (!p || d->ops->upload(p, host, bytes))
+		*ok = 0;
+	return p;
+}
+
+/* The weights as the kernels read them: q_w − Z2 in (kout, kh, kw, ic),
+ * from qmodel_load's int8 storage, its zero point and its sparse rest. */
+static int16_t *exact_weights(const struct qnode *n)
+{
+	const size_t per = (size_t)n->kernel * n->kernel * n->ic;
+	int16_t *w = xmalloc((size_t)n->kout * per * sizeof(int16_t));
+	for (size_t i = 0; i < (size_t)n->kout * per; i++)
+		w[i] = (int16_t)(n->weight[i] - n->wzero);
+	for (int s = 0; s < n->n_sparse; s++)
+		w[(size_t)n->sparse[s].n * per + n->sparse[s].k] += (int16_t)n->sparse[s].r;
+	return w;
+}
+
+static int plan_node(struct qdevice *d, int j)
+{
+	const struct qmodel *q = d->q;
+	const struct qnode *n = &q->nodes[j];
+	struct qk_node *k = &d->nodes[j];
+	static const int ops[] = {
+		[QOP_CONV] = QK_WEIGHTED, [QOP_LINEAR] = QK_WEIGHTED, [QOP_ADD] = QK_ADD,
+		[QOP_MAXPOOL] = QK_MAXPOOL, [QOP_GLOBAL_AVGPOOL] = QK_GLOBAL_AVGPOOL,
+		[QOP_AVGPOOL_REQUANT] = QK_AVGPOOL_REQUANT, [QOP_FLATTEN] = QK_FLATTEN,
+	};
+	*k = (struct qk_node){.op = ops[n->op], .c = n->c, .h = n->h, .w = n->w, .ic = n->ic,
+			      .ih = n->ih, .iw = n->iw, .kernel = n->kernel, .stride = n->stride,
+			      .pad = n->pad, .relu = n->relu, .acc_shift = n->acc_shift,
+			      .qmax = q->qmax};
+	const size_t K = (size_t)q->clusters * sizeof(int32_t);
+	int ok = 1;
+	if (n->op == QOP_CONV || n->op == QOP_LINEAR) {
+		int16_t *w = exact_weights(n);
+		k->weight = dev_copy(d, w, (size_t)n->kout * n->kernel * n->kernel * n->ic *
+				     sizeof(int16_t), &ok);
+		free(w);
+		k->bias = dev_copy(d, n->bias, K * n->kout, &ok);
+	}
+	k->in_zero = dev_copy(d, n->in_zero, K, &ok);
+	k->out_zero = dev_copy(d, n->out_zero, K, &ok);
+	k->m0 = dev_copy(d, n->m0, K, &ok);
+	k->shift = dev_copy(d, n->shift, K, &ok);
+	k->b_zero = dev_copy(d, n->b_zero, K, &ok);
+	k->a_mult = dev_copy(d, n->a_mult, K, &ok);
+	k->b_mult = dev_copy(d, n->b_mult, K, &ok);
+	d->out[j] = ok ? dev_alloc(d, (size_t)q->batch * n->c * n->h * n->w) : NULL;
+	return d->out[j] ? 0 : -1;
+}
+
+int qdevice_init(struct qdevice *d, const struct qmodel *q, const struct devops *ops)
+{
+	*d = (struct qdevice){.ops = ops, .q = q};
+	d->nodes = xcalloc((size_t)q->n_nodes, sizeof(*d->nodes));
+	d->out = xcalloc((size_t)q->n_nodes, sizeof(*d->out));
+	d->result = xmalloc((size_t)q->batch * q->classes);
+	CHECK(q->nodes[0].op == QOP_QUANTIZE);
+	d->out[0] = dev_alloc(d, (size_t)q->batch * q->c * q->h * q->w);
+	d->cl = dev_alloc(d, (size_t)q->batch * sizeof(int32_t));
+	int rc = d->out[0] && d->cl ? 0 : -1;
+	for (int j = 1; j < q->n_nodes && rc == 0; j++)
+		rc = plan_node(d, j);
+	if (rc) {
+		qdevice_free(d);
+		return error("%s: cannot place the integer model in the device's memory",
+			     ops->name);
+	}
+	return 0;
+}
+
+void qdevice_free(struct qdevice *d)
+{
+	for (int i = 0; i < d->n_owned; i++)
+		d->ops->free(d->owned[i]);
+	free(d->owned);
+	free(d->nodes);
+	free(d->out);
+	free(d->result);
+	memset(d, 0, sizeof(*d));
+}
+
+static void must(int rc, const struct qdevice *d)
+{
+	if (rc)
+		die("%s: a device operation failed (the message above says which)", d->ops->name);
+}
+
+const uint8_t *qdevice_run(struct qdevice *d, const uint8_t *x, int n,
+			   const struct kmeans_group *groups, size_t n_groups)
+{
+	const struct qmodel *q = d->q;
+	CHECK(n >= 1 && n <= q->batch);
+	int cl[n];
+	int32_t cl32[n];
+	CHECK(cluster_groups_expand(cl, n, groups, n_groups) == n);
+	for (int i = 0; i < n; i++) {
+		CHECK(cl[i] >= 0 && cl[i] < q->clusters);
+		cl32[i] = cl[i];
+	}
+	must(d->ops->upload(d->out[0], x, (size_t)n * q->c * q->h * q->w) ||
+	     d->ops->upload(d->cl, cl32, (size_t)n * sizeof(int32_t)), d);
+	for (int j = 1; j < q->n_nodes; j++) {
+		const struct qnode *node = &q->nodes[j];
+		const struct qk_node *k = &d->nodes[j];
+		const uint8_t *b = node->op == QOP_ADD ? d->out[node->in[1]] : NULL;
+		must(d->ops->qnode_run(k, d->out[j], d->out[node->in[0]], b, d->cl,
+				       (size_t)n * k->c * k->h * k->w), d);
+	}
+	must(d->ops->download(d->result, d->out[q->n_nodes - 1], (size_t)n * q->classes), d);
+	return d->result;
+}
