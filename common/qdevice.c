@@ -30,16 +30,18 @@ static const void *dev_copy(struct qdevice *d, const void *host, size_t bytes, i
 	return p;
 }
 
-/* The weights as the kernels read them: q_w − Z2 in (kout, kh, kw, ic),
- * from qmodel_load's int8 storage, its zero point and its sparse rest. */
+/* The weights as the kernels read them: q_w − Z2 in (kh, kw, ic, kout),
+ * from qmodel_load's int8 storage (kout, kh, kw, ic), its zero point and
+ * its sparse rest. */
 static int16_t *exact_weights(const struct qnode *n)
 {
 	const size_t per = (size_t)n->kernel * n->kernel * n->ic;
 	int16_t *w = xmalloc((size_t)n->kout * per * sizeof(int16_t));
-	for (size_t i = 0; i < (size_t)n->kout * per; i++)
-		w[i] = (int16_t)(n->weight[i] - n->wzero);
+	for (int o = 0; o < n->kout; o++)
+		for (size_t t = 0; t < per; t++)
+			w[t * n->kout + o] = (int16_t)(n->weight[(size_t)o * per + t] - n->wzero);
 	for (int s = 0; s < n->n_sparse; s++)
-		w[(size_t)n->sparse[s].n * per + n->sparse[s].k] += (int16_t)n->sparse[s].r;
+		w[(size_t)n->sparse[s].k * n->kout + n->sparse[s].n] += (int16_t)n->sparse[s].r;
 	return w;
 }
 

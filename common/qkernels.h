@@ -21,7 +21,9 @@ struct qk_node {
 	int c, h, w;               /* output per image */
 	int ic, ih, iw;            /* input 0 per image */
 	int kernel, stride, pad, relu, acc_shift, qmax;
-	const int16_t *weight;     /* weighted: (c, kernel, kernel, ic), q_w − Z2 */
+	const int16_t *weight;     /* weighted: (kernel, kernel, ic, c), q_w − Z2: the
+				    * threads of neighbouring output channels read
+				    * neighbouring weights */
 	const int32_t *bias;       /* weighted: (K, c) */
 	const int32_t *in_zero, *out_zero, *m0, *shift;   /* (K) each, where used */
 	const int32_t *b_zero, *a_mult, *b_mult;           /* add: (K) each */
@@ -48,7 +50,7 @@ PCQ_HOST_DEVICE static inline uint8_t qk_weighted_at(const struct qk_node *n, co
 	const size_t i = pix / ((size_t)n->w * n->h);
 	const int cluster = cl[i];
 	const int32_t z1 = n->in_zero[cluster];
-	const int16_t *w = n->weight + (size_t)k * n->kernel * n->kernel * n->ic;
+	const int16_t *w = n->weight + k;
 	const uint8_t *xi = x + i * n->ih * n->iw * n->ic;
 	uint32_t acc = 0;
 	for (int ky = 0; ky < n->kernel; ky++) {
@@ -60,9 +62,9 @@ PCQ_HOST_DEVICE static inline uint8_t qk_weighted_at(const struct qk_node *n, co
 			if (ix < 0 || ix >= n->iw)
 				continue;
 			const uint8_t *p = xi + ((size_t)iy * n->iw + ix) * n->ic;
-			const int16_t *q = w + (ky * n->kernel + kx) * n->ic;
+			const int16_t *q = w + (size_t)(ky * n->kernel + kx) * n->ic * n->c;
 			for (int ch = 0; ch < n->ic; ch++)
-				acc += (uint32_t)((p[ch] - z1) * q[ch]);
+				acc += (uint32_t)((p[ch] - z1) * q[(size_t)ch * n->c]);
 		}
 	}
 	const uint32_t v = (acc << n->acc_shift) + (uint32_t)n->bias[(size_t)cluster * n->c + k];
