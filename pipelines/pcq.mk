@@ -16,6 +16,8 @@
 #   PRE_EPOCHS [100]  PRE_LR [0.01]  PRE_BATCH [128]  PRE_STEP [30]  (SPEC §5)
 #   FT_EPOCHS [1]  FT_LR [1e-4]  FT_BATCH [32, 8 for QAT]  (the reference README)
 #   PARTITIONS [4]  RESULTS [results]
+#   DEVICE [cpu]  where pcq-train and pcq-infer run: cpu, cuda or auto (a GPU
+#                 when one is usable); results do not name it
 # Outputs: $(RESULTS)/<data>/<arch>-s<seed>[-n<limit>]/...: pre-e<E>-lr<LR>.msgpack,
 # fp32.json, kmeans-k<K>-p<P>.msgpack, and per chain a folder
 # {pcq-b<BIT>-k<K>|qat-b<BIT>}-ft<E>-lr<LR>-bs<B>/ with fused.msgpack,
@@ -37,6 +39,7 @@ FT_BATCH ?=
 PARTITIONS ?= 4
 RESULTS ?= results
 INFER_BATCH ?= 128
+DEVICE ?= cpu
 
 # The data set's name: its kind, or the last part of a folder's path.
 data_kind = $(firstword $(subst :, ,$(DATA)))
@@ -57,11 +60,12 @@ $(RESULTS)/%/pre-e$(PRE_EPOCHS)-lr$(PRE_LR)-bs$(PRE_BATCH).msgpack: | $(BINS)
 	@mkdir -p $(@D)
 	bin/pcq-train --arch $(ARCH) --data $(DATA) $(limit_arg) --epochs $(PRE_EPOCHS) \
 		--lr $(PRE_LR) --batch $(PRE_BATCH) --lr-step $(PRE_STEP) --seed $(SEED) \
-		--log $(@:.msgpack=.jsonl) -o $@
+		--device $(DEVICE) --log $(@:.msgpack=.jsonl) -o $@
 
 $(RUN)/fp32.json: $(PRE) | $(BINS)
 	@mkdir -p $(@D)
-	bin/pcq-infer $< --data $(DATA) $(limit_arg) --batch $(INFER_BATCH) --json $(json_out)
+	bin/pcq-infer $< --data $(DATA) $(limit_arg) --batch $(INFER_BATCH) --device $(DEVICE) \
+		--json $(json_out)
 
 # k-means sees the images normalised as the pre-trained model sees them.
 define kmeans_rule
@@ -81,13 +85,13 @@ $(call chain_dir,$(1),$(2))/fused.msgpack: $$(PRE) $(if $(filter-out 1,$(2)),$(c
 $(call chain_dir,$(1),$(2))/ft.msgpack: $(call chain_dir,$(1),$(2))/fused.msgpack $(if $(filter-out 1,$(2)),$(call kmeans_of,$(2))) | $$(BINS)
 	bin/pcq-train $$< --data $$(DATA) $$(limit_arg) $(if $(filter-out 1,$(2)),--kmeans $(call kmeans_of,$(2))) \
 		--epochs $$(FT_EPOCHS) --lr $$(FT_LR) --batch $(call ft_batch,$(2)) --seed $$(SEED) \
-		--log $$(@D)/ft.jsonl -o $$@
+		--device $$(DEVICE) --log $$(@D)/ft.jsonl -o $$@
 $(call chain_dir,$(1),$(2))/int.msgpack: $(call chain_dir,$(1),$(2))/ft.msgpack | $$(BINS)
 	bin/pcq-quantize $$< -o $$@
 $(call chain_dir,$(1),$(2))/sim.json: $(call chain_dir,$(1),$(2))/ft.msgpack | $$(BINS)
-	bin/pcq-infer $$< --data $$(DATA) $$(limit_arg) --batch $$(INFER_BATCH) $(if $(filter-out 1,$(2)),--kmeans $(call kmeans_of,$(2))) --json $$(json_out)
+	bin/pcq-infer $$< --data $$(DATA) $$(limit_arg) --batch $$(INFER_BATCH) --device $$(DEVICE) $(if $(filter-out 1,$(2)),--kmeans $(call kmeans_of,$(2))) --json $$(json_out)
 $(call chain_dir,$(1),$(2))/int.json: $(call chain_dir,$(1),$(2))/int.msgpack | $$(BINS)
-	bin/pcq-infer $$< --data $$(DATA) $$(limit_arg) --batch $$(INFER_BATCH) $(if $(filter-out 1,$(2)),--kmeans $(call kmeans_of,$(2))) --json $$(json_out)
+	bin/pcq-infer $$< --data $$(DATA) $$(limit_arg) --batch $$(INFER_BATCH) --device $$(DEVICE) $(if $(filter-out 1,$(2)),--kmeans $(call kmeans_of,$(2))) --json $$(json_out)
 endef
 
 # The chains a run asks for: CHAINS is a list of BITS:K (default: this BIT and K).
