@@ -10,7 +10,7 @@
 #   1. the GPU's name; every GPU test;
 #   2. training, batch 128, 20 timed batches: pcq-train --device cuda and
 #      PyTorch (bench/torch_train_cuda.py: TF32 and strict FP32), ResNet20
-#      and AlexNetSmall, images/s;
+#      and AlexNetSmall, images/s; then ResNet20's time per layer (--profile);
 #   3. a CIFAR-10-sized ResNet20 epoch on the GPU (50,000 synthetic 3x32x32
 #      images with crops and flips, and 10,000 test images, made there with
 #      numpy), its seconds;
@@ -65,6 +65,9 @@ run)
 		echo "== PyTorch, $arch"
 		python3 bench/torch_train_cuda.py "$arch" 128 22 2 || true
 	done
+	echo "== pcq-train --device cuda --profile, resnet20 (each layer's time, synchronised)"
+	"$dir/pcq-train" --device cuda --arch resnet20 --data "$data" --epochs 1 --batch 128 \
+		--no-augment --profile -o "$dir/profiled.msgpack" 2>&1 | grep -v '^epoch' || rc=1
 	echo "== a CIFAR-10-sized ResNet20 epoch on the GPU (50,000 synthetic images)"
 	big=$data   # without numpy there, inference runs on the pack's 128 images
 	if python3 bench/make_synthetic.py "$dir/data/big.msgpack" 3 32 32 50000 10000 10; then

@@ -22,6 +22,8 @@ struct devops {
 	int (*download)(void *host, const void *src, size_t bytes);
 	int (*copy)(void *dst, const void *src, size_t bytes);
 	int (*zero)(void *p, size_t bytes);
+	/* waits until every operation issued so far is done (--profile) */
+	int (*sync)(void);
 
 	/* relu.h, add.h (forward), sgd.h */
 	int (*relu_forward)(float *out, const float *in, size_t n);

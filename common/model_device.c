@@ -10,6 +10,7 @@
 #include "check.h"
 #include "dropout.h"
 #include "fakequant.h"
+#include "progress.h"
 #include "weight_fq.h"
 
 #include <stdlib.h>
@@ -317,13 +318,25 @@ static int forward_node(struct model *m, int j, int batch, int training, struct 
 	return -1;
 }
 
+/* --profile: the time once the device has finished what was issued (its
+ * operations are asynchronous, so a node's time is from sync to sync). */
+static double synced_now(const struct model_device *d)
+{
+	must(d->ops->sync(), d);
+	return progress_now();
+}
+
 const float *model_device_forward(struct model *m, const float *x, int n, int training,
 				  struct rng *rng)
 {
 	struct model_device *d = m->dev;
 	must(d->ops->upload(d->x, x, (size_t)n * act_numel(&m->input) * sizeof(float)), d);
-	for (int j = 0; j < m->n_nodes; j++)
+	for (int j = 0; j < m->n_nodes; j++) {
+		double t0 = m->profile ? synced_now(d) : 0;
 		must(forward_node(m, j, n, training, rng), d);
+		if (m->profile)
+			m->profile[2 * j] += synced_now(d) - t0;
+	}
 	must(d->ops->download(d->logits, d->nodes[m->n_nodes - 1].out,
 			      (size_t)n * m->classes * sizeof(float)), d);
 	return d->logits;
@@ -400,7 +413,10 @@ void model_device_backward(struct model *m, const float *dlogits, int n)
 				via_scratch[i] = 1;
 			}
 		}
+		double t0 = m->profile ? synced_now(d) : 0;
 		must(backward_node(m, j, n, dx), d);
+		if (m->profile)
+			m->profile[2 * j + 1] += synced_now(d) - t0;
 		for (int i = 0; i < node->n_inputs; i++) {
 			int src = node->inputs[i];
 			if (src < 0)

@@ -27,6 +27,8 @@ int cuda_upload(void *d_dst, const void *src, size_t bytes);
 int cuda_download(void *dst, const void *d_src, size_t bytes);
 int cuda_copy(void *d_dst, const void *d_src, size_t bytes);
 int cuda_zero(void *d_p, size_t bytes);
+/* waits for every kernel and copy issued so far */
+int cuda_sync(void);
 
 /* gemm.h's gemm() on device memory (cuBLAS, FP32: no TF32) */
 int cuda_sgemm_rm(int trans_a, int trans_b, int m, int n, int k, float alpha,

@@ -94,6 +94,12 @@ int cuda_zero(void *d_p, size_t bytes)
 	return 0;
 }
 
+int cuda_sync(void)
+{
+	CUDA_CHECK(cudaDeviceSynchronize());
+	return 0;
+}
+
 int cuda_upload(void *d_dst, const void *src, size_t bytes)
 {
 	CUDA_CHECK(cudaMemcpy(d_dst, src, bytes, cudaMemcpyHostToDevice));
