@@ -3,6 +3,7 @@
 
 #include "batch.h"
 #include "check.h"
+#include "prefetch.h"
 #include "softmax_xent.h"
 
 #include <stdlib.h>
@@ -51,8 +52,31 @@ static size_t runs_of(struct kmeans_group *g, const int32_t *ids, const size_t *
 	return count;
 }
 
+/* Test batch b (of `order`) into slot b's buffers. */
+struct eval_source {
+	const struct dataset *ds;
+	const struct norm *norm;
+	const size_t *order;
+	int batch;
+	float *x[2];
+	int32_t *labels[2];
+};
+
+static int eval_batch_size(const struct eval_source *s, size_t b)
+{
+	size_t left = s->ds->n - b * (size_t)s->batch;
+	return (int)(left < (size_t)s->batch ? left : (size_t)s->batch);
+}
+
+static void fill_eval_batch(void *ctx, int slot, size_t b)
+{
+	const struct eval_source *s = ctx;
+	batch_fill(s->x[slot], s->labels[slot], s->ds, s->order + b * (size_t)s->batch,
+		   eval_batch_size(s, b), s->norm, 0, 0);
+}
+
 void evaluate_with(struct eval_result *r, const struct dataset *ds, const struct norm *norm,
-		   const struct kmeans *km, int batch, int classes, int keep_scores,
+		   const struct kmeans *km, int batch, int classes, int keep_scores, int ahead,
 		   eval_forward_fn forward, void *ctx)
 {
 	memset(r, 0, sizeof(*r));
@@ -66,9 +90,7 @@ void evaluate_with(struct eval_result *r, const struct dataset *ds, const struct
 	if (keep_scores)
 		r->scores = xmalloc((ds->n ? ds->n : 1) * classes * sizeof(float));
 	size_t sample = (size_t)ds->c * ds->h * ds->w;
-	float *x = xmalloc((size_t)batch * sample * sizeof(float));
 	float *logits = xmalloc((size_t)batch * classes * sizeof(float));
-	int32_t *labels = xmalloc((size_t)batch * sizeof(int32_t));
 	size_t *order = xmalloc((ds->n ? ds->n : 1) * sizeof(size_t));
 	struct kmeans_group *groups = xmalloc((size_t)batch * sizeof(*groups));
 	for (size_t i = 0; i < ds->n; i++)
@@ -82,10 +104,30 @@ void evaluate_with(struct eval_result *r, const struct dataset *ds, const struct
 	}
 	double loss_sum = 0;
 
-	for (size_t start = 0; start < ds->n; start += (size_t)batch) {
-		int n = (int)(ds->n - start < (size_t)batch ? ds->n - start : (size_t)batch);
-		const size_t *idx = order + start;
-		batch_fill(x, labels, ds, idx, n, norm, 0, 0);
+	struct eval_source src = {.ds = ds, .norm = norm, .order = order, .batch = batch};
+	for (int s = 0; s <= ahead; s++) {
+		src.x[s] = xmalloc((size_t)batch * sample * sizeof(float));
+		src.labels[s] = xmalloc((size_t)batch * sizeof(int32_t));
+	}
+	struct prefetch pf;
+	const size_t batches = (ds->n + (size_t)batch - 1) / (size_t)batch;
+	if (ahead) {
+		prefetch_init(&pf, fill_eval_batch, &src);
+		if (batches)
+			prefetch_request(&pf, 0, 0);
+	}
+	for (size_t b = 0; b < batches; b++) {
+		const int n = eval_batch_size(&src, b), slot = ahead ? (int)(b & 1) : 0;
+		const size_t *idx = order + b * (size_t)batch;
+		if (ahead) {
+			prefetch_wait(&pf);
+			if (b + 1 < batches)
+				prefetch_request(&pf, slot ^ 1, b + 1);
+		} else {
+			fill_eval_batch(&src, slot, b);
+		}
+		const float *x = src.x[slot];
+		const int32_t *labels = src.labels[slot];
 		size_t n_groups = km ? runs_of(groups, r->cluster, idx, n) : 0;
 		forward(ctx, x, idx, n, km ? groups : NULL, n_groups, logits);
 		struct softmax_xent_shape xs = {.N = n, .classes = classes};
@@ -109,9 +151,13 @@ void evaluate_with(struct eval_result *r, const struct dataset *ds, const struct
 		}
 	}
 	r->loss = ds->n ? loss_sum / (double)ds->n : 0;
-	free(x);
+	if (ahead)
+		prefetch_free(&pf);
+	for (int s = 0; s <= ahead; s++) {
+		free(src.x[s]);
+		free(src.labels[s]);
+	}
 	free(logits);
-	free(labels);
 	free(order);
 	free(groups);
 }
@@ -131,7 +177,8 @@ static void model_forward_fn(void *ctx, const float *x, const size_t *idx, int n
 void evaluate(struct eval_result *r, struct model *m, const struct dataset *ds,
 	      const struct norm *norm, const struct kmeans *km, int keep_scores)
 {
-	evaluate_with(r, ds, norm, km, m->batch, m->classes, keep_scores, model_forward_fn, m);
+	evaluate_with(r, ds, norm, km, m->batch, m->classes, keep_scores, m->dev != NULL,
+		      model_forward_fn, m);
 }
 
 void eval_result_free(struct eval_result *r)

@@ -34,12 +34,14 @@ void evaluate(struct eval_result *r, struct model *m, const struct dataset *ds,
 
 /* The driver behind evaluate, for any engine: forward gets a batch of n
  * normalised images x (n, C, H, W), their indices in ds, their cluster
- * runs (NULL without k-means), and writes the class scores (n, classes). */
+ * runs (NULL without k-means), and writes the class scores (n, classes).
+ * ahead: fill the next batch on a second thread while forward runs (for
+ * engines on a device, prefetch.h). */
 typedef void (*eval_forward_fn)(void *ctx, const float *x, const size_t *idx, int n,
 				const struct kmeans_group *groups, size_t n_groups,
 				float *scores);
 void evaluate_with(struct eval_result *r, const struct dataset *ds, const struct norm *norm,
-		   const struct kmeans *km, int batch, int classes, int keep_scores,
+		   const struct kmeans *km, int batch, int classes, int keep_scores, int ahead,
 		   eval_forward_fn forward, void *ctx);
 
 /* The cluster of every image of ds (n), from its normalised pixels. */
