@@ -25,6 +25,7 @@ void report_text(FILE *fp, const struct report_info *info, const struct dataset 
 {
 	fprintf(fp, "model   %s (%s)\n", info->model, info->mode);
 	fprintf(fp, "data    %s, %s split, %zu images\n", info->data, split_name(ds->split), r->n);
+	fprintf(fp, "device  %s\n", info->device);
 	fprintf(fp, "top-1   %.2f%%  (%zu/%zu)\n", pct(r->top1, r->n), r->top1, r->n);
 	fprintf(fp, "top-5   %.2f%%  (%zu/%zu)\n", pct(r->top5, r->n), r->top5, r->n);
 	fprintf(fp, "loss    %.4f\n", r->loss);
@@ -64,8 +65,8 @@ void report_json(FILE *fp, const struct report_info *info, const struct dataset 
 {
 	fputs("{\"model\":", fp);
 	json_string(fp, info->model);
-	fprintf(fp, ",\"model_sha256\":\"%s\",\"mode\":\"%s\",\"data\":", info->model_sha256,
-		info->mode);
+	fprintf(fp, ",\"model_sha256\":\"%s\",\"mode\":\"%s\",\"device\":\"%s\",\"data\":",
+		info->model_sha256, info->mode, info->device);
 	json_string(fp, info->data);
 	fprintf(fp, ",\"split\":\"%s\",\"n\":%zu,\"top1\":", split_name(ds->split), r->n);
 	json_number(fp, pct(r->top1, r->n));

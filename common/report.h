@@ -15,6 +15,7 @@ struct report_info {
 	const char *model_sha256;
 	const char *data;        /* KIND:PATH */
 	const char *mode;        /* "fp32", ... */
+	const char *device;      /* where the model ran: "cpu", "cuda", ... */
 	double seconds;          /* wall time of the evaluation */
 	double engine_seconds;   /* integer models: time in the integer engine, or 0 */
 	const uint8_t *outputs;  /* integer models: (n, classes) output integers, or NULL */

@@ -107,7 +107,8 @@ static int infer_quantized(const struct pcqfile *f, const char *name, const char
 	evaluate_with(&r, &ds, &norm, km.k ? &km : NULL, batch, qi.q.classes,
 		      predictions != NULL, qi.dev != NULL, qinfer_forward, &qi);
 	struct report_info info = {.model = name, .model_sha256 = digest, .data = data,
-				   .mode = "integer", .seconds = progress_now() - t0,
+				   .mode = "integer", .device = device ? device->name : "cpu",
+				   .seconds = progress_now() - t0,
 				   .engine_seconds = qi.engine_seconds,
 				   .outputs = qi.outputs, .inputs = qi.inputs};
 	rc = report(&info, &ds, &r, json, predictions, argc, argv);
@@ -232,7 +233,8 @@ int main(int argc, char **argv)
 	const char *mode = f.kind == KIND_MODEL ? "fp32" : float_only ? "fused-float" :
 			   "simulated";
 	struct report_info info = {.model = name, .model_sha256 = digest, .data = data,
-				   .mode = mode, .seconds = progress_now() - t0};
+				   .mode = mode, .device = device ? device->name : "cpu",
+				   .seconds = progress_now() - t0};
 	rc = report(&info, &ds, &r, json, predictions, argc, command);
 	eval_result_free(&r);
 out:

@@ -71,7 +71,8 @@ for args in "$T/cpu.msgpack" "$T/tuned-cpu.msgpack --kmeans $T/km.msgpack" \
 	for d in cpu host; do
 		pcq-infer $args --data "$fm" --limit 500 --json --device $d \
 			--predictions "$T/pred-$d.msgpack" |
-			sed 's/"seconds":[^,]*,//; s/"engine_seconds":[^,]*,//' >"$T/infer-$d.json"
+			sed 's/"seconds":[^,]*,//; s/"engine_seconds":[^,]*,//; s/"device":"[a-z]*",//' \
+			>"$T/infer-$d.json"
 		pcq-info --json "$T/pred-$d.msgpack" | python3 -c '
 import json, sys
 print([(t["name"], t["sha256"]) for t in json.load(sys.stdin)["tensors"]])' >"$T/pred-$d.txt"
@@ -80,6 +81,9 @@ print([(t["name"], t["sha256"]) for t in json.load(sys.stdin)["tensors"]])' >"$T
 	cmp -s "$T/pred-cpu.txt" "$T/pred-host.txt" ||
 		fail "pcq-infer $args: the device's predictions differ"
 done
-grep -q '"mode":"integer"' "$T/infer-host.json" || fail "the last run was not the integer engine"
+pcq-infer "$T/q.msgpack" --kmeans "$T/km.msgpack" --data "$fm" --limit 10 --device host \
+	--json >"$T/last.json"
+[ "$(json "$T/last.json" "j['mode'] + ' ' + j['device']")" = "integer host" ] ||
+	fail "the report does not say the integer engine ran on the host device"
 echo "device path = CPU path: pre-training, resume, PCQ fine-tuning, AlexNetSmall, inference" \
 	"(FP32, fused, integer)"
