@@ -3,6 +3,7 @@
 
 #include "batch.h"
 #include "check.h"
+#include "devops.h"
 #include "evaluate.h"
 #include "model.h"
 #include "prefetch.h"
@@ -161,7 +162,7 @@ static void cluster_batch_free(struct cluster_batch *cb)
 
 static void log_epoch(const char *path, int epoch, double loss, double train_top1,
 		      const struct eval_result *e, double lr, double secs, double data_secs,
-		      double ips)
+		      double ips, const char *device)
 {
 	FILE *fp = fopen(path, "a");
 	if (!fp) {
@@ -170,9 +171,9 @@ static void log_epoch(const char *path, int epoch, double loss, double train_top
 	}
 	fprintf(fp, "{\"epoch\":%d,\"loss\":%.6f,\"train_top1\":%.4f,\"test_loss\":%.6f,"
 		"\"test_top1\":%.4f,\"test_top5\":%.4f,\"lr\":%.8g,\"seconds\":%.3f,"
-		"\"data_seconds\":%.3f,\"images_per_second\":%.1f}\n", epoch, loss, train_top1,
-		e->loss, 100.0 * e->top1 / (double)(e->n ? e->n : 1),
-		100.0 * e->top5 / (double)(e->n ? e->n : 1), lr, secs, data_secs, ips);
+		"\"data_seconds\":%.3f,\"images_per_second\":%.1f,\"device\":\"%s\"}\n", epoch,
+		loss, train_top1, e->loss, 100.0 * e->top1 / (double)(e->n ? e->n : 1),
+		100.0 * e->top5 / (double)(e->n ? e->n : 1), lr, secs, data_secs, ips, device);
 	if (fclose(fp) != 0)
 		warn("'%s': write failed: the epoch may not be logged", path);
 }
@@ -316,7 +317,7 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 			       seen / secs);
 		if (o->log)
 			log_epoch(o->log, epoch + 1, loss_sum / seen, 100.0 * correct / seen, &e,
-				  lr, secs, data_secs, seen / secs);
+				  lr, secs, data_secs, seen / secs, o->device ? o->device->name : "cpu");
 		eval_result_free(&e);
 		int is_best = top1 > best;
 		if (is_best)
