@@ -57,8 +57,12 @@ same_run alex-cpu alex-host
 # AlexNetSmall fused at 8 bits (one cluster) and calibrated by a short
 # fine-tuning, then both architectures quantized.
 pcq-fuse "$T/alex-cpu.msgpack" --bit 8 -o "$T/alex-fused.msgpack"
-pcq-train "$T/alex-fused.msgpack" --data "$fm" --limit 300 --batch 50 --epochs 1 \
+alex_tune="--data $fm --limit 300 --batch 50 --epochs 1"
+pcq-train "$T/alex-fused.msgpack" $alex_tune --log "$T/alex-tuned.log" \
 	-o "$T/alex-tuned.msgpack" 2>/dev/null
+pcq-train "$T/alex-fused.msgpack" $alex_tune --device host --log "$T/alex-tuned-host.log" \
+	-o "$T/alex-tuned-host.msgpack" 2>/dev/null
+same_run alex-tuned alex-tuned-host   # one cluster: QAT
 pcq-quantize "$T/alex-tuned.msgpack" -o "$T/alex-q.msgpack"
 pcq-quantize "$T/tuned-cpu.msgpack" -o "$T/q.msgpack"
 
