@@ -1,7 +1,10 @@
 /* Normalised, optionally augmented batches; see batch.h. */
 #include "batch.h"
 
+#include "check.h"
 #include "rng.h"
+
+#include <stdlib.h>
 
 void batch_fill(float *x, int32_t *labels, const struct dataset *ds,
 		const size_t *idx, int n, const struct norm *norm, int augment,
@@ -47,4 +50,23 @@ void batch_fill(float *x, int32_t *labels, const struct dataset *ds,
 				}
 			}
 	}
+}
+
+void batch_slots_init(struct batch_slots *s, int count, int batch, size_t sample)
+{
+	CHECK(count == 1 || count == 2);
+	*s = (struct batch_slots){.count = count};
+	for (int i = 0; i < count; i++) {
+		s->x[i] = xmalloc((size_t)batch * sample * sizeof(float));
+		s->labels[i] = xmalloc((size_t)batch * sizeof(int32_t));
+	}
+}
+
+void batch_slots_free(struct batch_slots *s)
+{
+	for (int i = 0; i < s->count; i++) {
+		free(s->x[i]);
+		free(s->labels[i]);
+	}
+	*s = (struct batch_slots){0};
 }

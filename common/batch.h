@@ -10,6 +10,7 @@
 #include "dataset.h"
 #include "normalize.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define BATCH_CROP_PAD 4
@@ -19,5 +20,22 @@
 void batch_fill(float *x, int32_t *labels, const struct dataset *ds,
 		const size_t *idx, int n, const struct norm *norm, int augment,
 		uint64_t augment_seed);
+
+/* Batch b's size when n images go in batches of `batch`. */
+static inline int batch_size_of(size_t n, int batch, size_t b)
+{
+	size_t left = n - b * (size_t)batch;
+	return (int)(left < (size_t)batch ? left : (size_t)batch);
+}
+
+/* Buffers for `count` (1 or 2) batches of images and labels: with two, one
+ * is filled on another thread (prefetch.h) while the other is used. */
+struct batch_slots {
+	int count;
+	float *x[2];
+	int32_t *labels[2];
+};
+void batch_slots_init(struct batch_slots *s, int count, int batch, size_t sample);
+void batch_slots_free(struct batch_slots *s);
 
 #endif

@@ -52,27 +52,20 @@ static size_t runs_of(struct kmeans_group *g, const int32_t *ids, const size_t *
 	return count;
 }
 
-/* Test batch b (of `order`) into slot b's buffers. */
+/* Test batch b of `order` into a slot. */
 struct eval_source {
 	const struct dataset *ds;
 	const struct norm *norm;
 	const size_t *order;
 	int batch;
-	float *x[2];
-	int32_t *labels[2];
+	struct batch_slots slots;
 };
-
-static int eval_batch_size(const struct eval_source *s, size_t b)
-{
-	size_t left = s->ds->n - b * (size_t)s->batch;
-	return (int)(left < (size_t)s->batch ? left : (size_t)s->batch);
-}
 
 static void fill_eval_batch(void *ctx, int slot, size_t b)
 {
 	const struct eval_source *s = ctx;
-	batch_fill(s->x[slot], s->labels[slot], s->ds, s->order + b * (size_t)s->batch,
-		   eval_batch_size(s, b), s->norm, 0, 0);
+	batch_fill(s->slots.x[slot], s->slots.labels[slot], s->ds, s->order + b * (size_t)s->batch,
+		   batch_size_of(s->ds->n, s->batch, b), s->norm, 0, 0);
 }
 
 void evaluate_with(struct eval_result *r, const struct dataset *ds, const struct norm *norm,
@@ -105,10 +98,7 @@ void evaluate_with(struct eval_result *r, const struct dataset *ds, const struct
 	double loss_sum = 0;
 
 	struct eval_source src = {.ds = ds, .norm = norm, .order = order, .batch = batch};
-	for (int s = 0; s <= ahead; s++) {
-		src.x[s] = xmalloc((size_t)batch * sample * sizeof(float));
-		src.labels[s] = xmalloc((size_t)batch * sizeof(int32_t));
-	}
+	batch_slots_init(&src.slots, 1 + (ahead != 0), batch, sample);
 	struct prefetch pf;
 	const size_t batches = (ds->n + (size_t)batch - 1) / (size_t)batch;
 	if (ahead) {
@@ -117,7 +107,7 @@ void evaluate_with(struct eval_result *r, const struct dataset *ds, const struct
 			prefetch_request(&pf, 0, 0);
 	}
 	for (size_t b = 0; b < batches; b++) {
-		const int n = eval_batch_size(&src, b), slot = ahead ? (int)(b & 1) : 0;
+		const int n = batch_size_of(ds->n, batch, b), slot = ahead ? (int)(b & 1) : 0;
 		const size_t *idx = order + b * (size_t)batch;
 		if (ahead) {
 			prefetch_wait(&pf);
@@ -126,8 +116,8 @@ void evaluate_with(struct eval_result *r, const struct dataset *ds, const struct
 		} else {
 			fill_eval_batch(&src, slot, b);
 		}
-		const float *x = src.x[slot];
-		const int32_t *labels = src.labels[slot];
+		const float *x = src.slots.x[slot];
+		const int32_t *labels = src.slots.labels[slot];
 		size_t n_groups = km ? runs_of(groups, r->cluster, idx, n) : 0;
 		forward(ctx, x, idx, n, km ? groups : NULL, n_groups, logits);
 		struct softmax_xent_shape xs = {.N = n, .classes = classes};
@@ -153,10 +143,7 @@ void evaluate_with(struct eval_result *r, const struct dataset *ds, const struct
 	r->loss = ds->n ? loss_sum / (double)ds->n : 0;
 	if (ahead)
 		prefetch_free(&pf);
-	for (int s = 0; s <= ahead; s++) {
-		free(src.x[s]);
-		free(src.labels[s]);
-	}
+	batch_slots_free(&src.slots);
 	free(logits);
 	free(order);
 	free(groups);

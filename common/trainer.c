@@ -178,30 +178,22 @@ static void log_epoch(const char *path, int epoch, double loss, double train_top
 		warn("'%s': write failed: the epoch may not be logged", path);
 }
 
-/* What fills a training batch: batch b of an epoch's order into slot b's
- * buffers (two, so that one can fill while the other trains). */
+/* What fills a training batch: batch b of an epoch's order into a slot. */
 struct batch_source {
 	const struct dataset *train;
 	const struct norm *norm;
 	const struct train_options *o;
 	const size_t *order;
 	int epoch;
-	float *x[2];
-	int32_t *labels[2];
+	struct batch_slots slots;
 };
-
-static int batch_size(const struct batch_source *s, size_t b)
-{
-	size_t left = s->train->n - b * (size_t)s->o->batch;
-	return (int)(left < (size_t)s->o->batch ? left : (size_t)s->o->batch);
-}
 
 static void fill_batch(void *ctx, int slot, size_t b)
 {
 	const struct batch_source *s = ctx;
 	const struct train_options *o = s->o;
-	batch_fill(s->x[slot], s->labels[slot], s->train, s->order + b * o->batch,
-		   batch_size(s, b), s->norm, o->augment,
+	batch_fill(s->slots.x[slot], s->slots.labels[slot], s->train, s->order + b * o->batch,
+		   batch_size_of(s->train->n, o->batch, b), s->norm, o->augment,
 		   mix(o->seed, mix((uint64_t)s->epoch, b)));
 }
 
@@ -232,10 +224,7 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 	/* On a device the next batch is prepared while the device works. */
 	const int ahead = o->device != NULL;
 	struct batch_source src = {.train = train, .norm = norm, .o = o, .order = order};
-	for (int s = 0; s <= ahead; s++) {
-		src.x[s] = xmalloc((size_t)o->batch * sample * sizeof(float));
-		src.labels[s] = xmalloc((size_t)o->batch * sizeof(int32_t));
-	}
+	batch_slots_init(&src.slots, 1 + ahead, o->batch, sample);
 	struct prefetch pf;
 	if (ahead)
 		prefetch_init(&pf, fill_batch, &src);
@@ -268,7 +257,7 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 		if (ahead && batches)
 			prefetch_request(&pf, 0, 0);
 		for (size_t b = 0; b < batches; b++) {
-			const int n = batch_size(&src, b), slot = ahead ? (int)(b & 1) : 0;
+			const int n = batch_size_of(train->n, o->batch, b), slot = ahead ? (int)(b & 1) : 0;
 			double td = progress_now();
 			if (ahead) {
 				prefetch_wait(&pf);
@@ -278,8 +267,8 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 				fill_batch(&src, slot, b);
 			}
 			data_secs += progress_now() - td;   /* time the training waited */
-			const float *x = src.x[slot];
-			int32_t *labels = src.labels[slot];
+			const float *x = src.slots.x[slot];
+			int32_t *labels = src.slots.labels[slot];
 			const float *in = cluster_batch_regroup(&cb, &m, x, labels, n);
 			const float *logits = model_forward(&m, in, n, 1, &drop);
 			struct softmax_xent_shape xs = {.N = n, .classes = m.classes};
@@ -338,10 +327,7 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 	}
 	if (ahead)
 		prefetch_free(&pf);
-	for (int s = 0; s <= ahead; s++) {
-		free(src.x[s]);
-		free(src.labels[s]);
-	}
+	batch_slots_free(&src.slots);
 	free(dlogits);
 	free(order);
 	cluster_batch_free(&cb);
