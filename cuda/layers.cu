@@ -1,5 +1,6 @@
 // FP32 layer kernels (cuda_layers.h). Written for clarity and the CPU's
 // rounding first; none of them is tuned yet.
+#include "bn_parts.h"
 #include "cuda_check.h"
 #include "cuda_layers.h"
 
@@ -8,7 +9,8 @@
 
 namespace {
 
-// Batch norm reduces one channel per block: a power of two for the tree.
+// Batch norm reduces one part of a channel per block: a power of two for
+// the tree.
 const int BN_THREADS = 256;
 
 __global__ void relu_forward_k(float *out, const float *in, size_t n)
@@ -77,25 +79,22 @@ __device__ void block_sum2(double *a, double *b)
 	__syncthreads();
 }
 
-// One block per channel c: element (n, c, i) of (N, C, HW).
-__device__ size_t at(int n, int c, int i, int C, int HW)
-{
-	return ((size_t)n * C + c) * HW + i;
-}
+// Batch norm in three steps (bn_parts.h): block (p, c) sums part p of
+// channel c into bn_partial; one thread per channel adds its parts in order
+// and finishes (bn_coef); then one thread per element applies.
+__device__ double bn_partial[2 * BN_MAX_CHANNELS * BN_PARTS_MAX];
+__device__ float bn_coef[3 * BN_MAX_CHANNELS];
 
-__global__ void bn_train_k(float *out, float *mean, float *invstd, const float *in,
-			   const float *gamma, const float *beta, float *running_mean,
-			   float *running_var, int N, int C, int HW, float eps, float momentum)
+__global__ void bn_sums_k(const float *in, int N, int C, int HW, int parts)
 {
 	__shared__ double s1[BN_THREADS], s2[BN_THREADS];
-	__shared__ float alpha_shift[2];
-	const int c = blockIdx.x;
-	const size_t M = (size_t)N * HW;
-	// shifted by the channel's first value, as batchnorm2d.c
-	const double k = in[at(0, c, 0, C, HW)];
+	const int c = blockIdx.y, p = blockIdx.x;
+	size_t j0, j1;
+	bn_part_range((size_t)N * HW, parts, p, &j0, &j1);
+	const double k = in[bn_at(0, c, C, HW)];
 	double a = 0, b = 0;
-	for (size_t j = threadIdx.x; j < M; j += blockDim.x) {
-		double d = (double)in[at((int)(j / HW), c, (int)(j % HW), C, HW)] - k;
+	for (size_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
+		double d = (double)in[bn_at(j, c, C, HW)] - k;
 		a += d;
 		b += d * d;
 	}
@@ -103,25 +102,36 @@ __global__ void bn_train_k(float *out, float *mean, float *invstd, const float *
 	s2[threadIdx.x] = b;
 	block_sum2(s1, s2);
 	if (threadIdx.x == 0) {
-		double dm = s1[0] / (double)M;
-		double var = s2[0] / (double)M - dm * dm;
-		if (var < 0)
-			var = 0;
-		double mu = k + dm, m = momentum;
-		mean[c] = (float)mu;
-		invstd[c] = (float)(1.0 / sqrt(var + eps));
-		running_mean[c] = (float)((1 - m) * running_mean[c] + m * mu);
-		running_var[c] = (float)((1 - m) * running_var[c] + m * var * M / (M - 1));
-		float alpha = __fmul_rn(gamma[c], invstd[c]);
-		alpha_shift[0] = alpha;
-		alpha_shift[1] = __fsub_rn(beta[c], __fmul_rn(mean[c], alpha));
+		bn_partial[((size_t)c * parts + p) * 2] = s1[0];
+		bn_partial[((size_t)c * parts + p) * 2 + 1] = s2[0];
 	}
-	__syncthreads();
-	const float alpha = alpha_shift[0], shift = alpha_shift[1];
-	for (size_t j = threadIdx.x; j < M; j += blockDim.x) {
-		size_t e = at((int)(j / HW), c, (int)(j % HW), C, HW);
-		out[e] = __fadd_rn(__fmul_rn(in[e], alpha), shift);
+}
+
+__global__ void bn_train_finish_k(float *mean, float *invstd, const float *in,
+				  const float *gamma, const float *beta, float *running_mean,
+				  float *running_var, int N, int C, int HW, float eps,
+				  float momentum, int parts)
+{
+	const int c = blockIdx.x * blockDim.x + threadIdx.x;
+	if (c >= C)
+		return;
+	double s1 = 0, s2 = 0;
+	for (int p = 0; p < parts; p++) {
+		s1 += bn_partial[((size_t)c * parts + p) * 2];
+		s2 += bn_partial[((size_t)c * parts + p) * 2 + 1];
 	}
+	bn_train_finish(s1, s2, in[bn_at(0, c, C, HW)], (size_t)N * HW, gamma[c], beta[c], eps,
+			momentum, &mean[c], &invstd[c], &running_mean[c], &running_var[c],
+			&bn_coef[2 * c], &bn_coef[2 * c + 1]);
+}
+
+__global__ void bn_apply_k(float *out, const float *in, int C, int HW, size_t n)
+{
+	size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+	if (e >= n)
+		return;
+	const int c = (int)(e / HW % C);
+	out[e] = in[e] * bn_coef[2 * c] + bn_coef[2 * c + 1];
 }
 
 __global__ void bn_eval_k(float *out, const float *in, const float *gamma, const float *beta,
@@ -137,37 +147,53 @@ __global__ void bn_eval_k(float *out, const float *in, const float *gamma, const
 	out[e] = __fadd_rn(__fmul_rn(in[e], alpha), shift);
 }
 
-__global__ void bn_backward_k(float *din, float *dgamma, float *dbeta, const float *mean,
-			      const float *invstd, const float *dout, const float *in,
-			      const float *gamma, int N, int C, int HW)
+__global__ void bn_grad_sums_k(const float *dout, const float *in, const float *mean, int N,
+			       int C, int HW, int parts)
 {
 	__shared__ double s1[BN_THREADS], s2[BN_THREADS];
-	const int c = blockIdx.x;
-	const size_t M = (size_t)N * HW;
+	const int c = blockIdx.y, p = blockIdx.x;
+	size_t j0, j1;
+	bn_part_range((size_t)N * HW, parts, p, &j0, &j1);
 	const float mu = mean[c];
 	double sum_dy = 0, dotp = 0;
-	for (size_t j = threadIdx.x; j < M; j += blockDim.x) {
-		size_t e = at((int)(j / HW), c, (int)(j % HW), C, HW);
+	for (size_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
+		const size_t e = bn_at(j, c, C, HW);
 		sum_dy += dout[e];
-		dotp += (double)__fsub_rn(in[e], mu) * dout[e];
+		dotp += (double)(in[e] - mu) * dout[e];
 	}
 	s1[threadIdx.x] = sum_dy;
 	s2[threadIdx.x] = dotp;
 	block_sum2(s1, s2);
-	sum_dy = s1[0];
-	dotp = s2[0];
 	if (threadIdx.x == 0) {
-		dgamma[c] = __fadd_rn(dgamma[c], (float)(dotp * invstd[c]));
-		dbeta[c] = __fadd_rn(dbeta[c], (float)sum_dy);
+		bn_partial[((size_t)c * parts + p) * 2] = s1[0];
+		bn_partial[((size_t)c * parts + p) * 2 + 1] = s2[0];
 	}
-	const float k = (float)(dotp * invstd[c] * invstd[c] / (double)M);
-	const float grad_mean = (float)(sum_dy / (double)M);
-	const float w = __fmul_rn(gamma[c], invstd[c]);
-	for (size_t j = threadIdx.x; j < M; j += blockDim.x) {
-		size_t e = at((int)(j / HW), c, (int)(j % HW), C, HW);
-		float t = __fsub_rn(__fsub_rn(dout[e], grad_mean), __fmul_rn(__fsub_rn(in[e], mu), k));
-		din[e] = __fmul_rn(t, w);
+}
+
+__global__ void bn_backward_finish_k(float *dgamma, float *dbeta, const float *invstd,
+				     const float *gamma, int N, int C, int HW, int parts)
+{
+	const int c = blockIdx.x * blockDim.x + threadIdx.x;
+	if (c >= C)
+		return;
+	double sum_dy = 0, dotp = 0;
+	for (int p = 0; p < parts; p++) {
+		sum_dy += bn_partial[((size_t)c * parts + p) * 2];
+		dotp += bn_partial[((size_t)c * parts + p) * 2 + 1];
 	}
+	bn_backward_finish(sum_dy, dotp, (size_t)N * HW, invstd[c], gamma[c], &dgamma[c],
+			   &dbeta[c], &bn_coef[3 * c], &bn_coef[3 * c + 1], &bn_coef[3 * c + 2]);
+}
+
+__global__ void bn_backward_apply_k(float *din, const float *dout, const float *in,
+				    const float *mean, int C, int HW, size_t n)
+{
+	size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+	if (e >= n)
+		return;
+	const int c = (int)(e / HW % C);
+	din[e] = ((dout[e] - bn_coef[3 * c + 1]) - (in[e] - mean[c]) * bn_coef[3 * c]) *
+		 bn_coef[3 * c + 2];
 }
 
 // One thread per output: PyTorch's `v > max || isnan(v)` over the window
@@ -307,13 +333,30 @@ int cuda_sgd_step(float *w, float *v, const float *g, float lr, float momentum,
 	return cuda_launched();
 }
 
+// The partial-sum table holds BN_MAX_CHANNELS channels.
+static int bn_channels_fit(int C)
+{
+	if (C <= BN_MAX_CHANNELS)
+		return 1;
+	fprintf(stderr, "cuda: batch norm of %d channels: at most %d on the GPU\n", C,
+		BN_MAX_CHANNELS);
+	return 0;
+}
+
 int cuda_batchnorm2d_forward_train(float *out, float *mean, float *invstd, const float *in,
 				   const float *gamma, const float *beta, float *running_mean,
 				   float *running_var, int N, int C, int HW, float eps,
 				   float momentum)
 {
-	bn_train_k<<<C, BN_THREADS>>>(out, mean, invstd, in, gamma, beta, running_mean,
-				      running_var, N, C, HW, eps, momentum);
+	if (!bn_channels_fit(C))
+		return -1;
+	const int parts = bn_parts((size_t)N * HW);
+	const size_t n = (size_t)N * C * HW;
+	bn_sums_k<<<dim3(parts, C), BN_THREADS>>>(in, N, C, HW, parts);
+	bn_train_finish_k<<<cuda_blocks((size_t)C), CUDA_THREADS>>>(
+		mean, invstd, in, gamma, beta, running_mean, running_var, N, C, HW, eps, momentum,
+		parts);
+	bn_apply_k<<<cuda_blocks(n), CUDA_THREADS>>>(out, in, C, HW, n);
 	return cuda_launched();
 }
 
@@ -330,8 +373,14 @@ int cuda_batchnorm2d_backward(float *din, float *dgamma, float *dbeta, const flo
 			      const float *invstd, const float *dout, const float *in,
 			      const float *gamma, int N, int C, int HW)
 {
-	bn_backward_k<<<C, BN_THREADS>>>(din, dgamma, dbeta, mean, invstd, dout, in, gamma, N,
-					 C, HW);
+	if (!bn_channels_fit(C))
+		return -1;
+	const int parts = bn_parts((size_t)N * HW);
+	const size_t n = (size_t)N * C * HW;
+	bn_grad_sums_k<<<dim3(parts, C), BN_THREADS>>>(dout, in, mean, N, C, HW, parts);
+	bn_backward_finish_k<<<cuda_blocks((size_t)C), CUDA_THREADS>>>(dgamma, dbeta, invstd,
+									 gamma, N, C, HW, parts);
+	bn_backward_apply_k<<<cuda_blocks(n), CUDA_THREADS>>>(din, dout, in, mean, C, HW, n);
 	return cuda_launched();
 }
 
