@@ -41,6 +41,23 @@ PCQ_HOST_DEVICE static inline size_t bn_at(size_t j, int c, int C, int HW)
 	return (j / HW * C + c) * HW + j % HW;
 }
 
+/* Where part p of channel c keeps its two sums in the partial-sum table. */
+PCQ_HOST_DEVICE static inline size_t bn_partial_at(int c, int p, int parts)
+{
+	return ((size_t)c * parts + p) * 2;
+}
+
+/* Channel c's two sums: its parts' sums added in order. */
+PCQ_HOST_DEVICE static inline void bn_total(const double *partial, int c, int parts, double *s1,
+					    double *s2)
+{
+	*s1 = *s2 = 0;
+	for (int p = 0; p < parts; p++) {
+		*s1 += partial[bn_partial_at(c, p, parts)];
+		*s2 += partial[bn_partial_at(c, p, parts) + 1];
+	}
+}
+
 /* The training forward's finish for one channel from s1 = Σ (x − k) and
  * s2 = Σ (x − k)², k the channel's first value (a shift against
  * cancellation, as batchnorm2d.c): the saved mean and 1/√(var + eps), the

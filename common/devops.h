@@ -1,9 +1,9 @@
 /* What a device must provide to run a model's FP32 training and inference
- * (model_device.c) and integer inference (qdevice.c): memory and the layer kernels, on its own pointers,
- * with the definitions of the CPU functions named beside each. Two
- * implementations: CUDA's (devops_cuda.c over cuda/, issue 8) and the
- * host's (devops_host.c: the CPU functions on host memory), with which the
- * device runner itself is tested on any machine. Every call returns 0, or
+ * (model_device.c) and integer inference (qdevice.c): memory and the layer
+ * kernels, on its own pointers, with the definitions of the CPU functions
+ * named beside each. Two implementations: CUDA's (devops_cuda.c over
+ * cuda/, issue 8) and the host's (devops_host.c: the CPU functions on host
+ * memory), with which the device runners are tested on any machine. Every call returns 0, or
  * -1 after an error message. Tensors are in the plain (N, C, H, W) layout. */
 #ifndef PCQ_DEVOPS_H
 #define PCQ_DEVOPS_H

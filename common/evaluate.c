@@ -100,22 +100,11 @@ void evaluate_with(struct eval_result *r, const struct dataset *ds, const struct
 	struct eval_source src = {.ds = ds, .norm = norm, .order = order, .batch = batch};
 	batch_slots_init(&src.slots, 1 + (ahead != 0), batch, sample);
 	struct prefetch pf;
+	prefetch_init(&pf, fill_eval_batch, &src, ahead);
 	const size_t batches = (ds->n + (size_t)batch - 1) / (size_t)batch;
-	if (ahead) {
-		prefetch_init(&pf, fill_eval_batch, &src);
-		if (batches)
-			prefetch_request(&pf, 0, 0);
-	}
 	for (size_t b = 0; b < batches; b++) {
-		const int n = batch_size_of(ds->n, batch, b), slot = ahead ? (int)(b & 1) : 0;
+		const int n = batch_size_of(ds->n, batch, b), slot = prefetch_next(&pf, b, batches);
 		const size_t *idx = order + b * (size_t)batch;
-		if (ahead) {
-			prefetch_wait(&pf);
-			if (b + 1 < batches)
-				prefetch_request(&pf, slot ^ 1, b + 1);
-		} else {
-			fill_eval_batch(&src, slot, b);
-		}
 		const float *x = src.slots.x[slot];
 		const int32_t *labels = src.slots.labels[slot];
 		size_t n_groups = km ? runs_of(groups, r->cluster, idx, n) : 0;
@@ -141,8 +130,7 @@ void evaluate_with(struct eval_result *r, const struct dataset *ds, const struct
 		}
 	}
 	r->loss = ds->n ? loss_sum / (double)ds->n : 0;
-	if (ahead)
-		prefetch_free(&pf);
+	prefetch_free(&pf);
 	batch_slots_free(&src.slots);
 	free(logits);
 	free(order);

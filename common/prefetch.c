@@ -24,16 +24,32 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-void prefetch_init(struct prefetch *p, prefetch_fn *fn, void *ctx)
+void prefetch_init(struct prefetch *p, prefetch_fn *fn, void *ctx, int threaded)
 {
-	*p = (struct prefetch){.fn = fn, .ctx = ctx};
+	*p = (struct prefetch){.fn = fn, .ctx = ctx, .threaded = threaded};
 	if (pthread_mutex_init(&p->mu, NULL) || pthread_cond_init(&p->cv, NULL) ||
-	    pthread_create(&p->thread, NULL, worker, p))
+	    (threaded && pthread_create(&p->thread, NULL, worker, p)))
 		die("cannot start the batch preparation thread");
+}
+
+int prefetch_next(struct prefetch *p, size_t b, size_t count)
+{
+	if (!p->threaded) {
+		p->fn(p->ctx, 0, b);
+		return 0;
+	}
+	const int slot = (int)(b & 1);
+	if (b == 0)
+		prefetch_request(p, 0, 0);
+	prefetch_wait(p);
+	if (b + 1 < count)
+		prefetch_request(p, slot ^ 1, b + 1);
+	return slot;
 }
 
 void prefetch_request(struct prefetch *p, int slot, size_t job)
 {
+	CHECK(p->threaded);
 	pthread_mutex_lock(&p->mu);
 	CHECK(!p->pending);
 	p->slot = slot;
@@ -58,7 +74,8 @@ void prefetch_free(struct prefetch *p)
 	p->stop = 1;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
-	pthread_join(p->thread, NULL);
+	if (p->threaded)
+		pthread_join(p->thread, NULL);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 }

@@ -21,11 +21,17 @@ struct prefetch {
 	pthread_cond_t cv;
 	int slot;
 	size_t job;
+	int threaded;  /* 0: no worker; prefetch_next does each job itself */
 	int pending;   /* a request the worker has not finished */
 	int stop;
 };
 
-void prefetch_init(struct prefetch *p, prefetch_fn *fn, void *ctx);
+/* threaded 0 makes prefetch_next do the work in the caller's thread. */
+void prefetch_init(struct prefetch *p, prefetch_fn *fn, void *ctx, int threaded);
+/* Job b of `count` jobs taken in order b = 0, 1, ...: returns the slot
+ * that holds it, done. Threaded, job b + 1 is already started in the other
+ * slot when it returns; otherwise job b ran here, in slot 0. */
+int prefetch_next(struct prefetch *p, size_t b, size_t count);
 /* The worker starts fn(ctx, slot, job); at most one request at a time. */
 void prefetch_request(struct prefetch *p, int slot, size_t job);
 /* Waits until the last request is done (at once when there is none). */

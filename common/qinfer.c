@@ -39,15 +39,14 @@ int qinfer_init(struct qinfer *qi, const struct pcqfile *f, const char *file, in
 	qi->in_scale = f32_per_cluster(f, file, q->nodes[0].name, "scale", q->clusters);
 	qi->out_scale = qi->in_scale ? f32_per_cluster(f, file, q->nodes[q->n_nodes - 1].name,
 						      "out_scale", q->clusters) : NULL;
-	if (qi->out_scale && device) {
+	int ok = qi->out_scale != NULL;
+	if (ok && device) {
 		qi->dev = xmalloc(sizeof(*qi->dev));
-		if (qdevice_init(qi->dev, q, device)) {
-			free(qi->dev);
-			qi->dev = NULL;
-			qi->out_scale = NULL;
-		}
+		ok = qdevice_init(qi->dev, q, device) == 0;
 	}
-	if (!qi->out_scale) {
+	if (!ok) {
+		free(qi->dev);
+		qi->dev = NULL;
 		qmodel_free(&qi->q);
 		return -1;
 	}

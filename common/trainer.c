@@ -226,8 +226,7 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 	struct batch_source src = {.train = train, .norm = norm, .o = o, .order = order};
 	batch_slots_init(&src.slots, 1 + ahead, o->batch, sample);
 	struct prefetch pf;
-	if (ahead)
-		prefetch_init(&pf, fill_batch, &src);
+	prefetch_init(&pf, fill_batch, &src, ahead);
 	struct cluster_batch cb;
 	cluster_batch_init(&cb, o->km, o->batch, sample);
 	size_t batches = (train->n + (size_t)o->batch - 1) / (size_t)o->batch;
@@ -254,18 +253,10 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 		double t0 = progress_now(), data_secs = 0, loss_sum = 0;
 		size_t correct = 0, seen = 0;
 		src.epoch = epoch;
-		if (ahead && batches)
-			prefetch_request(&pf, 0, 0);
 		for (size_t b = 0; b < batches; b++) {
-			const int n = batch_size_of(train->n, o->batch, b), slot = ahead ? (int)(b & 1) : 0;
+			const int n = batch_size_of(train->n, o->batch, b);
 			double td = progress_now();
-			if (ahead) {
-				prefetch_wait(&pf);
-				if (b + 1 < batches)
-					prefetch_request(&pf, slot ^ 1, b + 1);
-			} else {
-				fill_batch(&src, slot, b);
-			}
+			const int slot = prefetch_next(&pf, b, batches);
 			data_secs += progress_now() - td;   /* time the training waited */
 			const float *x = src.slots.x[slot];
 			int32_t *labels = src.slots.labels[slot];
@@ -293,8 +284,7 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 			progress_batch(&pr, epoch + 1, o->epochs, b + 1, batches, loss_sum / seen,
 				       100.0 * correct / seen, seen, progress_now() - t0);
 		}
-		if (ahead)
-			prefetch_wait(&pf);   /* a NaN loss leaves one in flight */
+		prefetch_wait(&pf);   /* a NaN loss leaves one in flight */
 		if (rc)
 			break;
 		double secs = progress_now() - t0;
@@ -325,8 +315,7 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 		if (strcmp(o->out, "-") == 0)
 			rc = save_checkpoint(f, &m, o->out, (int)done, best);
 	}
-	if (ahead)
-		prefetch_free(&pf);
+	prefetch_free(&pf);
 	batch_slots_free(&src.slots);
 	free(dlogits);
 	free(order);

@@ -102,8 +102,8 @@ __global__ void bn_sums_k(const float *in, int N, int C, int HW, int parts)
 	s2[threadIdx.x] = b;
 	block_sum2(s1, s2);
 	if (threadIdx.x == 0) {
-		bn_partial[((size_t)c * parts + p) * 2] = s1[0];
-		bn_partial[((size_t)c * parts + p) * 2 + 1] = s2[0];
+		bn_partial[bn_partial_at(c, p, parts)] = s1[0];
+		bn_partial[bn_partial_at(c, p, parts) + 1] = s2[0];
 	}
 }
 
@@ -115,11 +115,8 @@ __global__ void bn_train_finish_k(float *mean, float *invstd, const float *in,
 	const int c = blockIdx.x * blockDim.x + threadIdx.x;
 	if (c >= C)
 		return;
-	double s1 = 0, s2 = 0;
-	for (int p = 0; p < parts; p++) {
-		s1 += bn_partial[((size_t)c * parts + p) * 2];
-		s2 += bn_partial[((size_t)c * parts + p) * 2 + 1];
-	}
+	double s1, s2;
+	bn_total(bn_partial, c, parts, &s1, &s2);
 	bn_train_finish(s1, s2, in[bn_at(0, c, C, HW)], (size_t)N * HW, gamma[c], beta[c], eps,
 			momentum, &mean[c], &invstd[c], &running_mean[c], &running_var[c],
 			&bn_coef[2 * c], &bn_coef[2 * c + 1]);
@@ -165,8 +162,8 @@ __global__ void bn_grad_sums_k(const float *dout, const float *in, const float *
 	s2[threadIdx.x] = dotp;
 	block_sum2(s1, s2);
 	if (threadIdx.x == 0) {
-		bn_partial[((size_t)c * parts + p) * 2] = s1[0];
-		bn_partial[((size_t)c * parts + p) * 2 + 1] = s2[0];
+		bn_partial[bn_partial_at(c, p, parts)] = s1[0];
+		bn_partial[bn_partial_at(c, p, parts) + 1] = s2[0];
 	}
 }
 
@@ -176,11 +173,8 @@ __global__ void bn_backward_finish_k(float *dgamma, float *dbeta, const float *i
 	const int c = blockIdx.x * blockDim.x + threadIdx.x;
 	if (c >= C)
 		return;
-	double sum_dy = 0, dotp = 0;
-	for (int p = 0; p < parts; p++) {
-		sum_dy += bn_partial[((size_t)c * parts + p) * 2];
-		dotp += bn_partial[((size_t)c * parts + p) * 2 + 1];
-	}
+	double sum_dy, dotp;
+	bn_total(bn_partial, c, parts, &sum_dy, &dotp);
 	bn_backward_finish(sum_dy, dotp, (size_t)N * HW, invstd[c], gamma[c], &dgamma[c],
 			   &dbeta[c], &bn_coef[3 * c], &bn_coef[3 * c + 1], &bn_coef[3 * c + 2]);
 }

@@ -33,16 +33,13 @@ static void train(float *out, float *mean, float *invstd, const float *in, const
 			const double k = in[bn_at(0, c, C, HW)];
 			for (size_t j = j0; j < j1; j++) {
 				double d = (double)in[bn_at(j, c, C, HW)] - k;
-				partial[(size_t)(c * parts + p) * 2] += d;
-				partial[(size_t)(c * parts + p) * 2 + 1] += d * d;
+				partial[bn_partial_at(c, p, parts)] += d;
+				partial[bn_partial_at(c, p, parts) + 1] += d * d;
 			}
 		}
 	for (int c = 0; c < C; c++) {
-		double s1 = 0, s2 = 0;
-		for (int p = 0; p < parts; p++) {
-			s1 += partial[(size_t)(c * parts + p) * 2];
-			s2 += partial[(size_t)(c * parts + p) * 2 + 1];
-		}
+		double s1, s2;
+		bn_total(partial, c, parts, &s1, &s2);
 		bn_train_finish(s1, s2, in[bn_at(0, c, C, HW)], M, gamma[c], beta[c],
 				BATCHNORM2D_EPS, BATCHNORM2D_MOMENTUM, &mean[c], &invstd[c], &rm[c],
 				&rv[c], &coef[2 * c], &coef[2 * c + 1]);
@@ -69,17 +66,14 @@ static void backward(float *din, float *dgamma, float *dbeta, const float *mean,
 			bn_part_range(M, parts, p, &j0, &j1);
 			for (size_t j = j0; j < j1; j++) {
 				const size_t e = bn_at(j, c, C, HW);
-				partial[(size_t)(c * parts + p) * 2] += dout[e];
-				partial[(size_t)(c * parts + p) * 2 + 1] +=
+				partial[bn_partial_at(c, p, parts)] += dout[e];
+				partial[bn_partial_at(c, p, parts) + 1] +=
 					(double)(in[e] - mean[c]) * dout[e];
 			}
 		}
 	for (int c = 0; c < C; c++) {
-		double sum_dy = 0, dotp = 0;
-		for (int p = 0; p < parts; p++) {
-			sum_dy += partial[(size_t)(c * parts + p) * 2];
-			dotp += partial[(size_t)(c * parts + p) * 2 + 1];
-		}
+		double sum_dy, dotp;
+		bn_total(partial, c, parts, &sum_dy, &dotp);
 		bn_backward_finish(sum_dy, dotp, M, invstd[c], gamma[c], &dgamma[c], &dbeta[c],
 				   &coef[3 * c], &coef[3 * c + 1], &coef[3 * c + 2]);
 	}

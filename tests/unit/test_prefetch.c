@@ -42,7 +42,7 @@ static void test_double_buffering(void **state)
 	static struct log l;
 	memset(&l, 0, sizeof(l));
 	struct prefetch p;
-	prefetch_init(&p, work, &l);
+	prefetch_init(&p, work, &l, 1);
 	prefetch_request(&p, 0, 0);
 	for (size_t b = 0; b < JOBS; b++) {
 		const int slot = (int)(b & 1);
@@ -65,10 +65,10 @@ static void test_shutdown(void **state)
 	static struct log l;
 	memset(&l, 0, sizeof(l));
 	struct prefetch p;
-	prefetch_init(&p, work, &l);
+	prefetch_init(&p, work, &l, 1);
 	prefetch_wait(&p);   /* nothing pending: returns at once */
 	prefetch_free(&p);
-	prefetch_init(&p, work, &l);
+	prefetch_init(&p, work, &l, 1);
 	prefetch_request(&p, 1, 500);   /* a slow one, still running at free */
 	prefetch_free(&p);
 	assert_int_equal(l.runs[500], 1);
