@@ -8,7 +8,7 @@
 #                                (status 1 if a test fails or the GPU's
 #                                results differ from the CPU's):
 #   1. the GPU's name; every GPU test;
-#   2. training, batch 128, 20 timed batches: pcq-train --device cuda and
+#   2. training, batch 128, 20 timed batches: pcq-train --device $DEVICE and
 #      PyTorch (bench/torch_train_cuda.py: TF32 and strict FP32), ResNet20
 #      and AlexNetSmall, images/s; then ResNet20's time per layer (--profile);
 #   3. a CIFAR-10-sized ResNet20 epoch on the GPU (50,000 synthetic 3x32x32
@@ -18,8 +18,15 @@
 #   5. pcq-infer of the FP32, fused and quantized models on 10,000 images,
 #      GPU and CPU: the same top-1 (FP32 and fused: within float rounding;
 #      integer: the same output integers), and the seconds of each.
+#   DEVICE=host PYTHON=/usr/bin/python3 BIG="2000 1000" sh bench/gpu_check.sh run
+#                                the same steps here, on the host device (devops_host)
+#                                and smaller sets, without PyTorch: a check of the
+#                                script before it spends GPU time
 set -eu
 cd "$(dirname "$0")/.."
+DEVICE=${DEVICE:-cuda}
+PYTHON=${PYTHON:-python3}
+BIG=${BIG:-50000 10000}
 pack=build/gpu-pack.tar.xz
 tests="build/cuda/tests/cuda/test_backend build/cuda/tests/cuda/test_layers
 build/cuda/tests/unit/test_model_device build/cuda/tests/unit/test_qengine"
@@ -56,23 +63,24 @@ run)
 		"$dir/$(basename "$t")" || rc=1
 	done
 	for arch in resnet20 alexnet-small; do
-		echo "== pcq-train --device cuda, $arch"
-		"$dir/pcq-train" --device cuda --arch "$arch" --data "$data" --epochs 1 --batch 128 \
+		echo "== pcq-train --device $DEVICE, $arch"
+		"$dir/pcq-train" --device $DEVICE --arch "$arch" --data "$data" --epochs 1 --batch 128 \
 			--no-augment --log "$dir/$arch.json" -o "$dir/$arch.msgpack" \
 			>"$dir/train.log" 2>&1 || rc=1
 		tail -n 2 "$dir/train.log"
 		tail -n 1 "$dir/$arch.json" 2>/dev/null || true
 		echo "== PyTorch, $arch"
-		python3 bench/torch_train_cuda.py "$arch" 128 22 2 || true
+		[ "$DEVICE" != cuda ] || python3 bench/torch_train_cuda.py "$arch" 128 22 2 || true
 	done
-	echo "== pcq-train --device cuda --profile, resnet20 (each layer's time, synchronised)"
-	"$dir/pcq-train" --device cuda --arch resnet20 --data "$data" --epochs 1 --batch 128 \
+	echo "== pcq-train --device $DEVICE --profile, resnet20 (each layer's time, synchronised)"
+	"$dir/pcq-train" --device $DEVICE --arch resnet20 --data "$data" --epochs 1 --batch 128 \
 		--no-augment --profile -o "$dir/profiled.msgpack" 2>&1 | grep -v '^epoch' || rc=1
 	echo "== a CIFAR-10-sized ResNet20 epoch on the GPU (50,000 synthetic images)"
 	big=$data   # without numpy there, inference runs on the pack's 128 images
-	if python3 bench/make_synthetic.py "$dir/data/big.msgpack" 3 32 32 50000 10000 10; then
+	# shellcheck disable=SC2086 # BIG is two numbers
+	if "$PYTHON" bench/make_synthetic.py "$dir/data/big.msgpack" 3 32 32 $BIG 10; then
 		big="dataset:$dir/data/big.msgpack"
-		"$dir/pcq-train" --device cuda --arch resnet20 --data "$big" \
+		"$dir/pcq-train" --device $DEVICE --arch resnet20 --data "$big" \
 			--epochs 1 --batch 128 --log "$dir/epoch.json" -o "$dir/epoch.msgpack" \
 			>"$dir/train.log" 2>&1 || rc=1
 		tail -n 1 "$dir/train.log"
@@ -80,29 +88,29 @@ run)
 	fi
 	echo "== ResNet20 fused at 4 bits, fine-tuned one epoch on the GPU, quantized"
 	"$dir/pcq-fuse" "$dir/resnet20.msgpack" --bit 4 -o "$dir/fused.msgpack" || rc=1
-	"$dir/pcq-train" "$dir/fused.msgpack" --device cuda --data "$data" --batch 128 \
+	"$dir/pcq-train" "$dir/fused.msgpack" --device $DEVICE --data "$data" --batch 128 \
 		--no-augment --log "$dir/tuned.json" -o "$dir/tuned.msgpack" >"$dir/train.log" 2>&1 || rc=1
 	tail -n 1 "$dir/train.log"
 	tail -n 1 "$dir/tuned.json" 2>/dev/null || true
 	"$dir/pcq-quantize" "$dir/tuned.msgpack" -o "$dir/quantized.msgpack" || rc=1
 	for model in resnet20 alexnet-small tuned quantized; do
 		echo "== pcq-infer $model.msgpack on 10,000 images, GPU against CPU"
-		for d in cpu cuda; do
+		for d in cpu $DEVICE; do
 			"$dir/pcq-infer" "$dir/$model.msgpack" --device $d --data "$big" --batch 256 \
 				--json --predictions "$dir/pred-$d.msgpack" >"$dir/infer-$d.json" || rc=1
 			python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(sys.argv[2], j["mode"], "top1", j["top1"], "loss", j["loss"], "seconds", j["seconds"], "engine_seconds", j.get("engine_seconds"))' \
 				"$dir/infer-$d.json" $d || rc=1
 		done
-		python3 - "$dir/infer-cpu.json" "$dir/infer-cuda.json" <<'PY' || rc=1
+		python3 - "$dir/infer-cpu.json" "$dir/infer-$DEVICE.json" <<'PY' || rc=1
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:])
 assert abs(a['top1'] - b['top1']) <= 0.2 and abs(a['loss'] - b['loss']) <= 1e-3 * abs(a['loss']), (a, b)
 PY
 		if [ "$model" = quantized ]; then
-			for d in cpu cuda; do
+			for d in cpu $DEVICE; do
 				"$dir/pcq-info" --json "$dir/pred-$d.msgpack" | python3 -c 'import json,sys; print([(t["name"], t["sha256"]) for t in json.load(sys.stdin)["tensors"]])' >"$dir/pred-$d.txt"
 			done
-			cmp "$dir/pred-cpu.txt" "$dir/pred-cuda.txt" && echo "integer outputs: identical" || rc=1
+			cmp "$dir/pred-cpu.txt" "$dir/pred-$DEVICE.txt" && echo "integer outputs: identical" || rc=1
 		fi
 	done
 	exit $rc
