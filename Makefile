@@ -1,9 +1,13 @@
 # PCQ: per-cluster quantization tools. `make` builds bin/, `make test` tests.
 #   CUDA=auto|0|1   compile cuda/ with nvcc and link cuBLAS (auto: when nvcc
 #                   is found and a cuBLAS program compiles and links)
-#   SAN=1           AddressSanitizer + UBSan build (CPU only), in build/san
+#   CUDA=emu        cuda/ compiled by the C++ compiler against tests/cuda_emu,
+#                   a CPU stand-in for the CUDA runtime and cuBLAS, so cuda/'s
+#                   code runs in tests without a GPU (build/emu)
+#   SAN=1           AddressSanitizer + UBSan build (CPU only, or with CUDA=emu),
+#                   in build/san (build/emu-san)
 #   V=1             print the full compiler command lines
-# Targets: all, deps, test, test-unit, test-e2e, test-san, fixtures, bench, demo, table,
+# Targets: all, deps, test, test-unit, test-e2e, test-san, test-emu, fixtures, bench, demo, table,
 # pcq, qat, fp32, chains (pipelines/pcq.mk), clean, help.
 
 .DEFAULT_GOAL := all
@@ -30,7 +34,10 @@ build/config.mk: scripts/deps.sh scripts/configure.sh
 
 # CUDA is decided after build/config.mk: auto needs nvcc and a cuBLAS that
 # links (scripts/configure.sh probes it).
-ifeq ($(SAN),1)
+ifeq ($(CUDA),emu)
+  USE_CUDA := emu
+  VARIANT := emu$(if $(filter 1,$(SAN)),-san)
+else ifeq ($(SAN),1)
   USE_CUDA := 0
   VARIANT := san
 else ifeq ($(CUDA),auto)
@@ -57,14 +64,16 @@ CPU_FLAGS ?= $(CONFIG_CPU_FLAGS)
 CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -fopenmp -Wall -Wextra -Werror \
 	-MMD -MP -Icommon -DPCQ_VERSION='"$(VERSION)"' $(CPU_FLAGS) $(CONFIG_CFLAGS)
 LDLIBS := $(CONFIG_LIBS) -lm
+SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 ifeq ($(SAN),1)
-  CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+  CFLAGS += $(SAN_FLAGS)
   LDFLAGS += -fsanitize=address,undefined
 endif
 
 COMMON_SRC := $(wildcard common/*.c)
-CUDA_SRC := $(if $(filter 1,$(USE_CUDA)),$(wildcard cuda/*.cu))
-LIB_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o) $(CUDA_SRC:%.cu=$(BUILD)/%.o)
+CUDA_SRC := $(if $(filter 1 emu,$(USE_CUDA)),$(wildcard cuda/*.cu))
+LIB_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o) $(CUDA_SRC:%.cu=$(BUILD)/%.o) \
+	$(if $(filter emu,$(USE_CUDA)),$(BUILD)/tests/cuda_emu/emu.o)
 LIB := $(BUILD)/libpcq.a
 TOOLS := train kmeans fuse quantize infer info
 BINS := $(TOOLS:%=bin/pcq-%)
@@ -74,10 +83,17 @@ ifeq ($(USE_CUDA),1)
   NVCCFLAGS := -O2 -std=c++17 -fmad=false -Icommon -Xcompiler -Wall,-Wextra,-Werror $(CONFIG_CUDA_ARCH)
   LDLIBS += -L$(CONFIG_CUDA_LIBDIR) -Wl,-rpath,$(CONFIG_CUDA_LIBDIR) -lcublas -lcudart_static -ldl -lrt -lpthread -lstdc++
 endif
+ifeq ($(USE_CUDA),emu)
+  CFLAGS += -DPCQ_CUDA
+  EMUFLAGS := -std=c++17 -O2 -g -Wall -Wextra -Werror -MMD -MP -ffp-contract=off \
+	-Icommon -Icuda -Itests/cuda_emu $(CPU_FLAGS) $(CONFIG_CFLAGS) \
+	$(if $(filter 1,$(SAN)),$(SAN_FLAGS))
+  LDLIBS += -lstdc++
+endif
 
 ifdef CONFIG_BLAS
 $(info pcq: $(VARIANT) build $(VERSION): BLAS $(CONFIG_BLAS), OpenMP yes, CPU $(or $(CPU_FLAGS),generic), \
-	CUDA $(if $(filter 1,$(USE_CUDA)),yes ($(NVCC)$(if $(CONFIG_CUDA_ARCH), $(CONFIG_CUDA_ARCH), default arch + PTX)),no$(if $(and $(NVCC),$(filter auto,$(CUDA)),$(filter-out san,$(VARIANT))), (nvcc found but cuBLAS does not link))))
+	CUDA $(if $(filter emu,$(USE_CUDA)),emulated on the CPU (tests/cuda_emu),$(if $(filter 1,$(USE_CUDA)),yes ($(NVCC)$(if $(CONFIG_CUDA_ARCH), $(CONFIG_CUDA_ARCH), default arch + PTX)),no$(if $(and $(NVCC),$(filter auto,$(CUDA)),$(filter-out san,$(VARIANT))), (nvcc found but cuBLAS does not link)))))
 endif
 
 all: $(BINS)
@@ -91,10 +107,27 @@ $(BUILD)/%.o: %.c build/config.mk
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
+ifeq ($(USE_CUDA),1)
 $(BUILD)/%.o: %.cu build/config.mk
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  NVCC    $<")
 	$(Q)$(NVCC) $(NVCCFLAGS) -c $< -o $@
+endif
+
+# The emulator build: each launch k<<<grid, block>>>(args) becomes
+# emu_launch(k, grid, block, args) (tests/cuda_emu/cuda_runtime.h).
+ifeq ($(USE_CUDA),emu)
+$(BUILD)/%.o: %.cu build/config.mk
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  EMU     $<")
+	$(Q){ echo '#line 1 "$<"'; sed -E 's/([A-Za-z_][A-Za-z0-9_]*)<<<(.*)>>>\(/emu_launch(\1, \2, /' $<; } > $(@:.o=.emu.cc)
+	$(Q)$(CXX) $(EMUFLAGS) -c $(@:.o=.emu.cc) -o $@
+
+$(BUILD)/tests/cuda_emu/%.o: tests/cuda_emu/%.cc build/config.mk
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CXX     $<")
+	$(Q)$(CXX) $(EMUFLAGS) -c $< -o $@
+endif
 
 # The quantization loops want GCC's full vectoriser (-O2 in GCC 12 only
 # vectorises loops without an epilogue): integer code, and element-wise
@@ -134,7 +167,20 @@ test-e2e: $(BINS)
 test-san:
 	$(MAKE) SAN=1 test-unit
 
-test: test-unit test-e2e
+# The GPU tests on the CUDA emulator (tests/cuda_emu, docs/TESTING.md):
+# cuda/'s kernels and the device runners run without a GPU, the kernel
+# tests also under AddressSanitizer and UBSan (not test_model_device there:
+# its fibers' switches make it minutes long under ASan).
+EMU_TESTS := $(wildcard tests/cuda/test_*.c) tests/unit/test_qengine.c \
+	$(if $(filter 1,$(SAN)),,tests/unit/test_model_device.c)
+test-emu:
+	$(MAKE) CUDA=emu test-emu-unit
+	$(MAKE) CUDA=emu SAN=1 test-emu-unit
+
+test-emu-unit: $(EMU_TESTS:%.c=$(BUILD)/%)
+	@sh tests/run-unit.sh $^
+
+test: test-unit test-e2e test-emu
 
 # Benchmarks against PyTorch (BENCHMARKS.md); they want a quiet machine.
 $(BUILD)/bench/sgemm_ceiling: $(BUILD)/bench/sgemm_ceiling.o
@@ -214,7 +260,7 @@ help:
 	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
 
 FORCE:
-.PHONY: all bench deps fixtures test test-unit test-e2e test-san demo table clean help FORCE
+.PHONY: all bench deps fixtures test test-unit test-e2e test-san test-emu test-emu-unit demo table clean help FORCE
 .PRECIOUS: $(BUILD)/%.o $(BUILD)/tests/%.o
 
 -include $(LIB_OBJ:.o=.d) $(BINS:bin/pcq-%=$(BUILD)/src/%.d) $(UNIT_BINS:=.d) $(wildcard $(BUILD)/bench/*.d $(BUILD)/tests/cuda/*.d)

