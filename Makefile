@@ -170,12 +170,21 @@ test-san:
 # The GPU tests on the CUDA emulator (tests/cuda_emu, docs/TESTING.md):
 # cuda/'s kernels and the device runners run without a GPU, the kernel
 # tests also under AddressSanitizer and UBSan (not test_model_device there:
-# its fibers' switches make it minutes long under ASan).
+# its fibers' switches make it minutes long under ASan); and the tools'
+# --device cuda end to end, with the emulator's tools in build/emu/bin.
 EMU_TESTS := $(wildcard tests/cuda/test_*.c) tests/unit/test_qengine.c \
 	$(if $(filter 1,$(SAN)),,tests/unit/test_model_device.c)
 test-emu:
-	$(MAKE) CUDA=emu test-emu-unit
+	$(MAKE) CUDA=emu test-emu-unit test-emu-e2e
 	$(MAKE) CUDA=emu SAN=1 test-emu-unit
+
+$(BUILD)/bin/pcq-%: $(BUILD)/src/%.o $(LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+test-emu-e2e: $(TOOLS:%=$(BUILD)/bin/pcq-%)
+	@E2E_BIN=$(abspath $(BUILD)/bin) sh tests/run-e2e.sh tests/e2e/test_device_cuda.sh
 
 test-emu-unit: $(EMU_TESTS:%.c=$(BUILD)/%)
 	@sh tests/run-unit.sh $^
@@ -260,7 +269,7 @@ help:
 	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
 
 FORCE:
-.PHONY: all bench deps fixtures test test-unit test-e2e test-san test-emu test-emu-unit demo table clean help FORCE
+.PHONY: all bench deps fixtures test test-unit test-e2e test-san test-emu test-emu-unit test-emu-e2e demo table clean help FORCE
 .PRECIOUS: $(BUILD)/%.o $(BUILD)/tests/%.o
 
 -include $(LIB_OBJ:.o=.d) $(BINS:bin/pcq-%=$(BUILD)/src/%.d) $(UNIT_BINS:=.d) $(wildcard $(BUILD)/bench/*.d $(BUILD)/tests/cuda/*.d)

@@ -9,7 +9,8 @@
  * printing the CUDA error. Calls are ordered on the default stream.
  *
  * Status: compiled in every CUDA build; not yet run on a GPU (no session
- * so far had one); the tools reach them through devops_cuda.c. */
+ * so far had one), only on the CUDA emulator (tests/cuda_emu, make
+ * test-emu); the tools reach them through devops_cuda.c. */
 #ifndef PCQ_CUDA_LAYERS_H
 #define PCQ_CUDA_LAYERS_H
 

@@ -1,13 +1,14 @@
 #!/bin/sh
 # Runs each end-to-end shell test given as an argument from the repository
-# root with bin/ first on PATH and a fresh scratch folder in $TMPDIR_E2E.
+# root with bin/ (or $E2E_BIN) first on PATH and a fresh scratch folder in
+# $TMPDIR_E2E.
 # A test exits 0 (pass), 77 (skipped, e.g. a data set that is not here) or
 # anything else (fail). Ends with "e2e: N passed, N failed, N skipped".
 passed=0 failed=0 skipped=0
 root=$(pwd)
 for t in "$@"; do
 	scratch=$(mktemp -d)
-	PATH="$root/bin:$PATH" TMPDIR_E2E="$scratch" sh "$t" >"$scratch.log" 2>&1
+	PATH="${E2E_BIN:-$root/bin}:$PATH" TMPDIR_E2E="$scratch" sh "$t" >"$scratch.log" 2>&1
 	rc=$?
 	case $rc in
 	0) passed=$((passed + 1)); echo "PASS $t" ;;
