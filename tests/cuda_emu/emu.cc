@@ -184,8 +184,8 @@ int emu_launch_ok(dim3 grid, dim3 block)
 }
 
 // Blocks with barriers run their threads as fibers: each runs until its
-// next __syncthreads or its end, in thread order, and a round ends when
-// every live thread has; threads that returned no longer count. A fiber
+// next __syncthreads or its end, and a round ends when every live thread
+// has; threads that returned no longer count. A fiber
 // is started once (makecontext) and then switched to and from with
 // _setjmp/_longjmp, which save no signal mask: no system call. Each
 // fiber loops, running the thread body of every block it is given, so the
@@ -316,9 +316,13 @@ bool run_block_fibers(scheduler *s, dim3 block)
 	}
 	for (unsigned t = 0; t < n; t++)
 		s->fibers[t]->done = false;
-	for (unsigned live = n; live > 0;) {
+	// Rounds alternate between thread order and its reverse, so that a
+	// read of another thread's write without a barrier between them sees
+	// the wrong value in one of the two.
+	for (unsigned live = n, round = 0; live > 0; round++) {
 		live = 0;
-		for (unsigned t = 0; t < n; t++) {
+		for (unsigned i = 0; i < n; i++) {
+			const unsigned t = round % 2 ? n - 1 - i : i;
 			fiber *f = s->fibers[t];
 			if (f->done)
 				continue;
