@@ -73,7 +73,7 @@ endif
 COMMON_SRC := $(wildcard common/*.c)
 CUDA_SRC := $(if $(filter 1 emu,$(USE_CUDA)),$(wildcard cuda/*.cu))
 LIB_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o) $(CUDA_SRC:%.cu=$(BUILD)/%.o) \
-	$(if $(filter emu,$(USE_CUDA)),$(BUILD)/tests/cuda_emu/emu.o)
+	$(if $(filter emu,$(USE_CUDA)),$(patsubst %.cc,$(BUILD)/%.o,$(wildcard tests/cuda_emu/*.cc)))
 LIB := $(BUILD)/libpcq.a
 TOOLS := train kmeans fuse quantize infer info
 BINS := $(TOOLS:%=bin/pcq-%)

@@ -87,6 +87,11 @@ int emu_launch_ok(dim3 grid, dim3 block);  /* else the error is recorded */
 void emu_fail(cudaError_t e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void emu_run(const void *kernel, dim3 grid, dim3 block, void (*thread)(void *), void *ctx);
 
+/* The structs that cuda/ passes by value with device pointers in them:
+ * each pointer member is checked as a pointer argument (emu_structs.cc). */
+struct qk_node;
+int emu_struct_ok(const qk_node &n, int i);
+
 template <typename T> int emu_arg_ok(const T &arg, int i)
 {
 	if constexpr (std::is_pointer_v<T>) {
@@ -95,6 +100,8 @@ template <typename T> int emu_arg_ok(const T &arg, int i)
 				 "kernel argument %d (%p) is not device memory", i, (const void *)arg);
 			return 0;
 		}
+	} else if constexpr (std::is_same_v<T, qk_node>) {
+		return emu_struct_ok(arg, i);
 	}
 	return 1;
 }

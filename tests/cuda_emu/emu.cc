@@ -185,11 +185,11 @@ int emu_launch_ok(dim3 grid, dim3 block)
 
 // Blocks with barriers run their threads as fibers: each runs until its
 // next __syncthreads or its end, and a round ends when every live thread
-// has; threads that returned no longer count. A fiber
-// is started once (makecontext) and then switched to and from with
-// _setjmp/_longjmp, which save no signal mask: no system call. Each
-// fiber loops, running the thread body of every block it is given, so the
-// fibers and their stacks serve every launch made by the host thread.
+// has; threads that returned no longer count. A fiber is started once
+// (makecontext) and then switched to and from with _setjmp/_longjmp, which
+// save no signal mask: no system call. Each fiber loops, running the
+// thread body of every block it is given, so the fibers and their stacks
+// serve every launch made by the host thread.
 namespace {
 
 #ifdef __SANITIZE_ADDRESS__
