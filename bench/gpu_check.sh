@@ -22,8 +22,10 @@
 #                                the same steps here, on the host device (devops_host)
 #                                and smaller sets, without PyTorch: a check of the
 #                                script before it spends GPU time
-#   FROM=build/emu DEVICE=cuda ... run   after `make CUDA=emu all` and pack: the
-#                                GPU path on the CUDA emulator (docs/TESTING.md)
+#   FROM=build/emu BATCHES=2 sh bench/gpu_check.sh pack, then
+#   FROM=build/emu DEVICE=cuda PYTHON=/usr/bin/python3 BIG="300 200" sh bench/gpu_check.sh run
+#                                after `make CUDA=emu all`: the same steps on the
+#                                CUDA emulator (docs/TESTING.md), 2 batches of training
 set -eu
 cd "$(dirname "$0")/.."
 DEVICE=${DEVICE:-cuda}
@@ -49,7 +51,7 @@ pack)
 	done
 	cp $tests $tools "$stage/"
 	/usr/bin/python3 bench/make_synthetic.py "$stage/data/synth.msgpack" 3 32 32 \
-		$((22 * 128)) 128 10 >/dev/null
+		$((${BATCHES:-22} * 128)) 128 10 >/dev/null
 	tar -C "$stage" -cJf "$pack" .
 	rm -rf "$stage"
 	ls -la "$pack"
