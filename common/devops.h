@@ -55,11 +55,15 @@ struct devops {
 	int (*bn_backward)(float *din, float *dgamma, float *dbeta, const float *mean,
 			   const float *invstd, const float *dout, const float *in,
 			   const float *gamma, int N, int C, int HW);
-	/* maxpool2d.h, avgpool2d.h's global pool, over planes = N·C maps */
+	/* maxpool2d.h, avgpool2d.h (windowed and global), over planes = N·C maps */
 	int (*maxpool_forward)(float *out, int32_t *argmax, const float *in, int planes, int H,
 			       int W, int kernel, int stride, int pad);
 	int (*maxpool_backward)(float *din, const int32_t *argmax, const float *dout, int planes,
 				int H, int W, int kernel, int stride, int pad);
+	int (*avgpool_forward)(float *out, const float *in, int planes, int H, int W, int kernel,
+			       int stride, int pad);
+	int (*avgpool_backward)(float *din, const float *dout, int planes, int H, int W,
+				int kernel, int stride, int pad);
 	int (*gap_forward)(float *out, const float *in, int planes, int HW);
 	int (*gap_backward)(float *din, const float *dout, int planes, int HW);
 	/* conv2d.h (din NULL: skipped; b, db NULL: no bias) and linear.h */

@@ -50,6 +50,7 @@ static const struct devops cuda = {
 	.bn_train = cuda_batchnorm2d_forward_train, .bn_eval = cuda_batchnorm2d_forward_eval,
 	.bn_backward = cuda_batchnorm2d_backward,
 	.maxpool_forward = cuda_maxpool2d_forward, .maxpool_backward = cuda_maxpool2d_backward,
+	.avgpool_forward = cuda_avgpool2d_forward, .avgpool_backward = cuda_avgpool2d_backward,
 	.gap_forward = cuda_global_avgpool_forward, .gap_backward = cuda_global_avgpool_backward,
 	.conv_workspace_floats = conv_workspace, .conv_forward = conv_f, .conv_backward = conv_b,
 	.linear_forward = cuda_linear_forward, .linear_backward = cuda_linear_backward,

@@ -152,6 +152,24 @@ static int maxpool_b(float *din, const int32_t *argmax, const float *dout, int p
 	return 0;
 }
 
+static int avgpool_f(float *out, const float *in, int planes, int H, int W, int kernel,
+		     int stride, int pad)
+{
+	struct avgpool2d_shape s = {.N = planes, .C = 1, .H = H, .W = W, .kernel = kernel,
+				    .stride = stride, .pad = pad};
+	avgpool2d_forward(out, in, &s);
+	return 0;
+}
+
+static int avgpool_b(float *din, const float *dout, int planes, int H, int W, int kernel,
+		     int stride, int pad)
+{
+	struct avgpool2d_shape s = {.N = planes, .C = 1, .H = H, .W = W, .kernel = kernel,
+				    .stride = stride, .pad = pad};
+	avgpool2d_backward(din, dout, &s);
+	return 0;
+}
+
 static int gap_f(float *out, const float *in, int planes, int HW)
 {
 	struct avgpool2d_shape s = {.N = planes, .C = 1, .H = HW, .W = 1};
@@ -215,6 +233,7 @@ static const struct devops host = {
 	.fq_backward = fq_backward,
 	.bn_train = bn_train, .bn_eval = bn_eval, .bn_backward = bn_backward,
 	.maxpool_forward = maxpool_f, .maxpool_backward = maxpool_b,
+	.avgpool_forward = avgpool_f, .avgpool_backward = avgpool_b,
 	.gap_forward = gap_f, .gap_backward = gap_b,
 	.conv_workspace_floats = conv2d_workspace_floats,
 	.conv_forward = conv_f, .conv_backward = conv_b,

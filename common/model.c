@@ -132,8 +132,9 @@ static int plan_nodes(struct model *m, const struct pcqfile *f, const char *file
  * ones a rule forbids until none does (a node only ever goes blocked ->
  * plain, so this ends). A blocked node needs: its op to allow it
  * (op_layout; conv2d asks oneDNN), 16-channel blocks, KEEP inputs all
- * blocked, and consumers that take it: no PLAIN op, no KEEP op that stays
- * plain. The network's input and output are plain. */
+ * blocked, and consumers that take it: no PLAIN op, and no KEEP or MAKE
+ * op that stays plain (a plain conv2d reads a plain input: conv2d.h). The
+ * network's input and output are plain. */
 static void plan_layouts(struct model *m)
 {
 	const int N = m->n_nodes;
@@ -166,7 +167,8 @@ static void plan_layouts(struct model *m)
 				for (int i = 0; i < c->n_inputs; i++)
 					if (c->inputs[i] == j &&
 					    (c->op->layout == OP_LAYOUT_PLAIN ||
-					     (c->op->layout == OP_LAYOUT_KEEP && !b[k])))
+					     ((c->op->layout == OP_LAYOUT_KEEP ||
+					       c->op->layout == OP_LAYOUT_MAKE) && !b[k])))
 						ok = 0;
 			}
 			if (!ok) {

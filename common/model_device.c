@@ -2,8 +2,8 @@
  * gradients and velocities, the running statistics and every activation
  * stay in the device's memory; only batches go up and logits come down.
  * The same graph walk as model_run.c, op by op through the device's
- * kernels, in the plain layout. Ops without a device kernel yet (fake
- * quantization, windowed average pool) are refused when the model moves. */
+ * kernels, in the plain layout. An op without a device kernel would be
+ * refused by name when the model moves (every op has one now). */
 #include "model_device.h"
 
 #include "attrs.h"
@@ -17,7 +17,8 @@
 #include <string.h>
 
 enum dev_kind {
-	K_CONV, K_BN, K_RELU, K_ADD, K_MAXPOOL, K_GAP, K_FLATTEN, K_LINEAR, K_DROPOUT, K_FQ
+	K_CONV, K_BN, K_RELU, K_ADD, K_MAXPOOL, K_AVGPOOL, K_GAP, K_FLATTEN, K_LINEAR, K_DROPOUT,
+	K_FQ
 };
 
 static const struct {
@@ -25,7 +26,8 @@ static const struct {
 	enum dev_kind kind;
 } kinds[] = {
 	{"conv2d", K_CONV}, {"batchnorm2d", K_BN}, {"relu", K_RELU}, {"add", K_ADD},
-	{"maxpool2d", K_MAXPOOL}, {"global_avgpool2d", K_GAP}, {"flatten", K_FLATTEN},
+	{"maxpool2d", K_MAXPOOL}, {"avgpool2d", K_AVGPOOL}, {"global_avgpool2d", K_GAP},
+	{"flatten", K_FLATTEN},
 	{"linear", K_LINEAR}, {"dropout", K_DROPOUT}, {"fakequant", K_FQ},
 };
 
@@ -117,7 +119,7 @@ static int plan_node(struct model *m, int j, const struct layer *l, const char *
 				 op_param_int(l, file, "clusters", 1, 65536, &dn->clusters) ||
 				 op_param_float(l, file, "smooth", 0, 1, &dn->smooth)))
 		return -1;
-	if ((dn->kind == K_CONV || dn->kind == K_MAXPOOL) &&
+	if ((dn->kind == K_CONV || dn->kind == K_MAXPOOL || dn->kind == K_AVGPOOL) &&
 	    (op_param_int(l, file, "kernel", 1, 64, &dn->kernel) ||
 	     op_param_int(l, file, "stride", 1, 64, &dn->stride) ||
 	     op_param_int(l, file, "pad", 0, 32, &dn->pad)))
@@ -297,6 +299,9 @@ static int forward_node(struct model *m, int j, int batch, int training, struct 
 	case K_MAXPOOL:
 		return o->maxpool_forward(dn->out, dn->cache, x, batch * in->c, in->h, in->w,
 					  dn->kernel, dn->stride, dn->pad);
+	case K_AVGPOOL:
+		return o->avgpool_forward(dn->out, x, batch * in->c, in->h, in->w, dn->kernel,
+					  dn->stride, dn->pad);
 	case K_GAP:
 		return o->gap_forward(dn->out, x, batch * in->c, in->h * in->w);
 	case K_FLATTEN:
@@ -370,6 +375,9 @@ static int backward_node(struct model *m, int j, int batch, float *const *dx)
 	case K_MAXPOOL:
 		return o->maxpool_backward(dx[0], dn->cache, dn->dout, batch * in->c, in->h, in->w,
 					   dn->kernel, dn->stride, dn->pad);
+	case K_AVGPOOL:
+		return o->avgpool_backward(dx[0], dn->dout, batch * in->c, in->h, in->w, dn->kernel,
+					   dn->stride, dn->pad);
 	case K_GAP:
 		return o->gap_backward(dx[0], dn->dout, batch * in->c, in->h * in->w);
 	case K_FLATTEN:

@@ -3,13 +3,15 @@
 #ifndef PCQ_WINDOW_H
 #define PCQ_WINDOW_H
 
-static inline int window_out(int in, int kernel, int stride, int pad)
+#include "host_device.h"
+
+PCQ_HOST_DEVICE static inline int window_out(int in, int kernel, int stride, int pad)
 {
 	return (in + 2 * pad - kernel) / stride + 1;
 }
 
 /* The input rows [*start, *end) of output o's window, clipped to [0, in). */
-static inline void window_span(int o, int kernel, int stride, int pad, int in, int *start,
+PCQ_HOST_DEVICE static inline void window_span(int o, int kernel, int stride, int pad, int in, int *start,
 			       int *end)
 {
 	const int first = o * stride - pad;

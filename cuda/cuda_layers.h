@@ -81,7 +81,11 @@ int cuda_maxpool2d_forward(float *out, int32_t *argmax, const float *in, int pla
 			   int W, int kernel, int stride, int pad);
 int cuda_maxpool2d_backward(float *din, const int32_t *argmax, const float *dout, int planes,
 			    int H, int W, int kernel, int stride, int pad);
-/* avgpool2d.h's global pool */
+/* avgpool2d.h's windowed pool over `planes` maps of H×W, and its global pool */
+int cuda_avgpool2d_forward(float *out, const float *in, int planes, int H, int W, int kernel,
+			   int stride, int pad);
+int cuda_avgpool2d_backward(float *din, const float *dout, int planes, int H, int W,
+			    int kernel, int stride, int pad);
 int cuda_global_avgpool_forward(float *out, const float *in, int planes, int HW);
 int cuda_global_avgpool_backward(float *din, const float *dout, int planes, int HW);
 

@@ -3,6 +3,7 @@
 #include "bn_parts.h"
 #include "cuda_check.h"
 #include "cuda_layers.h"
+#include "window.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -242,6 +243,47 @@ __global__ void maxpool_backward_k(float *din, const int32_t *argmax, const floa
 	din[e] = g;
 }
 
+// One thread per output, as avgpool2d.c: the window clipped to the plane
+// summed in float, rows then columns, over kernel² (count_include_pad).
+__global__ void avgpool_forward_k(float *out, const float *in, int planes, int H, int W,
+				  int Ho, int Wo, int kernel, int stride, int pad)
+{
+	size_t o = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+	if (o >= (size_t)planes * Ho * Wo)
+		return;
+	int ow = (int)(o % Wo), oh = (int)(o / Wo % Ho), hs, he, ws, we;
+	const float *x = in + o / ((size_t)Ho * Wo) * H * W;
+	window_span(oh, kernel, stride, pad, H, &hs, &he);
+	window_span(ow, kernel, stride, pad, W, &ws, &we);
+	float sum = 0.0f;
+	for (int h = hs; h < he; h++)
+		for (int w = ws; w < we; w++)
+			sum = __fadd_rn(sum, x[h * W + w]);
+	out[o] = __fdiv_rn(sum, (float)(kernel * kernel));
+}
+
+// One thread per input pixel, gathering dout/kernel² of the outputs whose
+// window holds it in increasing output order, the order of the CPU's
+// scatter.
+__global__ void avgpool_backward_k(float *din, const float *dout, int planes, int H, int W,
+				   int Ho, int Wo, int kernel, int stride, int pad)
+{
+	size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+	if (e >= (size_t)planes * H * W)
+		return;
+	int w = (int)(e % W), h = (int)(e / W % H);
+	size_t p = e / ((size_t)H * W);
+	int a = h + pad - kernel + 1, b = w + pad - kernel + 1;
+	int oh0 = a <= 0 ? 0 : (a + stride - 1) / stride, oh1 = min(Ho - 1, (h + pad) / stride);
+	int ow0 = b <= 0 ? 0 : (b + stride - 1) / stride, ow1 = min(Wo - 1, (w + pad) / stride);
+	const float div = (float)(kernel * kernel);
+	float g = 0.0f;
+	for (int oh = oh0; oh <= oh1; oh++)
+		for (int ow = ow0; ow <= ow1; ow++)
+			g = __fadd_rn(g, __fdiv_rn(dout[(p * Ho + oh) * Wo + ow], div));
+	din[e] = g;
+}
+
 __global__ void gap_forward_k(float *out, const float *in, int planes, int HW)
 {
 	size_t p = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
@@ -378,15 +420,10 @@ int cuda_batchnorm2d_backward(float *din, float *dgamma, float *dbeta, const flo
 	return cuda_launched();
 }
 
-static int pooled(int n, int kernel, int stride, int pad)
-{
-	return (n + 2 * pad - kernel) / stride + 1;
-}
-
 int cuda_maxpool2d_forward(float *out, int32_t *argmax, const float *in, int planes, int H,
 			   int W, int kernel, int stride, int pad)
 {
-	int Ho = pooled(H, kernel, stride, pad), Wo = pooled(W, kernel, stride, pad);
+	int Ho = window_out(H, kernel, stride, pad), Wo = window_out(W, kernel, stride, pad);
 	maxpool_forward_k<<<cuda_blocks((size_t)planes * Ho * Wo), CUDA_THREADS>>>(
 		out, argmax, in, planes, H, W, Ho, Wo, kernel, stride, pad);
 	return cuda_launched();
@@ -395,9 +432,27 @@ int cuda_maxpool2d_forward(float *out, int32_t *argmax, const float *in, int pla
 int cuda_maxpool2d_backward(float *din, const int32_t *argmax, const float *dout, int planes,
 			    int H, int W, int kernel, int stride, int pad)
 {
-	int Ho = pooled(H, kernel, stride, pad), Wo = pooled(W, kernel, stride, pad);
+	int Ho = window_out(H, kernel, stride, pad), Wo = window_out(W, kernel, stride, pad);
 	maxpool_backward_k<<<cuda_blocks((size_t)planes * H * W), CUDA_THREADS>>>(
 		din, argmax, dout, planes, H, W, Ho, Wo, kernel, stride, pad);
+	return cuda_launched();
+}
+
+int cuda_avgpool2d_forward(float *out, const float *in, int planes, int H, int W, int kernel,
+			   int stride, int pad)
+{
+	int Ho = window_out(H, kernel, stride, pad), Wo = window_out(W, kernel, stride, pad);
+	avgpool_forward_k<<<cuda_blocks((size_t)planes * Ho * Wo), CUDA_THREADS>>>(
+		out, in, planes, H, W, Ho, Wo, kernel, stride, pad);
+	return cuda_launched();
+}
+
+int cuda_avgpool2d_backward(float *din, const float *dout, int planes, int H, int W,
+			    int kernel, int stride, int pad)
+{
+	int Ho = window_out(H, kernel, stride, pad), Wo = window_out(W, kernel, stride, pad);
+	avgpool_backward_k<<<cuda_blocks((size_t)planes * H * W), CUDA_THREADS>>>(
+		din, dout, planes, H, W, Ho, Wo, kernel, stride, pad);
 	return cuda_launched();
 }
 

@@ -214,6 +214,33 @@ static void test_pools(void **state)
 	same_bits(got, din, z, "maxpool backward");
 	free(got);
 
+	/* the windowed average pool, bit for bit: the same float sums in the
+	 * same order (kernel 3 and 4, strides 2 and 3, padding 1 and 2) */
+	const int pools[][3] = {{3, 2, 1}, {4, 3, 2}};
+	for (int i = 0; i < 2; i++) {
+		struct avgpool2d_shape a = {.N = N, .C = C, .H = H, .W = W, .kernel = pools[i][0],
+					    .stride = pools[i][1], .pad = pools[i][2]};
+		const size_t za = (size_t)planes * avgpool2d_out_h(&a) * avgpool2d_out_w(&a);
+		float *xa = host(z, 20 + i), *dya = host(za, 30 + i);
+		avgpool2d_forward(out, xa, &a);
+		avgpool2d_backward(din, dya, &a);
+		float *dxa = up(xa, z * 4), *ddya = up(dya, za * 4);
+		assert_int_equal(cuda_avgpool2d_forward(dout, dxa, planes, H, W, a.kernel, a.stride,
+							a.pad), 0);
+		assert_int_equal(cuda_avgpool2d_backward(ddin, ddya, planes, H, W, a.kernel,
+							 a.stride, a.pad), 0);
+		got = down(dout, za);
+		same_bits(got, out, za, "avgpool forward");
+		free(got);
+		got = down(ddin, z);
+		same_bits(got, din, z, "avgpool backward");
+		free(got);
+		free(xa);
+		free(dya);
+		cuda_free(dxa);
+		cuda_free(ddya);
+	}
+
 	struct avgpool2d_shape g = {.N = N, .C = C, .H = H, .W = W};
 	float *xn = host(z, 10);
 	avgpool2d_global_forward(out, xn, &g);
