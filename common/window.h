@@ -19,4 +19,14 @@ PCQ_HOST_DEVICE static inline void window_span(int o, int kernel, int stride, in
 	*end = first + kernel < in ? first + kernel : in;
 }
 
+/* The outputs [*first, *last] (of `out`) whose window holds input i: those
+ * o with o·stride − pad <= i < o·stride − pad + kernel. */
+PCQ_HOST_DEVICE static inline void window_holders(int i, int kernel, int stride, int pad, int out,
+						  int *first, int *last)
+{
+	const int a = i + pad - kernel + 1, b = (i + pad) / stride;
+	*first = a <= 0 ? 0 : (a + stride - 1) / stride;
+	*last = b < out - 1 ? b : out - 1;
+}
+
 #endif

@@ -227,12 +227,10 @@ __global__ void maxpool_backward_k(float *din, const int32_t *argmax, const floa
 	size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
 	if (e >= (size_t)planes * H * W)
 		return;
-	int w = (int)(e % W), h = (int)(e / W % H);
+	int w = (int)(e % W), h = (int)(e / W % H), oh0, oh1, ow0, ow1;
 	size_t p = e / ((size_t)H * W);
-	// outputs whose window [o·stride − pad, + kernel) holds h
-	int a = h + pad - kernel + 1, b = w + pad - kernel + 1;
-	int oh0 = a <= 0 ? 0 : (a + stride - 1) / stride, oh1 = min(Ho - 1, (h + pad) / stride);
-	int ow0 = b <= 0 ? 0 : (b + stride - 1) / stride, ow1 = min(Wo - 1, (w + pad) / stride);
+	window_holders(h, kernel, stride, pad, Ho, &oh0, &oh1);
+	window_holders(w, kernel, stride, pad, Wo, &ow0, &ow1);
 	float g = 0.0f;
 	for (int oh = oh0; oh <= oh1; oh++)
 		for (int ow = ow0; ow <= ow1; ow++) {
@@ -271,11 +269,10 @@ __global__ void avgpool_backward_k(float *din, const float *dout, int planes, in
 	size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
 	if (e >= (size_t)planes * H * W)
 		return;
-	int w = (int)(e % W), h = (int)(e / W % H);
+	int w = (int)(e % W), h = (int)(e / W % H), oh0, oh1, ow0, ow1;
 	size_t p = e / ((size_t)H * W);
-	int a = h + pad - kernel + 1, b = w + pad - kernel + 1;
-	int oh0 = a <= 0 ? 0 : (a + stride - 1) / stride, oh1 = min(Ho - 1, (h + pad) / stride);
-	int ow0 = b <= 0 ? 0 : (b + stride - 1) / stride, ow1 = min(Wo - 1, (w + pad) / stride);
+	window_holders(h, kernel, stride, pad, Ho, &oh0, &oh1);
+	window_holders(w, kernel, stride, pad, Wo, &ow0, &ow1);
 	const float div = (float)(kernel * kernel);
 	float g = 0.0f;
 	for (int oh = oh0; oh <= oh1; oh++)

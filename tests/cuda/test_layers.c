@@ -68,6 +68,14 @@ static void same_bits(const float *got, const float *want, size_t n, const char 
 		fail_msg("%s: GPU and CPU differ", what);
 }
 
+/* The device's d[n] must be want[n] bit for bit. */
+static void same_bits_on_device(const float *d, const float *want, size_t n, const char *what)
+{
+	float *got = down(d, n);
+	same_bits(got, want, n, what);
+	free(got);
+}
+
 static void test_elementwise(void **state)
 {
 	(void)state;
@@ -85,19 +93,13 @@ static void test_elementwise(void **state)
 	free(got);
 	relu_backward(out, g, a, n);
 	assert_int_equal(cuda_relu_backward(dout, dg, da, n), 0);
-	got = down(dout, n);
-	same_bits(got, out, n, "relu backward");
-	free(got);
+	same_bits_on_device(dout, out, n, "relu backward");
 
 	add_forward(out, a, b, n);
 	assert_int_equal(cuda_add_forward(dout, da, db, n), 0);
-	got = down(dout, n);
-	same_bits(got, out, n, "add forward");
-	free(got);
+	same_bits_on_device(dout, out, n, "add forward");
 	assert_int_equal(cuda_add_backward(dout, dout2, dg, n), 0);
-	got = down(dout2, n);
-	same_bits(got, g, n, "add backward");
-	free(got);
+	same_bits_on_device(dout2, g, n, "add backward");
 
 	/* SGD with and without momentum: w a, v, gradient g */
 	for (int with_momentum = 0; with_momentum < 2; with_momentum++) {
@@ -109,12 +111,8 @@ static void test_elementwise(void **state)
 		assert_int_equal(cuda_upload(dout, a, n * 4), 0);
 		assert_int_equal(cuda_upload(dv, v, n * 4), 0);
 		assert_int_equal(cuda_sgd_step(dout, dv, dg, p.lr, p.momentum, p.weight_decay, n), 0);
-		got = down(dout, n);
-		same_bits(got, out, n, "sgd weights");
-		free(got);
-		got = down(dv, n);
-		same_bits(got, out2, n, "sgd velocity");
-		free(got);
+		same_bits_on_device(dout, out, n, "sgd weights");
+		same_bits_on_device(dv, out2, n, "sgd velocity");
 	}
 	float *ps[] = {a, b, g, v, out, out2};
 	for (size_t i = 0; i < 6; i++)
@@ -210,9 +208,7 @@ static void test_pools(void **state)
 	for (size_t i = 0; i < zo; i++)
 		assert_true(got[i] == out[i] || (isnan(got[i]) && isnan(out[i])));
 	free(got);
-	got = down(ddin, z);
-	same_bits(got, din, z, "maxpool backward");
-	free(got);
+	same_bits_on_device(ddin, din, z, "maxpool backward");
 
 	/* the windowed average pool, bit for bit: the same float sums in the
 	 * same order (kernel 3 and 4, strides 2 and 3, padding 1 and 2) */
@@ -229,12 +225,8 @@ static void test_pools(void **state)
 							a.pad), 0);
 		assert_int_equal(cuda_avgpool2d_backward(ddin, ddya, planes, H, W, a.kernel,
 							 a.stride, a.pad), 0);
-		got = down(dout, za);
-		same_bits(got, out, za, "avgpool forward");
-		free(got);
-		got = down(ddin, z);
-		same_bits(got, din, z, "avgpool backward");
-		free(got);
+		same_bits_on_device(dout, out, za, "avgpool forward");
+		same_bits_on_device(ddin, din, z, "avgpool backward");
 		free(xa);
 		free(dya);
 		cuda_free(dxa);
@@ -251,9 +243,7 @@ static void test_pools(void **state)
 	got = down(dout, planes);
 	assert_close(got, out, planes, 1e-6, 1e-6, "global avgpool");
 	free(got);
-	got = down(ddin, z);
-	same_bits(got, din, z, "global avgpool backward");
-	free(got);
+	same_bits_on_device(ddin, din, z, "global avgpool backward");
 	free(x), free(xn), free(dy), free(out), free(din), free(am), free(gam);
 	cuda_free(dx), cuda_free(ddy), cuda_free(dout), cuda_free(ddin), cuda_free(dam);
 }
@@ -491,9 +481,7 @@ static void test_fakequant(void **state)
 	batches = 0;
 	assert_int_equal(cuda_upload(d_batches, &batches, 4), 0);
 	assert_int_equal(cuda_fakequant_forward(d_out, d_mask, d_x, n, d_range, d_batches, 4), 0);
-	got = down(d_out, n);
-	same_bits(got, x, n, "uncalibrated copy");
-	free(got);
+	same_bits_on_device(d_out, x, n, "uncalibrated copy");
 	memset(mask, 1, n);
 	assert_int_equal(cuda_download(got_mask, d_mask, n), 0);
 	assert_memory_equal(got_mask, mask, n);
