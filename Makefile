@@ -80,7 +80,7 @@ BINS := $(TOOLS:%=bin/pcq-%)
 
 ifeq ($(USE_CUDA),1)
   CFLAGS += -DPCQ_CUDA
-  NVCCFLAGS := -O2 -std=c++17 -fmad=false -Icommon -Xcompiler -Wall,-Wextra,-Werror $(CONFIG_CUDA_ARCH)
+  NVCCFLAGS := -O2 -std=c++17 -fmad=false -MMD -MP -Icommon -Xcompiler -Wall,-Wextra,-Werror $(CONFIG_CUDA_ARCH)
   LDLIBS += -L$(CONFIG_CUDA_LIBDIR) -Wl,-rpath,$(CONFIG_CUDA_LIBDIR) -lcublas -lcudart_static -ldl -lrt -lpthread -lstdc++
 endif
 ifeq ($(USE_CUDA),emu)

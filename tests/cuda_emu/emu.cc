@@ -5,15 +5,15 @@
 
 #include <cblas.h>
 #include <stdarg.h>
-#include <stdlib.h>
 #include <setjmp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <ucontext.h>
 
 #include <map>
-#include <new>
 #include <mutex>
+#include <new>
 #include <set>
 #include <vector>
 

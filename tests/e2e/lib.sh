@@ -26,6 +26,14 @@ json() {
 	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
 
+# tensor_hashes FILE: each tensor's name and SHA-256 in a PCQ file, one
+# line, so two files' tensors compare with cmp.
+tensor_hashes() {
+	pcq-info --json "$1" | python3 -c '
+import json, sys
+print([(t["name"], t["sha256"]) for t in json.load(sys.stdin)["tensors"]])'
+}
+
 # A small CIFAR-10 binary release in DIR: 5 training files of 2 records
 # and a test file of 3 records; labels 0..9 in order, pixels = record index.
 make_cifar10() {

@@ -77,9 +77,7 @@ for args in "$T/cpu.msgpack" "$T/tuned-cpu.msgpack --kmeans $T/km.msgpack" \
 			--predictions "$T/pred-$d.msgpack" |
 			sed 's/"seconds":[^,]*,//; s/"engine_seconds":[^,]*,//; s/"device":"[a-z]*",//' \
 			>"$T/infer-$d.json"
-		pcq-info --json "$T/pred-$d.msgpack" | python3 -c '
-import json, sys
-print([(t["name"], t["sha256"]) for t in json.load(sys.stdin)["tensors"]])' >"$T/pred-$d.txt"
+		tensor_hashes "$T/pred-$d.msgpack" >"$T/pred-$d.txt"
 	done
 	cmp -s "$T/infer-cpu.json" "$T/infer-host.json" || fail "pcq-infer $args: the device differs"
 	cmp -s "$T/pred-cpu.txt" "$T/pred-host.txt" ||

@@ -41,12 +41,6 @@ static void assert_close_state(const float *got, const float *want, size_t n, in
 	assert_close(got, want, n, fused ? tol * peak_of(want, n) : 1e-5, tol, what);
 }
 
-/* bits: 0, the pre-trained model; else the architecture's fused model
- * with that many bits and 3 clusters, its batches in three cluster runs.
- * tol: the logits' and loss's relative tolerance (fused: of the largest
- * logit, since a flipped rounding moves a logit by a quantization step of
- * its cluster's range); state_tol: the relative tolerance of the
- * parameters, velocities and statistics after 3 steps. */
 /* The architecture's global average pool as the windowed pool it equals
  * (8×8 → 1×1, kernel 8): no architecture has one, so this is how a
  * windowed pool gets checked. */
@@ -63,6 +57,13 @@ static void make_pool_windowed(struct pcqfile *f)
 	attrs_set_int(&f->layers[j].params, "pad", 0);
 }
 
+/* bits: 0, the pre-trained model; else the architecture's fused model
+ * with that many bits and 3 clusters, its batches in three cluster runs.
+ * tol: the logits' and loss's relative tolerance (fused: of the largest
+ * logit, since a flipped rounding moves a logit by a quantization step of
+ * its cluster's range); state_tol: the relative tolerance of the
+ * parameters, velocities and statistics after 3 steps. windowed: the
+ * global pool written as make_pool_windowed's. */
 static void check_trains_alike(const char *arch, const struct devops *ops, int bits,
 			       double tol, double state_tol, int windowed)
 {
