@@ -34,11 +34,18 @@ static double peak_of(const float *x, size_t n)
 	return m;
 }
 
-/* Within 1e-5 + tol·|want| (fused: tol of the largest |want|). */
+/* Within atol + tol·|want|, atol a fraction of the largest |want|: the
+ * device sums in another order than the CPU, whose own order depends on
+ * its kernels (oneDNN and OpenBLAS pick them by instruction set), and a
+ * value near zero that is the difference of large ones keeps their
+ * rounding. On an AVX2 machine AlexNetSmall's velocities differ by up to
+ * 2.8e-4 of the largest (0.63), −1.1e-5 against −6e-9 near zero. Fused:
+ * tol of the largest; plain: 1e-3 of it. */
 static void assert_close_state(const float *got, const float *want, size_t n, int fused,
 			       double tol, const char *what)
 {
-	assert_close(got, want, n, fused ? tol * peak_of(want, n) : 1e-5, tol, what);
+	const double peak = peak_of(want, n);
+	assert_close(got, want, n, fused ? tol * peak : fmax(1e-5, 1e-3 * peak), tol, what);
 }
 
 /* The architecture's global average pool as the windowed pool it equals
