@@ -8,36 +8,37 @@
 
 namespace {
 
-// The kernels of conv_batched.h's steps, one thread per element; d by value.
-__global__ void col_k(float *col, const float *in, struct conv_dims d, int G, size_t n)
+// The kernels of conv_batched.h's steps, d by value; n < 2^32 (checked
+// by the callers: conv_batched_fits).
+__global__ void col_k(float *col, const float *in, struct conv_dims d, int G, uint32_t n)
 {
-	size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-	if (e < n)
-		col[e] = conv_col_at(in, e, &d, G);
+	uint32_t t = blockIdx.x * blockDim.x + threadIdx.x;
+	if (t < n)
+		conv_col_fill(col, in, t, &d, G);
 }
 
 // out (G, K, P) from y (K, G·P), plus the bias.
 __global__ void out_from_y_k(float *out, const float *y, const float *b, struct conv_dims d,
-			     int G, size_t n)
+			     int G, uint32_t n)
 {
-	size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+	uint32_t e = blockIdx.x * blockDim.x + threadIdx.x, k;
 	if (e >= n)
 		return;
-	float v = y[conv_y_index(e, &d, G)];
-	out[e] = b ? __fadd_rn(v, b[e / ((size_t)d.OH * d.OW) % d.K]) : v;
+	float v = y[conv_y_index(e, &d, G, &k)];
+	out[e] = b ? __fadd_rn(v, b[k]) : v;
 }
 
 // y (K, G·P) from dout (G, K, P).
-__global__ void y_from_dout_k(float *y, const float *dout, struct conv_dims d, int G, size_t n)
+__global__ void y_from_dout_k(float *y, const float *dout, struct conv_dims d, int G, uint32_t n)
 {
-	size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+	uint32_t e = blockIdx.x * blockDim.x + threadIdx.x, k;
 	if (e < n)
-		y[conv_y_index(e, &d, G)] = dout[e];
+		y[conv_y_index(e, &d, G, &k)] = dout[e];
 }
 
-__global__ void im_grad_k(float *din, const float *col, struct conv_dims d, int G, size_t n)
+__global__ void im_grad_k(float *din, const float *col, struct conv_dims d, int G, uint32_t n)
 {
-	size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+	uint32_t e = blockIdx.x * blockDim.x + threadIdx.x;
 	if (e < n)
 		din[e] = conv_im_grad_at(col, e, &d, G);
 }
@@ -81,6 +82,18 @@ __global__ void bias_grad_linear_k(float *db, const float *dout, int N, int O)
 	db[o] = __fadd_rn(db[o], sum);
 }
 
+// A chunk's indices are 32-bit (conv_batched_fits); a single image too
+// large for that is refused rather than mis-indexed.
+int chunk_refused(const struct conv_dims *d, int chunk)
+{
+	if (conv_batched_fits(d, chunk))
+		return 0;
+	fprintf(stderr, "cuda: a convolution of %d×%d×%d images is too large for the GPU "
+		"path (one image's column matrix holds 2^32 elements or more)\n", d->C, d->H,
+		d->W);
+	return 1;
+}
+
 }  // namespace
 
 extern "C" {
@@ -100,12 +113,14 @@ int cuda_conv2d_forward(float *out, float *workspace, const float *in, const flo
 	const struct conv_dims d = conv_dims_of(C, H, W, K, kh, kw, stride, pad);
 	const size_t P = (size_t)d.OH * d.OW, CKK = (size_t)C * kh * kw;
 	const int chunk = conv_batched_chunk(&d, N, CONV_BATCHED_MAX_FLOATS);
+	if (chunk_refused(&d, chunk))
+		return -1;
 	for (int g0 = 0; g0 < N; g0 += chunk) {
 		const int G = N - g0 < chunk ? N - g0 : chunk;
 		const size_t GP = (size_t)G * P;
 		float *col = workspace, *y = workspace + CKK * GP;
-		col_k<<<cuda_blocks(CKK * GP), CUDA_THREADS>>>(col, in + (size_t)g0 * C * H * W, d,
-							      G, CKK * GP);
+		col_k<<<cuda_blocks(C * GP), CUDA_THREADS>>>(col, in + (size_t)g0 * C * H * W, d, G,
+							    (uint32_t)(C * GP));
 		if (cuda_launched())
 			return -1;
 		// y (K, G·P) = w (K, CKK) · col (CKK, G·P)
@@ -113,7 +128,7 @@ int cuda_conv2d_forward(float *out, float *workspace, const float *in, const flo
 				  y, (int)GP))
 			return -1;
 		out_from_y_k<<<cuda_blocks(GP * K), CUDA_THREADS>>>(out + (size_t)g0 * K * P, y, b, d,
-								     G, GP * K);
+								     G, (uint32_t)(GP * K));
 		if (cuda_launched())
 			return -1;
 	}
@@ -128,13 +143,16 @@ int cuda_conv2d_backward(float *din, float *dw, float *db, float *workspace, con
 	const size_t P = (size_t)d.OH * d.OW, CKK = (size_t)C * kh * kw;
 	const size_t image = (size_t)C * H * W;
 	const int chunk = conv_batched_chunk(&d, N, CONV_BATCHED_MAX_FLOATS);
+	if (chunk_refused(&d, chunk))
+		return -1;
 	for (int g0 = 0; g0 < N; g0 += chunk) {
 		const int G = N - g0 < chunk ? N - g0 : chunk;
 		const size_t GP = (size_t)G * P;
 		float *col = workspace, *y = workspace + CKK * GP;
-		col_k<<<cuda_blocks(CKK * GP), CUDA_THREADS>>>(col, in + g0 * image, d, G, CKK * GP);
+		col_k<<<cuda_blocks(C * GP), CUDA_THREADS>>>(col, in + g0 * image, d, G,
+							    (uint32_t)(C * GP));
 		y_from_dout_k<<<cuda_blocks(GP * K), CUDA_THREADS>>>(y, dout + (size_t)g0 * K * P, d,
-								      G, GP * K);
+								      G, (uint32_t)(GP * K));
 		if (cuda_launched())
 			return -1;
 		// dw (K, CKK) += y (K, G·P) · colᵀ (G·P, CKK)
@@ -148,7 +166,7 @@ int cuda_conv2d_backward(float *din, float *dw, float *db, float *workspace, con
 				  col, (int)GP))
 			return -1;
 		im_grad_k<<<cuda_blocks(G * image), CUDA_THREADS>>>(din + g0 * image, col, d, G,
-								     G * image);
+								     (uint32_t)(G * image));
 		if (cuda_launched())
 			return -1;
 	}

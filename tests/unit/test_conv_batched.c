@@ -29,13 +29,15 @@ static void forward(float *out, float *ws, const float *in, const float *w, cons
 		const size_t GP = (size_t)G * P;
 		float *col = ws, *y = ws + CKK * GP;
 		const float *x = in + (size_t)g0 * d->C * d->H * d->W;
-		for (size_t e = 0; e < CKK * GP; e++)
-			col[e] = conv_col_at(x, e, d, G);
+		for (uint32_t t = 0; t < d->C * GP; t++)
+			conv_col_fill(col, x, t, d, G);
 		gemm(0, 0, d->K, (int)GP, (int)CKK, 1.0f, w, (int)CKK, col, (int)GP, 0.0f, y,
 		     (int)GP);
 		float *o = out + (size_t)g0 * d->K * P;
-		for (size_t e = 0; e < GP * d->K; e++)
-			o[e] = y[conv_y_index(e, d, G)] + (b ? b[e / P % d->K] : 0.0f);
+		for (uint32_t e = 0, k; e < GP * d->K; e++) {
+			const float v = y[conv_y_index(e, d, G, &k)];
+			o[e] = v + (b ? b[k] : 0.0f);
+		}
 	}
 }
 
@@ -49,16 +51,16 @@ static void backward(float *din, float *dw, float *ws, const float *dout, const 
 		const int G = N - g0 < chunk ? N - g0 : chunk;
 		const size_t GP = (size_t)G * P;
 		float *col = ws, *y = ws + CKK * GP;
-		for (size_t e = 0; e < CKK * GP; e++)
-			col[e] = conv_col_at(in + g0 * image, e, d, G);
+		for (uint32_t t = 0; t < d->C * GP; t++)
+			conv_col_fill(col, in + g0 * image, t, d, G);
 		const float *g = dout + (size_t)g0 * d->K * P;
-		for (size_t e = 0; e < GP * d->K; e++)
-			y[conv_y_index(e, d, G)] = g[e];
+		for (uint32_t e = 0, k; e < GP * d->K; e++)
+			y[conv_y_index(e, d, G, &k)] = g[e];
 		gemm(0, 1, d->K, (int)CKK, (int)GP, 1.0f, y, (int)GP, col, (int)GP, 1.0f, dw,
 		     (int)CKK);
 		gemm(1, 0, (int)CKK, (int)GP, d->K, 1.0f, w, (int)CKK, y, (int)GP, 0.0f, col,
 		     (int)GP);
-		for (size_t e = 0; e < G * image; e++)
+		for (uint32_t e = 0; e < G * image; e++)
 			din[g0 * image + e] = conv_im_grad_at(col, e, d, G);
 	}
 }
@@ -113,6 +115,57 @@ static void test_matches_conv2d(void **state)
 	}
 }
 
+/* The maps against their definitions, exactly: col entry (r, g·P + q) is
+ * pixel (c, oh·s − pad + i, ow·s − pad + j) of image g (0 outside), and
+ * the input gradient of a pixel sums the col entries that read it in
+ * increasing row order r. Odd strides, padding wider than the stride,
+ * kernels wider than the image. */
+static void check_maps(int G, int C, int H, int W, int kh, int kw, int stride, int pad)
+{
+	const struct conv_dims d = conv_dims_of(C, H, W, 2, kh, kw, stride, pad);
+	const size_t P = (size_t)d.OH * d.OW, GP = (size_t)G * P, CKK = (size_t)C * kh * kw;
+	const size_t image = (size_t)C * H * W;
+	float *in = malloc(G * image * 4), *col = malloc(CKK * GP * 4), *g = malloc(CKK * GP * 4);
+	fill_normal(in, G * image, 0, 1, 5);
+	fill_normal(g, CKK * GP, 0, 1, 6);
+	memset(col, 0xff, CKK * GP * 4);
+	for (uint32_t t = 0; t < C * GP; t++)
+		conv_col_fill(col, in, t, &d, G);
+	float *din = calloc(G * image, 4);
+	for (size_t r = 0; r < CKK; r++) {
+		const int j = (int)(r % kw), i = (int)(r / kw % kh), c = (int)(r / kw / kh);
+		for (size_t u = 0; u < GP; u++) {
+			const size_t n = u / P, q = u % P;
+			const int ih = (int)(q / d.OW) * stride - pad + i;
+			const int iw = (int)(q % d.OW) * stride - pad + j;
+			const int inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
+			const size_t at = ((n * C + c) * H + ih) * W + iw;
+			assert_true(memcmp(&col[r * GP + u], inside ? &in[at] : &(float){0}, 4) == 0);
+			if (inside)
+				din[at] += g[r * GP + u];
+		}
+	}
+	for (uint32_t e = 0; e < G * image; e++) {
+		const float got = conv_im_grad_at(g, e, &d, G);
+		assert_true(memcmp(&got, &din[e], 4) == 0);
+	}
+	free(in);
+	free(col);
+	free(g);
+	free(din);
+}
+
+static void test_maps_exact(void **state)
+{
+	(void)state;
+	check_maps(3, 2, 7, 6, 3, 3, 1, 1);
+	check_maps(2, 3, 9, 8, 3, 3, 2, 1);
+	check_maps(2, 2, 10, 11, 5, 5, 3, 2);
+	check_maps(2, 1, 4, 5, 7, 6, 1, 3);
+	check_maps(1, 4, 8, 8, 1, 1, 2, 0);
+	check_maps(3, 2, 6, 7, 2, 3, 2, 0);
+}
+
 /* Chunks fill the workspace bound and never exceed the batch. */
 static void test_chunk(void **state)
 {
@@ -125,12 +178,19 @@ static void test_chunk(void **state)
 			 (int)(CONV_BATCHED_MAX_FLOATS / per));
 	assert_int_equal(conv_batched_chunk(&d, 128, per * 3 + 5), 3);
 	assert_int_equal(conv_batched_chunk(&d, 128, per - 1), 1);
+	/* 32-bit indices: any chunk within the bound fits; one image of
+	 * 64×3000×3000 (5.2·10^9 column entries) does not */
+	assert_true(conv_batched_fits(&d, conv_batched_chunk(&d, 1 << 20, CONV_BATCHED_MAX_FLOATS)));
+	d = conv_dims_of(64, 3000, 3000, 64, 3, 3, 1, 1);
+	assert_int_equal(conv_batched_chunk(&d, 1, CONV_BATCHED_MAX_FLOATS), 1);
+	assert_false(conv_batched_fits(&d, 1));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_matches_conv2d),
+		cmocka_unit_test(test_maps_exact),
 		cmocka_unit_test(test_chunk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
