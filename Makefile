@@ -171,7 +171,8 @@ test-san:
 # cuda/'s kernels and the device runners run without a GPU, the kernel
 # tests also under AddressSanitizer and UBSan (not test_model_device there:
 # its fibers' switches make it minutes long under ASan); and the tools'
-# --device cuda end to end, with the emulator's tools in build/emu/bin.
+# --device cuda end to end, with the emulator's tools in build/emu/bin, and
+# what those tools move between host and device (the emulator counts it).
 EMU_TESTS := $(wildcard tests/cuda/test_*.c) tests/unit/test_qengine.c \
 	$(if $(filter 1,$(SAN)),,tests/unit/test_model_device.c)
 test-emu:
@@ -184,7 +185,8 @@ $(BUILD)/bin/pcq-%: $(BUILD)/src/%.o $(LIB)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 test-emu-e2e: $(TOOLS:%=$(BUILD)/bin/pcq-%)
-	@E2E_BIN=$(abspath $(BUILD)/bin) sh tests/run-e2e.sh tests/e2e/test_device_cuda.sh
+	@E2E_BIN=$(abspath $(BUILD)/bin) sh tests/run-e2e.sh tests/e2e/test_device_cuda.sh \
+		tests/e2e/test_device_traffic.sh
 
 test-emu-unit: $(EMU_TESTS:%.c=$(BUILD)/%)
 	@sh tests/run-unit.sh $^

@@ -2,6 +2,7 @@
 // allocations it keeps a table of, launches run on the calling thread, and
 // cuBLAS's SGEMM through the CPU's BLAS.
 #include "cublas_v2.h"
+#include "emu_stats.h"
 
 #include <cblas.h>
 #include <stdarg.h>
@@ -97,6 +98,7 @@ cudaError_t cudaMalloc(void **p, size_t bytes)
 	std::lock_guard<std::mutex> hold(table_lock);
 	table[(uintptr_t)m] = bytes;
 	*p = m;
+	emu_count(EMU_MALLOC, bytes);
 	return cudaSuccess;
 }
 
@@ -112,6 +114,7 @@ cudaError_t cudaFree(void *p)
 		}
 	}
 	free(p);
+	emu_count(EMU_FREE, 0);
 	return cudaSuccess;
 }
 
@@ -130,6 +133,10 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind 
 		return cudaErrorInvalidValue;
 	}
 	memcpy(dst, src, bytes);
+	emu_count(kind == cudaMemcpyHostToDevice   ? EMU_H2D
+		  : kind == cudaMemcpyDeviceToHost ? EMU_D2H
+						   : EMU_D2D,
+		  bytes);
 	return cudaSuccess;
 }
 
@@ -141,11 +148,13 @@ cudaError_t cudaMemset(void *p, int value, size_t bytes)
 		return cudaErrorInvalidValue;
 	}
 	memset(p, value, bytes);
+	emu_count(EMU_MEMSET, bytes);
 	return cudaSuccess;
 }
 
 cudaError_t cudaDeviceSynchronize(void)
 {
+	emu_count(EMU_SYNC, 0);
 	return last_error;  // launches ran to completion when they were made
 }
 
@@ -389,6 +398,7 @@ void emu_run(const void *kernel, dim3 grid, dim3 block, void (*thread)(void *), 
 		std::lock_guard<std::mutex> hold(plain_lock);
 		plain_kernels.insert(kernel);
 	}
+	emu_count(EMU_LAUNCH, 0);
 }
 
 // cuBLAS
@@ -445,5 +455,6 @@ cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa,
 	cblas_sgemm(CblasColMajor, transa == CUBLAS_OP_N ? CblasNoTrans : CblasTrans,
 		    transb == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, m, n, k, *alpha, A, lda, B,
 		    ldb, *beta, C, ldc);
+	emu_count(EMU_SGEMM, 0);
 	return CUBLAS_STATUS_SUCCESS;
 }
