@@ -54,7 +54,7 @@ static const struct devops cuda = {
 	.gap_forward = cuda_global_avgpool_forward, .gap_backward = cuda_global_avgpool_backward,
 	.conv_workspace_floats = conv_workspace, .conv_forward = conv_f, .conv_backward = conv_b,
 	.linear_forward = cuda_linear_forward, .linear_backward = cuda_linear_backward,
-	.qnode_run = cuda_qnode_run,
+	.softmax_xent = cuda_softmax_xent, .qnode_run = cuda_qnode_run,
 };
 
 const struct devops *devops_cuda(void)

@@ -11,6 +11,7 @@
 #include "maxpool2d.h"
 #include "relu.h"
 #include "sgd.h"
+#include "softmax_xent.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +215,16 @@ static int linear_b(float *din, float *dw, float *db, const float *dout, const f
 	return 0;
 }
 
+static int xent(float *dlogits, double *loss, int *n_correct, double *row_loss,
+		int *row_correct, const float *logits, const int32_t *labels, int N, int classes)
+{
+	(void)row_loss;
+	(void)row_correct;
+	struct softmax_xent_shape s = {.N = N, .classes = classes};
+	*loss = softmax_xent(dlogits, n_correct, logits, labels, &s);
+	return 0;
+}
+
 static int qnode_run(const struct qk_node *n, uint8_t *out, const uint8_t *a, const uint8_t *b,
 		     const int32_t *cl, size_t count)
 {
@@ -238,7 +249,7 @@ static const struct devops host = {
 	.conv_workspace_floats = conv2d_workspace_floats,
 	.conv_forward = conv_f, .conv_backward = conv_b,
 	.linear_forward = linear_f, .linear_backward = linear_b,
-	.qnode_run = qnode_run,
+	.softmax_xent = xent, .qnode_run = qnode_run,
 };
 
 const struct devops *devops_host(void)

@@ -75,8 +75,18 @@ void model_free(struct model *m);
  * (n, classes), valid until the next forward. */
 const float *model_forward(struct model *m, const float *x, int n, int training,
 			   struct rng *rng);
+/* The same pass, its logits left where the model runs (on a device they
+ * do not come down): for model_loss. */
+void model_run_forward(struct model *m, const float *x, int n, int training, struct rng *rng);
+/* The softmax cross-entropy of the last forward's logits against labels
+ * (softmax_xent.h): returns the batch mean, sets *n_correct (may be NULL)
+ * and keeps the loss gradient for model_backward with dlogits NULL. On a
+ * device it is computed there: the labels go up, each image's loss and
+ * hit come down. A model planned for training only. */
+double model_loss(struct model *m, const int32_t *labels, int n, int *n_correct);
 /* After a training forward of the same x: accumulates all learned
- * gradients (+=) from dlogits (n, classes). */
+ * gradients (+=) from dlogits (n, classes), or with dlogits NULL from
+ * model_loss's gradient. */
 void model_backward(struct model *m, const float *x, const float *dlogits, int n);
 void model_zero_grads(struct model *m);
 

@@ -1,6 +1,8 @@
 /* A planned model run on a device (devops.h): the learned tensors, their
  * gradients and velocities, the running statistics and every activation
- * stay in the device's memory; only batches go up and logits come down.
+ * stay in the device's memory; only batches (images, and labels in
+ * training) go up, and logits, or in training each image's loss and hit,
+ * come down.
  * The same graph walk as model_run.c, op by op through the device's
  * kernels, in the plain layout. An op without a device kernel would be
  * refused by name when the model moves (every op has one now). */
@@ -56,6 +58,9 @@ struct model_device {
 	float *workspace;
 	size_t workspace_floats;
 	float *lohi;                   /* a range_of result */
+	int32_t *labels;               /* the batch's, for the loss */
+	double *row_loss;              /* the loss's per-image scratch */
+	int *row_correct;
 	size_t slot;                   /* floats of the largest activation of a batch */
 	struct dev_node *nodes;
 	unsigned char *written;
@@ -192,6 +197,9 @@ int model_device_init(struct model *m, const struct pcqfile *f, const char *file
 	d->scratch = dalloc(d, OP_MAX_INPUTS * (size_t)m->batch * d->slot * sizeof(float));
 	d->workspace = dalloc(d, (d->workspace_floats ? d->workspace_floats : 1) * sizeof(float));
 	d->lohi = dalloc(d, 2 * sizeof(float));
+	d->labels = dalloc(d, (size_t)m->batch * sizeof(int32_t));
+	d->row_loss = dalloc(d, (size_t)m->batch * sizeof(double));
+	d->row_correct = dalloc(d, (size_t)m->batch * sizeof(int));
 	d->logits = xmalloc((size_t)m->batch * m->classes * sizeof(float));
 	return 0;
 }
@@ -208,8 +216,9 @@ void model_device_free(struct model *m)
 		d->ops->free(d->nodes[j].weight_fq);
 		free(d->nodes[j].host_mask);
 	}
-	void *ps[] = {d->params, d->grads, d->velocity, d->buffers, d->x, d->scratch, d->workspace,
-		      d->lohi};
+	void *ps[] = {d->params,    d->grads,  d->velocity, d->buffers,  d->x,
+		      d->scratch,   d->workspace, d->lohi,   d->labels,   d->row_loss,
+		      d->row_correct};
 	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
 		d->ops->free(ps[i]);
 	free(d->nodes);
@@ -332,7 +341,7 @@ static double synced_now(const struct model_device *d)
 }
 
 const float *model_device_forward(struct model *m, const float *x, int n, int training,
-				  struct rng *rng)
+				  struct rng *rng, int fetch)
 {
 	struct model_device *d = m->dev;
 	must(d->ops->upload(d->x, x, (size_t)n * act_numel(&m->input) * sizeof(float)), d);
@@ -342,9 +351,24 @@ const float *model_device_forward(struct model *m, const float *x, int n, int tr
 		if (m->profile)
 			m->profile[2 * j] += synced_now(d) - t0;
 	}
+	if (!fetch)
+		return NULL;
 	must(d->ops->download(d->logits, d->nodes[m->n_nodes - 1].out,
 			      (size_t)n * m->classes * sizeof(float)), d);
 	return d->logits;
+}
+
+/* The loss of the logits on the device; its gradient goes straight into
+ * the last node's dout, where model_device_backward starts. */
+double model_device_loss(struct model *m, const int32_t *labels, int n, int *n_correct)
+{
+	struct model_device *d = m->dev;
+	const struct dev_node *last = &d->nodes[m->n_nodes - 1];
+	double loss;
+	must(d->ops->upload(d->labels, labels, (size_t)n * sizeof(int32_t)) ||
+	     d->ops->softmax_xent(last->dout, &loss, n_correct, d->row_loss, d->row_correct,
+				  last->out, d->labels, n, m->classes), d);
+	return loss;
 }
 
 /* dx[0] NULL (conv2d, linear and fakequant only): no input gradient wanted. */
@@ -397,8 +421,9 @@ void model_device_backward(struct model *m, const float *dlogits, int n)
 {
 	struct model_device *d = m->dev;
 	const size_t slot = (size_t)n * d->slot;
-	must(d->ops->upload(d->nodes[m->n_nodes - 1].dout, dlogits,
-			    (size_t)n * m->classes * sizeof(float)), d);
+	if (dlogits)
+		must(d->ops->upload(d->nodes[m->n_nodes - 1].dout, dlogits,
+				    (size_t)n * m->classes * sizeof(float)), d);
 	memset(d->written, 0, (size_t)m->n_nodes);
 	for (int j = m->n_nodes - 1; j >= 0; j--) {
 		const struct node *node = &m->nodes[j];

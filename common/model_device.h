@@ -9,8 +9,11 @@
 int model_device_init(struct model *m, const struct pcqfile *f, const char *file,
 		      const struct devops *ops);
 void model_device_free(struct model *m);
+/* fetch 0: the logits stay on the device (returns NULL). */
 const float *model_device_forward(struct model *m, const float *x, int n, int training,
-				  struct rng *rng);
+				  struct rng *rng, int fetch);
+double model_device_loss(struct model *m, const int32_t *labels, int n, int *n_correct);
+/* dlogits NULL: model_device_loss's gradient, already in place. */
 void model_device_backward(struct model *m, const float *dlogits, int n);
 void model_device_zero_grads(struct model *m);
 void model_device_sgd_step(struct model *m, const struct sgd_params *p);

@@ -7,6 +7,7 @@
 #include "check.h"
 #include "model_device.h"
 #include "progress.h"
+#include "softmax_xent.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +20,21 @@ static const float *input_of(const struct model *m, const float *x, int src)
 const float *model_forward(struct model *m, const float *x, int n, int training,
 			   struct rng *rng)
 {
+	if (m->dev) {
+		CHECK(n >= 1 && n <= m->batch);
+		return model_device_forward(m, x, n, training, rng, 1);
+	}
+	model_run_forward(m, x, n, training, rng);
+	return m->nodes[m->n_nodes - 1].out;
+}
+
+void model_run_forward(struct model *m, const float *x, int n, int training, struct rng *rng)
+{
 	CHECK(n >= 1 && n <= m->batch);
-	if (m->dev)
-		return model_device_forward(m, x, n, training, rng);
+	if (m->dev) {
+		model_device_forward(m, x, n, training, rng, 0);
+		return;
+	}
 	if (m->n_groups) {
 		size_t total = 0;
 		for (size_t i = 0; i < m->n_groups; i++) {
@@ -44,7 +57,18 @@ const float *model_forward(struct model *m, const float *x, int n, int training,
 		if (m->profile)
 			m->profile[2 * j] += progress_now() - t0;
 	}
-	return m->nodes[m->n_nodes - 1].out;
+}
+
+double model_loss(struct model *m, const int32_t *labels, int n, int *n_correct)
+{
+	CHECK(n >= 1 && n <= m->batch);
+	if (m->dev)
+		return model_device_loss(m, labels, n, n_correct);
+	CHECK(m->slot_floats > 0);   /* planned for training */
+	/* the gradient goes where model_backward starts: the last node's dout */
+	const struct node *last = &m->nodes[m->n_nodes - 1];
+	const struct softmax_xent_shape s = {.N = n, .classes = m->classes};
+	return softmax_xent(last->dout, n_correct, last->out, labels, &s);
 }
 
 static void accumulate(float *dst, const float *src, size_t count)
@@ -62,7 +86,8 @@ void model_backward(struct model *m, const float *x, const float *dlogits, int n
 		return;
 	}
 	struct node *last = &m->nodes[m->n_nodes - 1];
-	memcpy(last->dout, dlogits, (size_t)n * m->classes * sizeof(float));
+	if (dlogits)
+		memcpy(last->dout, dlogits, (size_t)n * m->classes * sizeof(float));
 	memset(m->written, 0, (size_t)m->n_nodes);
 
 	for (int j = m->n_nodes - 1; j >= 0; j--) {

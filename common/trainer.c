@@ -9,7 +9,6 @@
 #include "prefetch.h"
 #include "progress.h"
 #include "sgd.h"
-#include "softmax_xent.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -219,7 +218,6 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 		best = v->type == VALUE_FLOAT ? v->f : (double)v->i;
 
 	size_t sample = act_numel(&m.input);
-	float *dlogits = xmalloc((size_t)o->batch * m.classes * sizeof(float));
 	size_t *order = xmalloc((train->n ? train->n : 1) * sizeof(size_t));
 	/* On a device the next batch is prepared while the device works. */
 	const int ahead = o->device != NULL;
@@ -261,10 +259,9 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 			const float *x = src.slots.x[slot];
 			int32_t *labels = src.slots.labels[slot];
 			const float *in = cluster_batch_regroup(&cb, &m, x, labels, n);
-			const float *logits = model_forward(&m, in, n, 1, &drop);
-			struct softmax_xent_shape xs = {.N = n, .classes = m.classes};
+			model_run_forward(&m, in, n, 1, &drop);
 			int nc = 0;
-			double loss = softmax_xent(dlogits, &nc, logits, labels, &xs);
+			double loss = model_loss(&m, labels, n, &nc);
 			if (!isfinite(loss)) {
 				progress_done(&pr);
 				int kept = strcmp(o->out, "-") != 0 && access(o->out, F_OK) == 0;
@@ -276,7 +273,7 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 				break;
 			}
 			model_zero_grads(&m);
-			model_backward(&m, in, dlogits, n);
+			model_backward(&m, in, NULL, n);
 			model_sgd_step(&m, &sp);
 			loss_sum += loss * n;
 			correct += (size_t)nc;
@@ -317,7 +314,6 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 	}
 	prefetch_free(&pf);
 	batch_slots_free(&src.slots);
-	free(dlogits);
 	free(order);
 	cluster_batch_free(&cb);
 	model_free(&m);

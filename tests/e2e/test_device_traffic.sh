@@ -1,7 +1,8 @@
 # What crosses between host and GPU (issue 8): the model, its gradients,
 # velocities, statistics and activation ranges are allocated once and stay
 # on the device; per image only the image goes up and its logits come down
-# (in training also the loss gradient goes up). Checked on the CUDA
+# (in training its label goes up and its loss and hit come down instead of
+# the logits: the loss is computed on the device). Checked on the CUDA
 # emulator, which counts what a program asks of the GPU (PCQ_EMU_STATS,
 # tests/cuda_emu/emu_stats.h): two runs that differ only in their number
 # of images must differ in transfers by exactly those images' bytes, and
@@ -40,15 +41,17 @@ expect() {
 }
 
 img=$((28 * 28 * 4)) row=$((10 * 4))   # a float image, a row of logits
-# training: image and loss gradient up, logits down; test: image up, logits down
-expect "pre-training" $((50 * (2 * img + row))) $((100 * row)) \
+# training: image and label (int32) up, loss (double) and hit (int) down;
+# test: image up, logits down
+up=$((50 * (2 * img + 4))) down=$((50 * (8 + 4 + row)))
+expect "pre-training" $up $down \
 	pcq-train --arch resnet20 $train --lr 0.05 -o "$T/p.msgpack"
 pcq-kmeans fit --data "$fm" --limit 500 --clusters 3 --seed 2 -o "$T/km.msgpack" 2>/dev/null
 pcq-fuse "$T/pre.msgpack" --bit 4 --clusters 3 -o "$T/fused.msgpack"
-expect "PCQ fine-tuning (4 bits, 3 clusters)" $((50 * (2 * img + row))) $((100 * row)) \
+expect "PCQ fine-tuning (4 bits, 3 clusters)" $up $down \
 	pcq-train "$T/fused.msgpack" --kmeans "$T/km.msgpack" $train -o "$T/t.msgpack"
 # the integer engine: the image's bytes and its cluster (int32) up, a byte a class down
 pcq-quantize "$T/t.msgpack" -o "$T/q.msgpack"
 expect "integer inference" $((50 * (28 * 28 + 4))) $((50 * 10)) \
 	pcq-infer "$T/q.msgpack" --kmeans "$T/km.msgpack" --data "$fm" --batch 25 --device cuda
-echo "--device cuda: no allocation per image; per image only the image, its logits and the loss gradient cross"
+echo "--device cuda: no allocation per image; per image only the image, its label and its logits or loss cross"
