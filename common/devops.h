@@ -80,11 +80,10 @@ struct devops {
 			       int out_features);
 
 	/* softmax_xent.h on device memory: dlogits (N, classes), *loss the
-	 * batch mean and *n_correct the top-1 count on the host; row_loss and
-	 * row_correct are device scratch of N each. */
-	int (*softmax_xent)(float *dlogits, double *loss, int *n_correct, double *row_loss,
-			    int *row_correct, const float *logits, const int32_t *labels, int N,
-			    int classes);
+	 * batch mean and *n_correct the top-1 count on the host; rows is
+	 * device scratch of 2·N doubles. */
+	int (*softmax_xent)(float *dlogits, double *loss, int *n_correct, double *rows,
+			    const float *logits, const int32_t *labels, int N, int classes);
 
 	/* The integer engine (qdevice.c): out[e] = qk_at(n, a, b, cl, e) for
 	 * e < count (qkernels.h). */

@@ -215,11 +215,10 @@ static int linear_b(float *din, float *dw, float *db, const float *dout, const f
 	return 0;
 }
 
-static int xent(float *dlogits, double *loss, int *n_correct, double *row_loss,
-		int *row_correct, const float *logits, const int32_t *labels, int N, int classes)
+static int xent(float *dlogits, double *loss, int *n_correct, double *rows,
+		const float *logits, const int32_t *labels, int N, int classes)
 {
-	(void)row_loss;
-	(void)row_correct;
+	(void)rows;
 	struct softmax_xent_shape s = {.N = N, .classes = classes};
 	*loss = softmax_xent(dlogits, n_correct, logits, labels, &s);
 	return 0;

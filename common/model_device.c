@@ -59,8 +59,7 @@ struct model_device {
 	size_t workspace_floats;
 	float *lohi;                   /* a range_of result */
 	int32_t *labels;               /* the batch's, for the loss */
-	double *row_loss;              /* the loss's per-image scratch */
-	int *row_correct;
+	double *rows;                  /* the loss's per-image scratch */
 	size_t slot;                   /* floats of the largest activation of a batch */
 	struct dev_node *nodes;
 	unsigned char *written;
@@ -198,8 +197,7 @@ int model_device_init(struct model *m, const struct pcqfile *f, const char *file
 	d->workspace = dalloc(d, (d->workspace_floats ? d->workspace_floats : 1) * sizeof(float));
 	d->lohi = dalloc(d, 2 * sizeof(float));
 	d->labels = dalloc(d, (size_t)m->batch * sizeof(int32_t));
-	d->row_loss = dalloc(d, (size_t)m->batch * sizeof(double));
-	d->row_correct = dalloc(d, (size_t)m->batch * sizeof(int));
+	d->rows = dalloc(d, 2 * (size_t)m->batch * sizeof(double));
 	d->logits = xmalloc((size_t)m->batch * m->classes * sizeof(float));
 	return 0;
 }
@@ -216,9 +214,8 @@ void model_device_free(struct model *m)
 		d->ops->free(d->nodes[j].weight_fq);
 		free(d->nodes[j].host_mask);
 	}
-	void *ps[] = {d->params,    d->grads,  d->velocity, d->buffers,  d->x,
-		      d->scratch,   d->workspace, d->lohi,   d->labels,   d->row_loss,
-		      d->row_correct};
+	void *ps[] = {d->params, d->grads,     d->velocity, d->buffers, d->x,
+		      d->scratch, d->workspace, d->lohi,     d->labels,  d->rows};
 	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
 		d->ops->free(ps[i]);
 	free(d->nodes);
@@ -366,8 +363,8 @@ double model_device_loss(struct model *m, const int32_t *labels, int n, int *n_c
 	const struct dev_node *last = &d->nodes[m->n_nodes - 1];
 	double loss;
 	must(d->ops->upload(d->labels, labels, (size_t)n * sizeof(int32_t)) ||
-	     d->ops->softmax_xent(last->dout, &loss, n_correct, d->row_loss, d->row_correct,
-				  last->out, d->labels, n, m->classes), d);
+	     d->ops->softmax_xent(last->dout, &loss, n_correct, d->rows, last->out, d->labels, n,
+				  m->classes), d);
 	return loss;
 }
 

@@ -108,11 +108,10 @@ int cuda_qnode_run(const struct qk_node *n, uint8_t *out, const uint8_t *a, cons
 		   const int32_t *cl, size_t count);
 
 /* softmax_xent.h: *loss the batch mean, *n_correct top-1 (either may be
- * NULL); dlogits may be NULL. labels on the device; row_loss a device
- * scratch of N doubles. */
-int cuda_softmax_xent(float *dlogits, double *loss, int *n_correct, double *row_loss,
-		      int *row_correct, const float *logits, const int32_t *labels, int N,
-		      int classes);
+ * NULL); dlogits may be NULL. labels on the device; rows a device scratch
+ * of 2·N doubles (each image's loss and hit). */
+int cuda_softmax_xent(float *dlogits, double *loss, int *n_correct, double *rows,
+		      const float *logits, const int32_t *labels, int N, int classes);
 
 #ifdef __cplusplus
 }

@@ -300,8 +300,9 @@ __global__ void gap_backward_k(float *din, const float *dout, int planes, int HW
 }
 
 // One thread per row, as softmax_xent.c: first maximum, sums in double.
-__global__ void softmax_xent_k(float *dlogits, double *row_loss, int *row_correct,
-			       const float *logits, const int32_t *labels, int N, int K)
+// rows[n]: row n's loss; rows[N + n]: 1 if its top-1 is its label.
+__global__ void softmax_xent_k(float *dlogits, double *rows, const float *logits,
+			       const int32_t *labels, int N, int K)
 {
 	int n = blockIdx.x * blockDim.x + threadIdx.x;
 	if (n >= N)
@@ -312,13 +313,13 @@ __global__ void softmax_xent_k(float *dlogits, double *row_loss, int *row_correc
 	for (int k = 1; k < K; k++)
 		if (z[k] > z[best])
 			best = k;
-	row_correct[n] = best == y;
+	rows[N + n] = best == y;
 	const double zmax = z[best];
 	double sum = 0;
 	for (int k = 0; k < K; k++)
 		sum += exp((double)z[k] - zmax);
 	const double lse = log(sum);
-	row_loss[n] = lse - ((double)z[y] - zmax);
+	rows[n] = lse - ((double)z[y] - zmax);
 	if (dlogits)
 		for (int k = 0; k < K; k++)
 			dlogits[(size_t)n * K + k] =
@@ -465,25 +466,23 @@ int cuda_global_avgpool_backward(float *din, const float *dout, int planes, int 
 	return cuda_launched();
 }
 
-int cuda_softmax_xent(float *dlogits, double *loss, int *n_correct, double *row_loss,
-		      int *row_correct, const float *logits, const int32_t *labels, int N,
-		      int classes)
+int cuda_softmax_xent(float *dlogits, double *loss, int *n_correct, double *rows,
+		      const float *logits, const int32_t *labels, int N, int classes)
 {
-	softmax_xent_k<<<cuda_blocks((size_t)N), CUDA_THREADS>>>(dlogits, row_loss, row_correct,
-							    logits, labels, N, classes);
+	softmax_xent_k<<<cuda_blocks((size_t)N), CUDA_THREADS>>>(dlogits, rows, logits, labels, N,
+							    classes);
 	if (cuda_launched())
 		return -1;
-	// the batch's sums on the host, rows in order as the CPU adds them
-	double *l = (double *)malloc((size_t)N * sizeof(double));
-	int *ok = (int *)malloc((size_t)N * sizeof(int));
+	// the batch's sums on the host, rows in order as the CPU adds them;
+	// one download, so one wait for the device
+	double *r = (double *)malloc(2 * (size_t)N * sizeof(double));
 	int rc = -1;
-	if (l && ok && cuda_download(l, row_loss, (size_t)N * sizeof(double)) == 0 &&
-	    cuda_download(ok, row_correct, (size_t)N * sizeof(int)) == 0) {
+	if (r && cuda_download(r, rows, 2 * (size_t)N * sizeof(double)) == 0) {
 		double total = 0;
 		int correct = 0;
 		for (int n = 0; n < N; n++) {
-			total += l[n];
-			correct += ok[n];
+			total += r[n];
+			correct += r[N + n] != 0;
 		}
 		if (loss)
 			*loss = total / N;
@@ -491,8 +490,7 @@ int cuda_softmax_xent(float *dlogits, double *loss, int *n_correct, double *row_
 			*n_correct = correct;
 		rc = 0;
 	}
-	free(l);
-	free(ok);
+	free(r);
 	return rc;
 }
 

@@ -41,9 +41,9 @@ expect() {
 }
 
 img=$((28 * 28 * 4)) row=$((10 * 4))   # a float image, a row of logits
-# training: image and label (int32) up, loss (double) and hit (int) down;
+# training: image and label (int32) up, loss and hit (a double each) down;
 # test: image up, logits down
-up=$((50 * (2 * img + 4))) down=$((50 * (8 + 4 + row)))
+up=$((50 * (2 * img + 4))) down=$((50 * (16 + row)))
 expect "pre-training" $up $down \
 	pcq-train --arch resnet20 $train --lr 0.05 -o "$T/p.msgpack"
 pcq-kmeans fit --data "$fm" --limit 500 --clusters 3 --seed 2 -o "$T/km.msgpack" 2>/dev/null
