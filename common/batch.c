@@ -2,6 +2,7 @@
 #include "batch.h"
 
 #include "check.h"
+#include "devops.h"
 #include "rng.h"
 
 #include <stdlib.h>
@@ -52,21 +53,41 @@ void batch_fill(float *x, int32_t *labels, const struct dataset *ds,
 	}
 }
 
-void batch_slots_init(struct batch_slots *s, int count, int batch, size_t sample)
+void *batch_buffer_alloc(const struct devops *dev, size_t bytes)
+{
+	if (!dev)
+		return xmalloc(bytes);
+	void *p = NULL;
+	if (dev->host_alloc(&p, bytes))
+		die("%s: cannot allocate %zu bytes of page-locked host memory for the batches",
+		    dev->name, bytes);
+	return p;
+}
+
+void batch_buffer_free(const struct devops *dev, void *p)
+{
+	if (dev)
+		dev->host_free(p);
+	else
+		free(p);
+}
+
+void batch_slots_init(struct batch_slots *s, int count, int batch, size_t sample,
+		      const struct devops *dev)
 {
 	CHECK(count == 1 || count == 2);
-	*s = (struct batch_slots){.count = count};
+	*s = (struct batch_slots){.count = count, .dev = dev};
 	for (int i = 0; i < count; i++) {
-		s->x[i] = xmalloc((size_t)batch * sample * sizeof(float));
-		s->labels[i] = xmalloc((size_t)batch * sizeof(int32_t));
+		s->x[i] = batch_buffer_alloc(dev, (size_t)batch * sample * sizeof(float));
+		s->labels[i] = batch_buffer_alloc(dev, (size_t)batch * sizeof(int32_t));
 	}
 }
 
 void batch_slots_free(struct batch_slots *s)
 {
 	for (int i = 0; i < s->count; i++) {
-		free(s->x[i]);
-		free(s->labels[i]);
+		batch_buffer_free(s->dev, s->x[i]);
+		batch_buffer_free(s->dev, s->labels[i]);
 	}
 	*s = (struct batch_slots){0};
 }

@@ -29,13 +29,20 @@ static inline int batch_size_of(size_t n, int batch, size_t b)
 }
 
 /* Buffers for `count` (1 or 2) batches of images and labels: with two, one
- * is filled on another thread (prefetch.h) while the other is used. */
+ * is filled on another thread (prefetch.h) while the other is used. With
+ * a device, in the host memory it copies from fastest (devops.h). */
+struct devops;
 struct batch_slots {
 	int count;
 	float *x[2];
 	int32_t *labels[2];
+	const struct devops *dev;
 };
-void batch_slots_init(struct batch_slots *s, int count, int batch, size_t sample);
+void batch_slots_init(struct batch_slots *s, int count, int batch, size_t sample,
+		      const struct devops *dev);
 void batch_slots_free(struct batch_slots *s);
+/* One such buffer (dev NULL: malloc'd memory). */
+void *batch_buffer_alloc(const struct devops *dev, size_t bytes);
+void batch_buffer_free(const struct devops *dev, void *p);
 
 #endif

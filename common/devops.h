@@ -24,6 +24,11 @@ struct devops {
 	int (*zero)(void *p, size_t bytes);
 	/* waits until every operation issued so far is done (--profile) */
 	int (*sync)(void);
+	/* Host memory the device copies from fastest (page-locked on a GPU:
+	 * a copy from ordinary memory is staged through a driver buffer):
+	 * the batches' buffers. */
+	int (*host_alloc)(void **p, size_t bytes);
+	void (*host_free)(void *p);
 
 	/* relu.h, add.h (forward), sgd.h */
 	int (*relu_forward)(float *out, const float *in, size_t n);

@@ -42,6 +42,7 @@ static const struct devops cuda = {
 	.name = "cuda",
 	.alloc = alloc_zeroed, .free = cuda_free, .upload = cuda_upload,
 	.download = cuda_download, .copy = cuda_copy, .zero = cuda_zero, .sync = cuda_sync,
+	.host_alloc = cuda_host_alloc, .host_free = cuda_host_free,
 	.relu_forward = cuda_relu_forward, .relu_backward = cuda_relu_backward,
 	.add_forward = cuda_add_forward, .sgd_step = cuda_sgd_step,
 	.dropout_apply = cuda_dropout_apply,

@@ -237,6 +237,7 @@ static const struct devops host = {
 	.name = "host",
 	.alloc = host_alloc, .free = free, .upload = host_copy, .download = host_copy,
 	.copy = host_copy, .zero = host_zero, .sync = host_sync,
+	.host_alloc = host_alloc, .host_free = free,
 	.relu_forward = relu_f, .relu_backward = relu_b, .add_forward = add_f, .sgd_step = sgd,
 	.dropout_apply = dropout_apply,
 	.range_of = range_of_h, .range_update = range_update_h, .fq_forward = fq_forward,

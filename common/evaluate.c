@@ -98,7 +98,7 @@ void evaluate_with(struct eval_result *r, const struct dataset *ds, const struct
 	double loss_sum = 0;
 
 	struct eval_source src = {.ds = ds, .norm = norm, .order = order, .batch = batch};
-	batch_slots_init(&src.slots, 1 + (ahead != 0), batch, sample);
+	batch_slots_init(&src.slots, 1 + (ahead != 0), batch, sample, NULL);
 	struct prefetch pf;
 	prefetch_init(&pf, fill_eval_batch, &src, ahead);
 	const size_t batches = (ds->n + (size_t)batch - 1) / (size_t)batch;

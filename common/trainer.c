@@ -111,6 +111,7 @@ static int load_velocity(struct model *m, const struct pcqfile *f, const char *n
  * cluster's are contiguous (labels too), and the model told the runs. */
 struct cluster_batch {
 	const struct kmeans *km;
+	const struct devops *dev;      /* x is copied to it */
 	size_t sample;
 	int32_t *ids, *labels;
 	size_t *order;
@@ -119,15 +120,15 @@ struct cluster_batch {
 };
 
 static void cluster_batch_init(struct cluster_batch *cb, const struct kmeans *km, int batch,
-			       size_t sample)
+			       size_t sample, const struct devops *dev)
 {
-	*cb = (struct cluster_batch){.km = km, .sample = sample};
+	*cb = (struct cluster_batch){.km = km, .dev = dev, .sample = sample};
 	if (!km)
 		return;
 	cb->ids = xmalloc((size_t)batch * sizeof(int32_t));
 	cb->labels = xmalloc((size_t)batch * sizeof(int32_t));
 	cb->order = xmalloc((size_t)batch * sizeof(size_t));
-	cb->x = xmalloc((size_t)batch * sample * sizeof(float));
+	cb->x = batch_buffer_alloc(dev, (size_t)batch * sample * sizeof(float));
 	cb->groups = xmalloc((size_t)km->k * sizeof(*cb->groups));
 }
 
@@ -155,7 +156,8 @@ static void cluster_batch_free(struct cluster_batch *cb)
 	free(cb->ids);
 	free(cb->labels);
 	free(cb->order);
-	free(cb->x);
+	if (cb->km)
+		batch_buffer_free(cb->dev, cb->x);
 	free(cb->groups);
 }
 
@@ -222,11 +224,11 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 	/* On a device the next batch is prepared while the device works. */
 	const int ahead = o->device != NULL;
 	struct batch_source src = {.train = train, .norm = norm, .o = o, .order = order};
-	batch_slots_init(&src.slots, 1 + ahead, o->batch, sample);
+	batch_slots_init(&src.slots, 1 + ahead, o->batch, sample, o->device);
 	struct prefetch pf;
 	prefetch_init(&pf, fill_batch, &src, ahead);
 	struct cluster_batch cb;
-	cluster_batch_init(&cb, o->km, o->batch, sample);
+	cluster_batch_init(&cb, o->km, o->batch, sample, o->device);
 	size_t batches = (train->n + (size_t)o->batch - 1) / (size_t)o->batch;
 	int rc = 0;
 	struct progress pr;

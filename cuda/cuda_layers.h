@@ -28,6 +28,9 @@ int cuda_upload(void *d_dst, const void *src, size_t bytes);
 int cuda_download(void *dst, const void *d_src, size_t bytes);
 int cuda_copy(void *d_dst, const void *d_src, size_t bytes);
 int cuda_zero(void *d_p, size_t bytes);
+/* page-locked host memory: copies to and from it need no staging */
+int cuda_host_alloc(void **p, size_t bytes);
+void cuda_host_free(void *p);
 /* waits for every kernel and copy issued so far */
 int cuda_sync(void);
 

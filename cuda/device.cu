@@ -82,6 +82,17 @@ void cuda_free(void *d_p)
 	cudaFree(d_p);
 }
 
+int cuda_host_alloc(void **p, size_t bytes)
+{
+	CUDA_CHECK(cudaMallocHost(p, bytes ? bytes : 1));
+	return 0;
+}
+
+void cuda_host_free(void *p)
+{
+	cudaFreeHost(p);
+}
+
 int cuda_copy(void *d_dst, const void *d_src, size_t bytes)
 {
 	CUDA_CHECK(cudaMemcpy(d_dst, d_src, bytes, cudaMemcpyDeviceToDevice));

@@ -118,6 +118,22 @@ cudaError_t cudaFree(void *p)
 	return cudaSuccess;
 }
 
+cudaError_t cudaMallocHost(void **p, size_t bytes)
+{
+	*p = malloc(bytes);
+	return *p ? cudaSuccess : fail_with(cudaErrorMemoryAllocation);
+}
+
+cudaError_t cudaFreeHost(void *p)
+{
+	if (p && emu_is_device(p)) {
+		fprintf(stderr, "cuda emulator: cudaFreeHost(%p): device memory\n", p);
+		return fail_with(cudaErrorInvalidValue);
+	}
+	free(p);
+	return cudaSuccess;
+}
+
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind)
 {
 	const bool dst_device = kind != cudaMemcpyDeviceToHost,
