@@ -34,6 +34,7 @@ struct devops {
 	int (*relu_forward)(float *out, const float *in, size_t n);
 	int (*relu_backward)(float *din, const float *dout, const float *x, size_t n);
 	int (*add_forward)(float *out, const float *a, const float *b, size_t n);
+	int (*add_backward)(float *da, float *db, const float *dout, size_t n);  /* both = dout */
 	int (*sgd_step)(float *w, float *v, const float *g, float lr, float momentum,
 			float weight_decay, size_t n);
 	/* dropout.h: out = in·(mask·scale), forward and backward alike */

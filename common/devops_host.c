@@ -57,6 +57,12 @@ static int add_f(float *out, const float *a, const float *b, size_t n)
 	return 0;
 }
 
+static int add_b(float *da, float *db, const float *dout, size_t n)
+{
+	add_backward(da, db, dout, n);
+	return 0;
+}
+
 static int sgd(float *w, float *v, const float *g, float lr, float momentum, float wd, size_t n)
 {
 	struct sgd_params p = {.lr = lr, .momentum = momentum, .weight_decay = wd};
@@ -238,7 +244,8 @@ static const struct devops host = {
 	.alloc = host_alloc, .free = free, .upload = host_copy, .download = host_copy,
 	.copy = host_copy, .zero = host_zero, .sync = host_sync,
 	.host_alloc = host_alloc, .host_free = free,
-	.relu_forward = relu_f, .relu_backward = relu_b, .add_forward = add_f, .sgd_step = sgd,
+	.relu_forward = relu_f, .relu_backward = relu_b, .add_forward = add_f,
+	.add_backward = add_b, .sgd_step = sgd,
 	.dropout_apply = dropout_apply,
 	.range_of = range_of_h, .range_update = range_update_h, .fq_forward = fq_forward,
 	.fq_backward = fq_backward,

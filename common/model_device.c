@@ -390,9 +390,8 @@ static int backward_node(struct model *m, int j, int batch, float *const *dx)
 	}
 	case K_RELU:
 		return o->relu_backward(dx[0], dn->dout, dn->out, count);
-	case K_ADD:
-		return (dx[0] && o->copy(dx[0], dn->dout, count * sizeof(float))) ||
-		       (dx[1] && o->copy(dx[1], dn->dout, count * sizeof(float)));
+	case K_ADD:   /* both inputs always get a gradient buffer (scratch for the network's) */
+		return o->add_backward(dx[0], dx[1], dn->dout, count);
 	case K_MAXPOOL:
 		return o->maxpool_backward(dx[0], dn->cache, dn->dout, batch * in->c, in->h, in->w,
 					   dn->kernel, dn->stride, dn->pad);

@@ -178,11 +178,34 @@ static void test_alexnet_small(void **state)
 	check_model("model_alexnet_small.msgpack", "alexnet-small");
 }
 
+/* A node read twice by one layer (add(fc, fc)) is refused when the model
+ * is planned: the backward walks give each input its own gradient buffer
+ * by node, so both would land in one and the gradient would be halved. */
+static void test_same_input_twice(void **state)
+{
+	(void)state;
+	struct pcqfile f = {.kind = KIND_MODEL};
+	attrs_set_ints(&f.attrs, "input_shape", (int64_t[]){4, 1, 1}, 3);
+	const char *in[2] = {"input"};
+	struct layer *l = pcqfile_add_layer(&f, "fc", "linear", in, 1);
+	attrs_set_int(&l->params, "out_features", 3);
+	attrs_set_int(&l->params, "bias", 1);
+	in[0] = in[1] = "fc";
+	pcqfile_add_layer(&f, "sum", "add", in, 2);
+	float w[12] = {0}, b[3] = {0};
+	pcqfile_add_tensor(&f, "fc.weight", DTYPE_F32, 2, (int64_t[]){3, 4}, w);
+	pcqfile_add_tensor(&f, "fc.bias", DTYPE_F32, 1, (int64_t[]){3}, b);
+	struct model m;
+	assert_int_equal(model_init(&m, &f, "add(fc, fc)", 2, 1), -1);
+	pcqfile_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resnet20),
 		cmocka_unit_test(test_alexnet_small),
+		cmocka_unit_test(test_same_input_twice),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
