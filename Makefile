@@ -18,6 +18,10 @@ CUDA ?= auto
 SAN ?= 0
 V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
+# demo and the test targets build in parallel (JOBS jobs, default: the
+# cores) unless make was given -j itself; tests still run one at a time.
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+PAR = $(if $(findstring -j,$(MAKEFLAGS)),,-j$(JOBS))
 CC ?= cc
 NVCC ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
 
@@ -165,7 +169,7 @@ test-e2e: $(BINS)
 
 # The unit tests under AddressSanitizer and UBSan (a CPU build in build/san).
 test-san:
-	$(MAKE) SAN=1 test-unit
+	$(MAKE) $(PAR) SAN=1 test-unit
 
 # The GPU tests on the CUDA emulator (tests/cuda_emu, docs/TESTING.md):
 # cuda/'s kernels and the device runners run without a GPU, the kernel
@@ -176,8 +180,9 @@ test-san:
 EMU_TESTS := $(wildcard tests/cuda/test_*.c) tests/unit/test_qengine.c \
 	$(if $(filter 1,$(SAN)),,tests/unit/test_model_device.c)
 test-emu:
-	$(MAKE) CUDA=emu test-emu-unit test-emu-e2e
-	$(MAKE) CUDA=emu SAN=1 test-emu-unit
+	$(MAKE) $(PAR) CUDA=emu test-emu-unit
+	$(MAKE) $(PAR) CUDA=emu test-emu-e2e
+	$(MAKE) $(PAR) CUDA=emu SAN=1 test-emu-unit
 
 $(BUILD)/bin/pcq-%: $(BUILD)/src/%.o $(LIB)
 	@mkdir -p $(@D)
@@ -191,7 +196,11 @@ test-emu-e2e: $(TOOLS:%=$(BUILD)/bin/pcq-%)
 test-emu-unit: $(EMU_TESTS:%.c=$(BUILD)/%)
 	@sh tests/run-unit.sh $^
 
-test: test-unit test-e2e test-emu
+# One part after another, each building in parallel first.
+test:
+	$(MAKE) $(PAR) test-unit
+	$(MAKE) $(PAR) test-e2e
+	$(MAKE) test-emu
 
 # Benchmarks against PyTorch (BENCHMARKS.md); they want a quiet machine.
 $(BUILD)/bench/sgemm_ceiling: $(BUILD)/bench/sgemm_ceiling.o
@@ -240,7 +249,8 @@ include pipelines/pcq.mk
 # PCQ at 4 bits fine-tuned one epoch, simulated and integer accuracy on the
 # 10,000 test images. A few minutes on 2 cores; results in results/.
 DEMO_DATA ?= fashion-mnist:/usr/share/datasets/fashion-mnist
-demo: $(BINS)
+demo:
+	@$(MAKE) --no-print-directory $(PAR) all
 	@$(MAKE) --no-print-directory chains-table DATA=$(DEMO_DATA) ARCH=resnet20 LIMIT=10000 \
 		PRE_EPOCHS=3 PRE_LR=0.05 PRE_STEP=2 BIT=4 K=10 CHAINS="4:1 4:10"
 
