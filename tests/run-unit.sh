@@ -4,8 +4,10 @@
 # own per-case lines come before it). Exit status 1 if any binary failed.
 passed=0 failed=0
 for t in "$@"; do
+	t0=$(date +%s)
 	if "$t"; then
 		passed=$((passed + 1))
+		echo "PASS $t ($(($(date +%s) - t0)) s)"
 	else
 		failed=$((failed + 1))
 		echo "FAILED: $t" >&2
