@@ -87,9 +87,11 @@ struct devops {
 
 	/* softmax_xent.h on device memory: dlogits (N, classes), *loss the
 	 * batch mean and *n_correct the top-1 count on the host; rows is
-	 * device scratch of 2·N doubles. */
+	 * device scratch of 2·N doubles, host_rows the host memory (from
+	 * host_alloc) they come down to. */
 	int (*softmax_xent)(float *dlogits, double *loss, int *n_correct, double *rows,
-			    const float *logits, const int32_t *labels, int N, int classes);
+			    double *host_rows, const float *logits, const int32_t *labels, int N,
+			    int classes);
 
 	/* The integer engine (qdevice.c): out[e] = qk_at(n, a, b, cl, e) for
 	 * e < count (qkernels.h). */

@@ -221,10 +221,10 @@ static int linear_b(float *din, float *dw, float *db, const float *dout, const f
 	return 0;
 }
 
-static int xent(float *dlogits, double *loss, int *n_correct, double *rows,
+static int xent(float *dlogits, double *loss, int *n_correct, double *rows, double *host_rows,
 		const float *logits, const int32_t *labels, int N, int classes)
 {
-	(void)rows;
+	(void)rows, (void)host_rows;
 	struct softmax_xent_shape s = {.N = N, .classes = classes};
 	*loss = softmax_xent(dlogits, n_correct, logits, labels, &s);
 	return 0;

@@ -3,6 +3,7 @@
 
 #include "batch.h"
 #include "check.h"
+#include "model_device.h"
 #include "prefetch.h"
 #include "softmax_xent.h"
 
@@ -69,8 +70,8 @@ static void fill_eval_batch(void *ctx, int slot, size_t b)
 }
 
 void evaluate_with(struct eval_result *r, const struct dataset *ds, const struct norm *norm,
-		   const struct kmeans *km, int batch, int classes, int keep_scores, int ahead,
-		   eval_forward_fn forward, void *ctx)
+		   const struct kmeans *km, int batch, int classes, int keep_scores,
+		   const struct devops *dev, eval_forward_fn forward, void *ctx)
 {
 	memset(r, 0, sizeof(*r));
 	r->n = ds->n;
@@ -98,9 +99,9 @@ void evaluate_with(struct eval_result *r, const struct dataset *ds, const struct
 	double loss_sum = 0;
 
 	struct eval_source src = {.ds = ds, .norm = norm, .order = order, .batch = batch};
-	batch_slots_init(&src.slots, 1 + (ahead != 0), batch, sample, NULL);
+	batch_slots_init(&src.slots, 1 + (dev != NULL), batch, sample, dev);
 	struct prefetch pf;
-	prefetch_init(&pf, fill_eval_batch, &src, ahead);
+	prefetch_init(&pf, fill_eval_batch, &src, dev != NULL);
 	const size_t batches = (ds->n + (size_t)batch - 1) / (size_t)batch;
 	for (size_t b = 0; b < batches; b++) {
 		const int n = batch_size_of(ds->n, batch, b), slot = prefetch_next(&pf, b, batches);
@@ -152,8 +153,8 @@ static void model_forward_fn(void *ctx, const float *x, const size_t *idx, int n
 void evaluate(struct eval_result *r, struct model *m, const struct dataset *ds,
 	      const struct norm *norm, const struct kmeans *km, int keep_scores)
 {
-	evaluate_with(r, ds, norm, km, m->batch, m->classes, keep_scores, m->dev != NULL,
-		      model_forward_fn, m);
+	evaluate_with(r, ds, norm, km, m->batch, m->classes, keep_scores,
+		      m->dev ? model_device_ops(m) : NULL, model_forward_fn, m);
 }
 
 void eval_result_free(struct eval_result *r)

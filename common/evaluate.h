@@ -35,14 +35,15 @@ void evaluate(struct eval_result *r, struct model *m, const struct dataset *ds,
 /* The driver behind evaluate, for any engine: forward gets a batch of n
  * normalised images x (n, C, H, W), their indices in ds, their cluster
  * runs (NULL without k-means), and writes the class scores (n, classes).
- * ahead: fill the next batch on a second thread while forward runs (for
- * engines on a device, prefetch.h). */
+ * dev: the device forward runs on, or NULL (the CPU); with one, the next
+ * batch is filled on a second thread while forward runs (prefetch.h), into
+ * the device's page-locked host memory (devops.h host_alloc). */
 typedef void (*eval_forward_fn)(void *ctx, const float *x, const size_t *idx, int n,
 				const struct kmeans_group *groups, size_t n_groups,
 				float *scores);
 void evaluate_with(struct eval_result *r, const struct dataset *ds, const struct norm *norm,
-		   const struct kmeans *km, int batch, int classes, int keep_scores, int ahead,
-		   eval_forward_fn forward, void *ctx);
+		   const struct kmeans *km, int batch, int classes, int keep_scores,
+		   const struct devops *dev, eval_forward_fn forward, void *ctx);
 
 /* The cluster of every image of ds (n), from its normalised pixels. */
 void assign_clusters(int32_t *ids, const struct kmeans *km, const struct dataset *ds,

@@ -46,7 +46,7 @@ struct dev_node {
 	float *out, *dout;             /* device, (batch, out_shape) */
 	void *cache;                   /* BN mean and invstd, max pool argmax, dropout and
 					* fakequant masks */
-	uint8_t *host_mask;            /* dropout: drawn on the host */
+	uint8_t *host_mask;            /* dropout: drawn on the host (page-locked) */
 	float *t[OP_MAX_TENSORS], *dt[OP_MAX_TENSORS];   /* device tensors */
 };
 
@@ -60,10 +60,11 @@ struct model_device {
 	float *lohi;                   /* a range_of result */
 	int32_t *labels;               /* the batch's, for the loss */
 	double *rows;                  /* the loss's per-image scratch */
+	double *host_rows;             /* its copy on the host (page-locked) */
 	size_t slot;                   /* floats of the largest activation of a batch */
 	struct dev_node *nodes;
 	unsigned char *written;
-	float *logits;                 /* host */
+	float *logits;                 /* host (page-locked) */
 };
 
 static void must(int rc, const struct model_device *d)
@@ -90,6 +91,14 @@ static void *dalloc(struct model_device *d, size_t bytes)
 {
 	void *p = NULL;
 	must(d->ops->alloc(&p, bytes), d);
+	return p;
+}
+
+/* Host memory for what crosses per batch: page-locked, copied directly. */
+static void *host_buffer(struct model_device *d, size_t bytes)
+{
+	void *p = NULL;
+	must(d->ops->host_alloc(&p, bytes), d);
 	return p;
 }
 
@@ -141,7 +150,7 @@ static int plan_node(struct model *m, int j, const struct layer *l, const char *
 		dn->cache = dalloc(d, out * sizeof(int32_t));
 	else if (dn->kind == K_DROPOUT) {
 		dn->cache = dalloc(d, out);
-		dn->host_mask = xmalloc(out);
+		dn->host_mask = host_buffer(d, out);
 	} else if (dn->kind == K_FQ) {
 		dn->cache = dalloc(d, out);
 	}
@@ -198,8 +207,14 @@ int model_device_init(struct model *m, const struct pcqfile *f, const char *file
 	d->lohi = dalloc(d, 2 * sizeof(float));
 	d->labels = dalloc(d, (size_t)m->batch * sizeof(int32_t));
 	d->rows = dalloc(d, 2 * (size_t)m->batch * sizeof(double));
-	d->logits = xmalloc((size_t)m->batch * m->classes * sizeof(float));
+	d->host_rows = host_buffer(d, 2 * (size_t)m->batch * sizeof(double));
+	d->logits = host_buffer(d, (size_t)m->batch * m->classes * sizeof(float));
 	return 0;
+}
+
+const struct devops *model_device_ops(const struct model *m)
+{
+	return m->dev->ops;
 }
 
 void model_device_free(struct model *m)
@@ -212,7 +227,8 @@ void model_device_free(struct model *m)
 		d->ops->free(d->nodes[j].dout);
 		d->ops->free(d->nodes[j].cache);
 		d->ops->free(d->nodes[j].weight_fq);
-		free(d->nodes[j].host_mask);
+		if (d->nodes[j].host_mask)
+			d->ops->host_free(d->nodes[j].host_mask);
 	}
 	void *ps[] = {d->params, d->grads,     d->velocity, d->buffers, d->x,
 		      d->scratch, d->workspace, d->lohi,     d->labels,  d->rows};
@@ -220,7 +236,8 @@ void model_device_free(struct model *m)
 		d->ops->free(ps[i]);
 	free(d->nodes);
 	free(d->written);
-	free(d->logits);
+	d->ops->host_free(d->host_rows);
+	d->ops->host_free(d->logits);
 	free(d);
 	m->dev = NULL;
 }
@@ -363,8 +380,8 @@ double model_device_loss(struct model *m, const int32_t *labels, int n, int *n_c
 	const struct dev_node *last = &d->nodes[m->n_nodes - 1];
 	double loss;
 	must(d->ops->upload(d->labels, labels, (size_t)n * sizeof(int32_t)) ||
-	     d->ops->softmax_xent(last->dout, &loss, n_correct, d->rows, last->out, d->labels, n,
-				  m->classes), d);
+	     d->ops->softmax_xent(last->dout, &loss, n_correct, d->rows, d->host_rows, last->out,
+				  d->labels, n, m->classes), d);
 	return loss;
 }
 

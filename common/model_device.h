@@ -9,6 +9,8 @@
 int model_device_init(struct model *m, const struct pcqfile *f, const char *file,
 		      const struct devops *ops);
 void model_device_free(struct model *m);
+/* The device the model is on. */
+const struct devops *model_device_ops(const struct model *m);
 /* fetch 0: the logits stay on the device (returns NULL). */
 const float *model_device_forward(struct model *m, const float *x, int n, int training,
 				  struct rng *rng, int fetch);

@@ -84,11 +84,14 @@ int qdevice_init(struct qdevice *d, const struct qmodel *q, const struct devops 
 	*d = (struct qdevice){.ops = ops, .q = q};
 	d->nodes = xcalloc((size_t)q->n_nodes, sizeof(*d->nodes));
 	d->out = xcalloc((size_t)q->n_nodes, sizeof(*d->out));
-	d->result = xmalloc((size_t)q->batch * q->classes);
 	CHECK(q->nodes[0].op == QOP_QUANTIZE);
-	d->out[0] = dev_alloc(d, (size_t)q->batch * q->c * q->h * q->w);
-	d->cl = dev_alloc(d, (size_t)q->batch * sizeof(int32_t));
-	int rc = d->out[0] && d->cl ? 0 : -1;
+	const size_t in_bytes = (size_t)q->batch * q->c * q->h * q->w;
+	int rc = ops->host_alloc((void **)&d->input, in_bytes) ||
+		 ops->host_alloc((void **)&d->host_cl, (size_t)q->batch * sizeof(int32_t)) ||
+		 ops->host_alloc((void **)&d->result, (size_t)q->batch * q->classes) ? -1 : 0;
+	d->out[0] = rc ? NULL : dev_alloc(d, in_bytes);
+	d->cl = d->out[0] ? dev_alloc(d, (size_t)q->batch * sizeof(int32_t)) : NULL;
+	rc = d->out[0] && d->cl ? 0 : -1;
 	for (int j = 1; j < q->n_nodes && rc == 0; j++)
 		rc = plan_node(d, j);
 	if (rc) {
@@ -106,7 +109,10 @@ void qdevice_free(struct qdevice *d)
 	free(d->owned);
 	free(d->nodes);
 	free(d->out);
-	free(d->result);
+	uint8_t *host[] = {d->input, (uint8_t *)d->host_cl, d->result};
+	for (size_t i = 0; i < sizeof(host) / sizeof(host[0]); i++)
+		if (host[i])
+			d->ops->host_free(host[i]);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -122,14 +128,13 @@ const uint8_t *qdevice_run(struct qdevice *d, const uint8_t *x, int n,
 	const struct qmodel *q = d->q;
 	CHECK(n >= 1 && n <= q->batch);
 	int cl[n];
-	int32_t cl32[n];
 	CHECK(cluster_groups_expand(cl, n, groups, n_groups) == n);
 	for (int i = 0; i < n; i++) {
 		CHECK(cl[i] >= 0 && cl[i] < q->clusters);
-		cl32[i] = cl[i];
+		d->host_cl[i] = cl[i];
 	}
 	must(d->ops->upload(d->out[0], x, (size_t)n * q->c * q->h * q->w) ||
-	     d->ops->upload(d->cl, cl32, (size_t)n * sizeof(int32_t)), d);
+	     d->ops->upload(d->cl, d->host_cl, (size_t)n * sizeof(int32_t)), d);
 	for (int j = 1; j < q->n_nodes; j++) {
 		const struct qnode *node = &q->nodes[j];
 		const struct qk_node *k = &d->nodes[j];

@@ -3,6 +3,8 @@
  * memory, run node by node through the device's qnode_run (devops.h), one
  * output byte per element as qkernels.h defines it. Quantized images go up
  * (a byte per value), output integers come down; the bytes are qmodel_run's.
+ * Both cross from and to page-locked host memory when the caller quantizes
+ * its images into d->input.
  * The CPU engine's own kernels and layouts are not used. */
 #ifndef PCQ_QDEVICE_H
 #define PCQ_QDEVICE_H
@@ -20,7 +22,10 @@ struct qdevice {
 	int32_t *cl;               /* device: each image's cluster */
 	void **owned;              /* device allocations */
 	int n_owned, cap_owned;
-	uint8_t *result;           /* host: (batch, classes) */
+	/* Host, page-locked (devops.h host_alloc), what crosses per batch: */
+	uint8_t *input;            /* (batch, H, W, C) quantized images, for callers */
+	int32_t *host_cl;          /* (batch) each image's cluster */
+	uint8_t *result;           /* (batch, classes) */
 };
 
 /* q must outlive d; -1 after an error message. */

@@ -50,7 +50,8 @@ int qinfer_init(struct qinfer *qi, const struct pcqfile *f, const char *file, in
 		qmodel_free(&qi->q);
 		return -1;
 	}
-	qi->xq = xmalloc((size_t)batch * q->c * q->h * q->w);
+	/* on a device, its page-locked input buffer: copied up directly */
+	qi->xq = qi->dev ? qi->dev->input : xmalloc((size_t)batch * q->c * q->h * q->w);
 	qi->outputs = xmalloc((n_images ? n_images : 1) * (size_t)q->classes);
 	if (keep_inputs)
 		qi->inputs = xmalloc((n_images ? n_images : 1) * (size_t)q->c * q->h * q->w);
@@ -60,10 +61,11 @@ int qinfer_init(struct qinfer *qi, const struct pcqfile *f, const char *file, in
 void qinfer_free(struct qinfer *qi)
 {
 	if (qi->dev)
-		qdevice_free(qi->dev);
+		qdevice_free(qi->dev);   /* xq is its input buffer */
+	else
+		free(qi->xq);
 	free(qi->dev);
 	qmodel_free(&qi->q);
-	free(qi->xq);
 	free(qi->outputs);
 	free(qi->inputs);
 	memset(qi, 0, sizeof(*qi));

@@ -20,7 +20,7 @@ struct qinfer {
 	struct qmodel q;
 	const float *in_scale;     /* (K) aliases into the file */
 	const float *out_scale;    /* (K) of the last layer */
-	uint8_t *xq;               /* (batch, H, W, C) */
+	uint8_t *xq;               /* (batch, H, W, C); on a device, dev->input */
 	uint8_t *outputs;          /* (n_images, classes) output integers */
 	uint8_t *inputs;           /* (n_images, C, H, W) quantized inputs, or NULL */
 	double engine_seconds;     /* input quantization and the engine */

@@ -112,9 +112,11 @@ int cuda_qnode_run(const struct qk_node *n, uint8_t *out, const uint8_t *a, cons
 
 /* softmax_xent.h: *loss the batch mean, *n_correct top-1 (either may be
  * NULL); dlogits may be NULL. labels on the device; rows a device scratch
- * of 2·N doubles (each image's loss and hit). */
+ * of 2·N doubles (each image's loss and hit), host_rows host memory of as
+ * many (page-locked for a direct copy) that they come down to. */
 int cuda_softmax_xent(float *dlogits, double *loss, int *n_correct, double *rows,
-		      const float *logits, const int32_t *labels, int N, int classes);
+		      double *host_rows, const float *logits, const int32_t *labels, int N,
+		      int classes);
 
 #ifdef __cplusplus
 }

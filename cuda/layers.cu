@@ -467,7 +467,8 @@ int cuda_global_avgpool_backward(float *din, const float *dout, int planes, int 
 }
 
 int cuda_softmax_xent(float *dlogits, double *loss, int *n_correct, double *rows,
-		      const float *logits, const int32_t *labels, int N, int classes)
+		      double *host_rows, const float *logits, const int32_t *labels, int N,
+		      int classes)
 {
 	softmax_xent_k<<<cuda_blocks((size_t)N), CUDA_THREADS>>>(dlogits, rows, logits, labels, N,
 							    classes);
@@ -475,23 +476,20 @@ int cuda_softmax_xent(float *dlogits, double *loss, int *n_correct, double *rows
 		return -1;
 	// the batch's sums on the host, rows in order as the CPU adds them;
 	// one download, so one wait for the device
-	double *r = (double *)malloc(2 * (size_t)N * sizeof(double));
-	int rc = -1;
-	if (r && cuda_download(r, rows, 2 * (size_t)N * sizeof(double)) == 0) {
-		double total = 0;
-		int correct = 0;
-		for (int n = 0; n < N; n++) {
-			total += r[n];
-			correct += r[N + n] != 0;
-		}
-		if (loss)
-			*loss = total / N;
-		if (n_correct)
-			*n_correct = correct;
-		rc = 0;
+	const double *r = host_rows;
+	if (cuda_download(host_rows, rows, 2 * (size_t)N * sizeof(double)))
+		return -1;
+	double total = 0;
+	int correct = 0;
+	for (int n = 0; n < N; n++) {
+		total += r[n];
+		correct += r[N + n] != 0;
 	}
-	free(r);
-	return rc;
+	if (loss)
+		*loss = total / N;
+	if (n_correct)
+		*n_correct = correct;
+	return 0;
 }
 
 }  // extern "C"

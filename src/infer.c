@@ -105,7 +105,7 @@ static int infer_quantized(const struct pcqfile *f, const char *name, const char
 	struct eval_result r;
 	double t0 = progress_now();
 	evaluate_with(&r, &ds, &norm, km.k ? &km : NULL, batch, qi.q.classes,
-		      predictions != NULL, qi.dev != NULL, qinfer_forward, &qi);
+		      predictions != NULL, qi.dev ? device : NULL, qinfer_forward, &qi);
 	struct report_info info = {.model = name, .model_sha256 = digest, .data = data,
 				   .mode = "integer", .device = device ? device->name : "cpu",
 				   .seconds = progress_now() - t0,

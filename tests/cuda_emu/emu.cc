@@ -32,16 +32,25 @@ thread_local cudaError_t last_error = cudaSuccess;
 std::mutex table_lock;
 std::map<uintptr_t, size_t> table;
 
-// Whether [p, p + bytes) lies inside one live allocation.
-bool device_range(const void *p, size_t bytes)
+// Live page-locked host allocations (cudaMallocHost): base address → size.
+std::map<uintptr_t, size_t> pinned;
+
+// Whether [p, p + bytes) lies inside one allocation of t (takes table_lock).
+bool in_range(const std::map<uintptr_t, size_t> &t, const void *p, size_t bytes)
 {
 	const uintptr_t a = (uintptr_t)p;
 	std::lock_guard<std::mutex> hold(table_lock);
-	auto it = table.upper_bound(a);
-	if (it == table.begin())
+	auto it = t.upper_bound(a);
+	if (it == t.begin())
 		return false;
 	--it;
 	return a - it->first < it->second && bytes <= it->second - (a - it->first);
+}
+
+// Whether [p, p + bytes) lies inside one live device allocation.
+bool device_range(const void *p, size_t bytes)
+{
+	return in_range(table, p, bytes);
 }
 
 cudaError_t fail_with(cudaError_t e)
@@ -120,15 +129,24 @@ cudaError_t cudaFree(void *p)
 
 cudaError_t cudaMallocHost(void **p, size_t bytes)
 {
-	*p = malloc(bytes);
-	return *p ? cudaSuccess : fail_with(cudaErrorMemoryAllocation);
+	*p = malloc(bytes ? bytes : 1);
+	if (!*p)
+		return fail_with(cudaErrorMemoryAllocation);
+	std::lock_guard<std::mutex> hold(table_lock);
+	pinned[(uintptr_t)*p] = bytes ? bytes : 1;
+	return cudaSuccess;
 }
 
 cudaError_t cudaFreeHost(void *p)
 {
-	if (p && emu_is_device(p)) {
-		fprintf(stderr, "cuda emulator: cudaFreeHost(%p): device memory\n", p);
-		return fail_with(cudaErrorInvalidValue);
+	if (!p)
+		return cudaSuccess;
+	{
+		std::lock_guard<std::mutex> hold(table_lock);
+		if (!pinned.erase((uintptr_t)p)) {
+			fprintf(stderr, "cuda emulator: cudaFreeHost(%p): not from cudaMallocHost\n", p);
+			return fail_with(cudaErrorInvalidValue);
+		}
 	}
 	free(p);
 	return cudaSuccess;
@@ -153,6 +171,13 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind 
 		  : kind == cudaMemcpyDeviceToHost ? EMU_D2H
 						   : EMU_D2D,
 		  bytes);
+	// A real GPU stages a copy from or to ordinary host memory through a
+	// driver buffer; counted apart so tests can check the batches' path.
+	const void *host = kind == cudaMemcpyHostToDevice   ? src
+			   : kind == cudaMemcpyDeviceToHost ? dst
+							    : NULL;
+	if (host && !in_range(pinned, host, bytes))
+		emu_count(kind == cudaMemcpyHostToDevice ? EMU_H2D_PAGEABLE : EMU_D2H_PAGEABLE, bytes);
 	return cudaSuccess;
 }
 

@@ -7,8 +7,9 @@
 
 namespace {
 
-const char *const names[EMU_STATS] = {"launch", "sgemm", "malloc", "free", "h2d",
-				      "d2h",    "d2d",   "memset", "sync"};
+const char *const names[EMU_STATS] = {"launch", "sgemm",  "malloc", "free",
+				      "h2d",    "d2h",    "d2d",    "memset",
+				      "sync",   "h2d_pageable", "d2h_pageable"};
 
 std::atomic<unsigned long long> calls[EMU_STATS], bytes[EMU_STATS];
 
@@ -22,7 +23,7 @@ struct writer {
 			return;
 		for (int s = 0; s < EMU_STATS; s++) {
 			fprintf(f, "%s%s=%llu", s ? " " : "", names[s], calls[s].load());
-			if (s == EMU_MALLOC || (s >= EMU_H2D && s <= EMU_MEMSET))
+			if (s != EMU_LAUNCH && s != EMU_SGEMM && s != EMU_FREE && s != EMU_SYNC)
 				fprintf(f, " %s_bytes=%llu", names[s], bytes[s].load());
 		}
 		fprintf(f, "\n");

@@ -17,6 +17,8 @@ enum emu_stat {
 	EMU_D2D,
 	EMU_MEMSET,
 	EMU_SYNC,      // cudaDeviceSynchronize calls
+	EMU_H2D_PAGEABLE,  // the H2D and D2H copies whose host side is not
+	EMU_D2H_PAGEABLE,  // page-locked (cudaMallocHost), and their bytes
 	EMU_STATS
 };
 

@@ -5,8 +5,10 @@
 # the logits: the loss is computed on the device). Checked on the CUDA
 # emulator, which counts what a program asks of the GPU (PCQ_EMU_STATS,
 # tests/cuda_emu/emu_stats.h): two runs that differ only in their number
-# of images must differ in transfers by exactly those images' bytes, and
-# not at all in allocations. Skipped elsewhere (make test-emu runs it).
+# of images must differ in transfers by exactly those images' bytes, all
+# from and to page-locked host memory (a GPU copies ordinary memory through
+# a staging buffer), and not at all in allocations. Skipped elsewhere (make
+# test-emu runs it).
 . tests/e2e/lib.sh
 fm=fashion-mnist:/usr/share/datasets/fashion-mnist
 [ -d /usr/share/datasets/fashion-mnist ] || skip "no Fashion-MNIST (dataset-fashion-mnist)"
@@ -18,7 +20,8 @@ PCQ_EMU_STATS="$T/probe" pcq-train --arch resnet20 $train --limit 25 -o "$T/pre.
 
 # deltas CMD...: runs CMD with --limit 50 and --limit 100 (50 more images
 # in each split), counting; prints the second run's counts minus the
-# first's: allocations, their bytes, frees, bytes up, bytes down.
+# first's: allocations, their bytes, frees, bytes up, bytes down, and of
+# those bytes up and down, the ones from or to ordinary host memory.
 deltas() {
 	rm -f "$T/stats"
 	for n in 50 100; do
@@ -27,17 +30,18 @@ deltas() {
 	python3 - "$T/stats" <<'PY'
 import sys
 a, b = [dict(kv.split('=') for kv in line.split()) for line in open(sys.argv[1])]
-print(*(int(b[k]) - int(a[k]) for k in ('malloc', 'malloc_bytes', 'free', 'h2d_bytes', 'd2h_bytes')))
+print(*(int(b[k]) - int(a[k]) for k in ('malloc', 'malloc_bytes', 'free', 'h2d_bytes', 'd2h_bytes', 'h2d_pageable_bytes', 'd2h_pageable_bytes')))
 PY
 }
 # expect WHAT UP DOWN CMD...: 50 more images in each split add UP bytes up,
-# DOWN bytes down and no allocation.
+# DOWN bytes down, all page-locked on the host, and no allocation.
 expect() {
-	what=$1 want="0 0 0 $2 $3"
+	what=$1 want="0 0 0 $2 $3 0 0"
 	shift 3
 	got=$(deltas "$@")
 	[ "$got" = "$want" ] || fail "$what: 50 more images changed (allocations, their bytes," \
-		"frees, bytes up, bytes down) by $got, expected $want"
+		"frees, bytes up, bytes down, of those from or to ordinary host memory) by $got," \
+		"expected $want"
 }
 
 img=$((28 * 28 * 4)) row=$((10 * 4))   # a float image, a row of logits
@@ -54,4 +58,4 @@ expect "PCQ fine-tuning (4 bits, 3 clusters)" $up $down \
 pcq-quantize "$T/t.msgpack" -o "$T/q.msgpack"
 expect "integer inference" $((50 * (28 * 28 + 4))) $((50 * 10)) \
 	pcq-infer "$T/q.msgpack" --kmeans "$T/km.msgpack" --data "$fm" --batch 25 --device cuda
-echo "--device cuda: no allocation per image; per image only the image, its label and its logits or loss cross"
+echo "--device cuda: no allocation per image; per image only the image, its label and its logits or loss cross, from and to page-locked memory"
