@@ -12,7 +12,7 @@ fm=fashion-mnist:/usr/share/datasets/fashion-mnist
 [ -d /usr/share/datasets/fashion-mnist ] || skip "no Fashion-MNIST (dataset-fashion-mnist)"
 export SOURCE_DATE_EPOCH=1700000000
 
-train="--data $fm --limit 200 --batch 50 --lr 0.05 --seed 5"
+train="--data $fm --limit 100 --batch 50 --lr 0.05 --seed 5"
 pcq-train --arch resnet20 $train --epochs 1 --log "$T/cpu.log" -o "$T/cpu.msgpack" 2>/dev/null
 pcq-infer "$T/cpu.msgpack" --data "$fm" --limit 1 --device cuda >/dev/null 2>&1 ||
 	skip "no usable GPU (pcq-infer --device cuda: $(pcq-infer "$T/cpu.msgpack" --data "$fm" \
@@ -38,7 +38,7 @@ report() { json "$1" "'%s %s' % (j['top1'], j['loss'])"; }
 # the loss within REL; their predictions stay in $T/pred-{cpu,cuda}.msgpack.
 same_eval() {
 	for d in cpu cuda; do
-		pcq-infer $1 --data "$fm" --limit 200 --json --device $d \
+		pcq-infer $1 --data "$fm" --limit 100 --json --device $d \
 			--predictions "$T/pred-$d.msgpack" >"$T/infer-$d.json"
 	done
 	set -- "$1" "$2" $(report "$T/infer-cpu.json") $(report "$T/infer-cuda.json")
@@ -50,7 +50,7 @@ same_eval "$T/gpu.msgpack" 1e-5
 # simulated quantization flips a rounding now and then: 1e-3.
 pcq-kmeans fit --data "$fm" --limit 1000 --clusters 3 --seed 2 -o "$T/km.msgpack" 2>/dev/null
 pcq-fuse "$T/gpu.msgpack" --bit 4 --clusters 3 -o "$T/fused.msgpack"
-pcq-train "$T/fused.msgpack" --kmeans "$T/km.msgpack" --data "$fm" --limit 200 --batch 50 \
+pcq-train "$T/fused.msgpack" --kmeans "$T/km.msgpack" --data "$fm" --limit 100 --batch 50 \
 	--lr 0.001 --epochs 1 --device cuda --log "$T/tuned.log" -o "$T/tuned.msgpack" 2>/dev/null
 same_eval "$T/tuned.msgpack --kmeans $T/km.msgpack" 1e-3
 same_eval "$T/tuned.msgpack --float" 1e-5
