@@ -30,19 +30,22 @@ pcq-info --json "$T/p.msgpack" >"$T/p.json"
 [ "$(json "$T/log.json" "round(j['test_top1'], 2)")" = "$(json "$T/eval.json" "round(j['top1'], 2)")" ] ||
 	fail "log and pcq-infer disagree"
 
-# Determinism: the same command in another folder gives the same bytes.
-cp "$T/m.msgpack" "$T/first.msgpack"
-mkdir "$T/again"
-(cd "$T/again" && pcq-train --arch resnet20 --data "$fm" --limit 4000 --epochs 1 --batch 64 \
-	--lr 0.05 --seed 3 --threads 2 --log "$T/log.json" -o "$T/m.msgpack" 2>/dev/null)
-cmp -s "$T/m.msgpack" "$T/first.msgpack" || fail "same seed and threads, different bytes"
+# Determinism: the same command in another folder gives the same bytes
+# (on 800 images: a quarter of the time of a rerun of the run above).
+for d in first again; do
+	mkdir "$T/$d"
+	(cd "$T/$d" && pcq-train --arch resnet20 --data "$fm" --limit 800 --epochs 1 --batch 64 \
+		--lr 0.05 --seed 3 --threads 2 -o "$T/d.msgpack" 2>/dev/null)
+	mv "$T/d.msgpack" "$T/$d.msgpack"
+done
+cmp -s "$T/first.msgpack" "$T/again.msgpack" || fail "same seed and threads, different bytes"
 
 # Resume for a second epoch.
 pcq-train --resume "$T/m.msgpack" --data "$fm" --limit 4000 --epochs 2 --batch 64 --lr 0.05 \
 	--seed 3 --log "$T/log.json" -o "$T/m2.msgpack" 2>/dev/null
 [ "$(pcq-info --json "$T/m2.msgpack" | python3 -c 'import json,sys; print(json.load(sys.stdin)["attrs"]["epochs_done"])')" = 2 ] ||
 	fail "resume did not continue to epoch 2"
-[ "$(wc -l <"$T/log.json")" -eq 3 ] || fail "log after resume"
+[ "$(wc -l <"$T/log.json")" -eq 2 ] || fail "log after resume"
 
 # A NaN loss stops with one line and keeps the last good checkpoint.
 cp "$T/m2.msgpack" "$T/keep.msgpack"
