@@ -37,6 +37,11 @@ struct devops {
 	int (*add_backward)(float *da, float *db, const float *dout, size_t n);  /* both = dout */
 	int (*sgd_step)(float *w, float *v, const float *g, float lr, float momentum,
 			float weight_decay, size_t n);
+	/* dropout.h's dropout_mask for p < 1 drawn on the device: mask[i] =
+	 * (draw i of the rng at (state, inc)) >= threshold, each from pcg.h's
+	 * jump; the caller then skips its rng by n (rng_skip). */
+	int (*dropout_mask)(uint8_t *mask, uint64_t state, uint64_t inc, uint64_t threshold,
+			    size_t n);
 	/* dropout.h: out = in·(mask·scale), forward and backward alike */
 	int (*dropout_apply)(float *out, const uint8_t *mask, const float *in, float scale,
 			     size_t n);

@@ -46,7 +46,7 @@ static const struct devops cuda = {
 	.relu_forward = cuda_relu_forward, .relu_backward = cuda_relu_backward,
 	.add_forward = cuda_add_forward, .add_backward = cuda_add_backward,
 	.sgd_step = cuda_sgd_step,
-	.dropout_apply = cuda_dropout_apply,
+	.dropout_mask = cuda_dropout_mask, .dropout_apply = cuda_dropout_apply,
 	.range_of = cuda_range_of, .range_update = cuda_range_update,
 	.fq_forward = cuda_fakequant_forward, .fq_backward = cuda_fakequant_backward,
 	.bn_train = cuda_batchnorm2d_forward_train, .bn_eval = cuda_batchnorm2d_forward_eval,

@@ -9,6 +9,7 @@
 #include "fakequant.h"
 #include "linear.h"
 #include "maxpool2d.h"
+#include "pcg.h"
 #include "relu.h"
 #include "sgd.h"
 #include "softmax_xent.h"
@@ -67,6 +68,15 @@ static int sgd(float *w, float *v, const float *g, float lr, float momentum, flo
 {
 	struct sgd_params p = {.lr = lr, .momentum = momentum, .weight_decay = wd};
 	sgd_step(w, v, g, &p, n);
+	return 0;
+}
+
+static int dropout_mask_h(uint8_t *mask, uint64_t state, uint64_t inc, uint64_t threshold,
+			  size_t n)
+{
+	#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < n; i++)
+		mask[i] = pcg_output(pcg_advance(state, inc, i)) >= threshold;
 	return 0;
 }
 
@@ -246,7 +256,7 @@ static const struct devops host = {
 	.host_alloc = host_alloc, .host_free = free,
 	.relu_forward = relu_f, .relu_backward = relu_b, .add_forward = add_f,
 	.add_backward = add_b, .sgd_step = sgd,
-	.dropout_apply = dropout_apply,
+	.dropout_mask = dropout_mask_h, .dropout_apply = dropout_apply,
 	.range_of = range_of_h, .range_update = range_update_h, .fq_forward = fq_forward,
 	.fq_backward = fq_backward,
 	.bn_train = bn_train, .bn_eval = bn_eval, .bn_backward = bn_backward,

@@ -22,10 +22,15 @@ void dropout_mask(uint8_t *mask, float p, struct rng *r, size_t n)
 		memset(mask, 0, n);
 		return;
 	}
-	double t = ldexp((double)p, 32);
-	uint64_t threshold = (uint64_t)t;
+	const uint64_t threshold = dropout_threshold(p);
 	for (size_t i = 0; i < n; i++)
 		mask[i] = rng_u32(r) >= threshold;
+}
+
+uint64_t dropout_threshold(float p)
+{
+	CHECK(p >= 0 && p < 1);
+	return (uint64_t)ldexp((double)p, 32);
 }
 
 void dropout_forward_train(float *out, uint8_t *mask, const float *in, float p,

@@ -18,6 +18,9 @@
  * (0 for p = 1): for a device that applies them (model_device.c). */
 void dropout_mask(uint8_t *mask, float p, struct rng *r, size_t n);
 float dropout_keep_scale(float p);
+/* For p < 1: element i is kept when its draw is >= this (a device drawing
+ * the mask itself, devops.h dropout_mask; p = 1 draws nothing). */
+uint64_t dropout_threshold(float p);
 
 void dropout_forward_train(float *out,       // (n)
 			   uint8_t *mask,    // (n) saved

@@ -46,7 +46,6 @@ struct dev_node {
 	float *out, *dout;             /* device, (batch, out_shape) */
 	void *cache;                   /* BN mean and invstd, max pool argmax, dropout and
 					* fakequant masks */
-	uint8_t *host_mask;            /* dropout: drawn on the host (page-locked) */
 	float *t[OP_MAX_TENSORS], *dt[OP_MAX_TENSORS];   /* device tensors */
 };
 
@@ -148,12 +147,8 @@ static int plan_node(struct model *m, int j, const struct layer *l, const char *
 		dn->cache = dalloc(d, 2 * (size_t)n->out_shape.c * sizeof(float));
 	else if (dn->kind == K_MAXPOOL)
 		dn->cache = dalloc(d, out * sizeof(int32_t));
-	else if (dn->kind == K_DROPOUT) {
+	else if (dn->kind == K_DROPOUT || dn->kind == K_FQ)
 		dn->cache = dalloc(d, out);
-		dn->host_mask = host_buffer(d, out);
-	} else if (dn->kind == K_FQ) {
-		dn->cache = dalloc(d, out);
-	}
 	for (int t = 0; t < OP_MAX_TENSORS; t++) {
 		dn->t[t] = on_device(m, n->t[t]);
 		dn->dt[t] = on_device(m, n->dt[t]);
@@ -227,8 +222,6 @@ void model_device_free(struct model *m)
 		d->ops->free(d->nodes[j].dout);
 		d->ops->free(d->nodes[j].cache);
 		d->ops->free(d->nodes[j].weight_fq);
-		if (d->nodes[j].host_mask)
-			d->ops->host_free(d->nodes[j].host_mask);
 	}
 	void *ps[] = {d->params, d->grads,     d->velocity, d->buffers, d->x,
 		      d->scratch, d->workspace, d->lohi,     d->labels,  d->rows};
@@ -336,10 +329,12 @@ static int forward_node(struct model *m, int j, int batch, int training, struct 
 	case K_DROPOUT:
 		if (!training)
 			return o->copy(dn->out, x, count * sizeof(float));
-		/* the mask dropout_forward_train would draw, from the same stream */
-		dropout_mask(dn->host_mask, dn->p, rng, count);
-		return o->upload(dn->cache, dn->host_mask, count) ||
-		       o->dropout_apply(dn->out, dn->cache, x, dropout_keep_scale(dn->p), count);
+		/* the mask dropout_forward_train would draw, from the same stream,
+		 * drawn on the device (p < 1 as planned) */
+		if (o->dropout_mask(dn->cache, rng->state, rng->inc, dropout_threshold(dn->p), count))
+			return -1;
+		rng_skip(rng, count);
+		return o->dropout_apply(dn->out, dn->cache, x, dropout_keep_scale(dn->p), count);
 	case K_FQ:
 		return fakequant_node(m, n, dn, x, batch, training);
 	}

@@ -5,10 +5,9 @@
 #include "rng.h"
 
 #include "check.h"
+#include "pcg.h"
 
 #include <math.h>
-
-#define PCG_MULT 6364136223846793005ULL
 
 void rng_seed(struct rng *r, uint64_t seed, uint64_t stream)
 {
@@ -25,9 +24,12 @@ uint32_t rng_u32(struct rng *r)
 {
 	uint64_t old = r->state;
 	r->state = old * PCG_MULT + r->inc;
-	uint32_t xorshifted = (uint32_t)(((old >> 18) ^ old) >> 27);
-	uint32_t rot = (uint32_t)(old >> 59);
-	return (xorshifted >> rot) | (xorshifted << ((32 - rot) & 31));
+	return pcg_output(old);
+}
+
+void rng_skip(struct rng *r, uint64_t n)
+{
+	r->state = pcg_advance(r->state, r->inc, n);
 }
 
 uint32_t rng_below(struct rng *r, uint32_t bound)

@@ -22,6 +22,8 @@ struct rng {
 void rng_seed(struct rng *r, uint64_t seed, uint64_t stream);
 
 uint32_t rng_u32(struct rng *r);
+/* As n calls of rng_u32, without their values (pcg.h's jump). */
+void rng_skip(struct rng *r, uint64_t n);
 /* Uniform in [0, bound), unbiased; bound > 0. */
 uint32_t rng_below(struct rng *r, uint32_t bound);
 /* Uniform in [0, 1), 24 random bits. */

@@ -61,6 +61,8 @@ int cuda_relu_backward(float *din, const float *dout, const float *x, size_t n);
 /* add.h (da and db may not be dout) */
 int cuda_add_forward(float *out, const float *a, const float *b, size_t n);
 int cuda_add_backward(float *da, float *db, const float *dout, size_t n);
+/* devops.h's dropout_mask: mask[i] = draw i of the rng at (state, inc) >= threshold */
+int cuda_dropout_mask(uint8_t *mask, uint64_t state, uint64_t inc, uint64_t threshold, size_t n);
 /* dropout.h: out = in·(mask·scale), its forward and backward */
 int cuda_dropout_apply(float *out, const uint8_t *mask, const float *in, float scale, size_t n);
 /* sgd.h: v untouched when momentum is 0 */

@@ -3,6 +3,7 @@
 #include "bn_parts.h"
 #include "cuda_check.h"
 #include "cuda_layers.h"
+#include "pcg.h"
 #include "window.h"
 
 #include <math.h>
@@ -40,6 +41,15 @@ __global__ void add_backward_k(float *da, float *db, const float *dout, size_t n
 	size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
 	if (i < n)
 		da[i] = db[i] = dout[i];
+}
+
+// One thread an element, each jumping the generator to its own draw.
+__global__ void dropout_mask_k(uint8_t *mask, uint64_t state, uint64_t inc, uint64_t threshold,
+			       size_t n)
+{
+	size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+	if (i < n)
+		mask[i] = pcg_output(pcg_advance(state, inc, i)) >= threshold;
 }
 
 __global__ void dropout_apply_k(float *out, const uint8_t *mask, const float *in, float scale,
@@ -351,6 +361,14 @@ int cuda_add_forward(float *out, const float *a, const float *b, size_t n)
 int cuda_add_backward(float *da, float *db, const float *dout, size_t n)
 {
 	add_backward_k<<<cuda_blocks(n), CUDA_THREADS>>>(da, db, dout, n);
+	return cuda_launched();
+}
+
+int cuda_dropout_mask(uint8_t *mask, uint64_t state, uint64_t inc, uint64_t threshold, size_t n)
+{
+	if (n == 0)
+		return 0;
+	dropout_mask_k<<<cuda_blocks(n), CUDA_THREADS>>>(mask, state, inc, threshold, n);
 	return cuda_launched();
 }
 

@@ -17,6 +17,7 @@
 #include "backend.h"
 #include "batchnorm2d.h"
 #include "conv2d.h"
+#include "dropout.h"
 #include "fakequant.h"
 #include "linear.h"
 #include "maxpool2d.h"
@@ -74,6 +75,38 @@ static void same_bits_on_device(const float *d, const float *want, size_t n, con
 	float *got = down(d, n);
 	same_bits(got, want, n, what);
 	free(got);
+}
+
+/* The dropout mask drawn on the GPU, each thread jumping the generator to
+ * its element, is the CPU's serial draw bit for bit; so is the output. */
+static void test_dropout(void **state)
+{
+	(void)state;
+	need_gpu();
+	const size_t n = 100003;
+	float *x = host(n, 5), *out = malloc(n * sizeof(float));
+	uint8_t *mask = malloc(n), *got = malloc(n);
+	float *dx = up(x, n * 4), *dout = up(x, n * 4);
+	uint8_t *dmask = (uint8_t *)up(x, n);
+	const float ps[] = {0, 0.1f, 0.5f, 0.999f};
+	for (size_t k = 0; k < sizeof(ps) / sizeof(ps[0]); k++) {
+		struct rng r;
+		rng_seed(&r, 11 + k, 3);
+		const struct rng start = r;
+		dropout_forward_train(out, mask, x, ps[k], &r, n);
+		assert_int_equal(cuda_dropout_mask(dmask, start.state, start.inc,
+						   dropout_threshold(ps[k]), n), 0);
+		assert_int_equal(cuda_download(got, dmask, n), 0);
+		assert_memory_equal(got, mask, n);
+		assert_int_equal(cuda_dropout_apply(dout, dmask, dx, dropout_keep_scale(ps[k]), n),
+				 0);
+		same_bits_on_device(dout, out, n, "dropout forward");
+		struct rng skipped = start;
+		rng_skip(&skipped, n);
+		assert_true(skipped.state == r.state);
+	}
+	free(x), free(out), free(mask), free(got);
+	cuda_free(dx), cuda_free(dout), cuda_free(dmask);
 }
 
 static void test_elementwise(void **state)
@@ -503,6 +536,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fakequant),
 		cmocka_unit_test(test_elementwise),
+		cmocka_unit_test(test_dropout),
 		cmocka_unit_test(test_batchnorm),
 		cmocka_unit_test(test_pools),
 		cmocka_unit_test(test_softmax_xent),

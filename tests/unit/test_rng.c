@@ -1,5 +1,5 @@
 /* Tests for rng.c: PCG32's reference sequence, determinism and stream
- * separation, the range and moments of uniforms and normals, unbiased
+ * separation, rng_skip against single steps, the range and moments of uniforms and normals, unbiased
  * bounded integers, and the shuffle (a permutation, all orders alike).
  * Statistical bounds are 5 standard errors, so a correct generator fails
  * them with probability < 1e-6 (and the seeds are fixed anyway). */
@@ -26,6 +26,34 @@ static void test_reference_sequence(void **state)
 	rng_seed(&r, 42, 54);
 	for (int i = 0; i < 6; i++)
 		assert_int_equal(rng_u32(&r), want[i]);
+}
+
+/* rng_skip(n) is n draws: for small n step by step, for large n as the
+ * sum of two jumps (and with 2^64 steps, the LCG's full period, a no-op). */
+static void test_skip(void **state)
+{
+	(void)state;
+	struct rng a, b;
+	rng_seed(&a, 42, 54);
+	b = a;
+	for (uint64_t n = 0; n < 300; n++) {
+		struct rng c = a;
+		rng_skip(&c, n);
+		assert_true(c.state == b.state);
+		assert_int_equal(rng_u32(&c), rng_u32(&b));
+	}
+	const uint64_t big[][2] = {{1ull << 40, 12345}, {~0ull, 1}, {0x9e3779b97f4a7c15ull, 77}};
+	for (size_t k = 0; k < sizeof(big) / sizeof(big[0]); k++) {
+		struct rng c = a, d = a;
+		rng_skip(&c, big[k][0]);
+		rng_skip(&c, big[k][1]);
+		rng_skip(&d, big[k][0] + big[k][1]);   /* wraps: the period is 2^64 */
+		assert_true(c.state == d.state);
+	}
+	struct rng c = a;
+	rng_skip(&c, ~0ull);
+	rng_u32(&c);
+	assert_true(c.state == a.state);
 }
 
 static void test_determinism(void **state)
@@ -150,6 +178,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reference_sequence),
+		cmocka_unit_test(test_skip),
 		cmocka_unit_test(test_determinism),
 		cmocka_unit_test(test_uniform),
 		cmocka_unit_test(test_normal),
