@@ -9,6 +9,7 @@
 #include "model_device.h"
 
 #include "attrs.h"
+#include "batch.h"
 #include "check.h"
 #include "dropout.h"
 #include "fakequant.h"
@@ -90,14 +91,6 @@ static void *dalloc(struct model_device *d, size_t bytes)
 {
 	void *p = NULL;
 	must(d->ops->alloc(&p, bytes), d);
-	return p;
-}
-
-/* Host memory for what crosses per batch: page-locked, copied directly. */
-static void *host_buffer(struct model_device *d, size_t bytes)
-{
-	void *p = NULL;
-	must(d->ops->host_alloc(&p, bytes), d);
 	return p;
 }
 
@@ -202,8 +195,9 @@ int model_device_init(struct model *m, const struct pcqfile *f, const char *file
 	d->lohi = dalloc(d, 2 * sizeof(float));
 	d->labels = dalloc(d, (size_t)m->batch * sizeof(int32_t));
 	d->rows = dalloc(d, 2 * (size_t)m->batch * sizeof(double));
-	d->host_rows = host_buffer(d, 2 * (size_t)m->batch * sizeof(double));
-	d->logits = host_buffer(d, (size_t)m->batch * m->classes * sizeof(float));
+	/* what comes down per batch: page-locked (batch.h), copied directly */
+	d->host_rows = batch_buffer_alloc(d->ops, 2 * (size_t)m->batch * sizeof(double));
+	d->logits = batch_buffer_alloc(d->ops, (size_t)m->batch * m->classes * sizeof(float));
 	return 0;
 }
 
@@ -229,8 +223,8 @@ void model_device_free(struct model *m)
 		d->ops->free(ps[i]);
 	free(d->nodes);
 	free(d->written);
-	d->ops->host_free(d->host_rows);
-	d->ops->host_free(d->logits);
+	batch_buffer_free(d->ops, d->host_rows);
+	batch_buffer_free(d->ops, d->logits);
 	free(d);
 	m->dev = NULL;
 }

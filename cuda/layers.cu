@@ -494,14 +494,13 @@ int cuda_softmax_xent(float *dlogits, double *loss, int *n_correct, double *rows
 		return -1;
 	// the batch's sums on the host, rows in order as the CPU adds them;
 	// one download, so one wait for the device
-	const double *r = host_rows;
 	if (cuda_download(host_rows, rows, 2 * (size_t)N * sizeof(double)))
 		return -1;
 	double total = 0;
 	int correct = 0;
 	for (int n = 0; n < N; n++) {
-		total += r[n];
-		correct += r[N + n] != 0;
+		total += host_rows[n];
+		correct += host_rows[N + n] != 0;
 	}
 	if (loss)
 		*loss = total / N;
