@@ -5,6 +5,7 @@
 
 #include "check.h"
 #include "fileio.h"
+#include "msgpack_bounds.h"
 #include "sha256.h"
 
 #include <msgpack.h>
@@ -466,9 +467,13 @@ int pcqfile_parse(struct pcqfile *f, const char *name, const uint8_t *buf,
 	if (len == 0)
 		return bad(&r, "empty file, expected a PCQ file");
 
+	size_t at, off = 0;
+	if (msgpack_bounds_check(buf, len, &at))
+		return bad(&r, "truncated: the msgpack object at byte %zu declares more than "
+			   "the %zu bytes of the file hold", at, len);
+
 	msgpack_unpacked msg;
 	msgpack_unpacked_init(&msg);
-	size_t off = 0;
 	int rc;
 	switch (msgpack_unpack_next(&msg, (const char *)buf, len, &off)) {
 	case MSGPACK_UNPACK_SUCCESS:
