@@ -22,7 +22,7 @@ static void finish_stats(double mu, double var, size_t M,
 			 const struct batchnorm2d_shape *s, int c, float *mean,
 			 float *invstd, float *running_mean, float *running_var)
 {
-	CHECK(M >= 2 && s->momentum > 0 && s->momentum <= 1);
+	CHECK(M >= 2 && s->momentum >= 0 && s->momentum <= 1);
 	double m = s->momentum;
 	mean[c] = (float)mu;
 	invstd[c] = (float)(1.0 / sqrt(var + s->eps));

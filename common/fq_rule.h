@@ -28,7 +28,8 @@ PCQ_HOST_DEVICE static inline struct qparams fq_params(float lo, float hi, int b
 	if (!(q.scale >= FLT_EPSILON))
 		q.scale = FLT_EPSILON;
 	float z = rintf(-lo / q.scale);
-	q.zero = z < 0 ? 0 : z > (float)q.qmax ? q.qmax : (int32_t)z;
+	/* NaN (lo = −inf: inf/inf) goes to 0, not into an undefined cast. */
+	q.zero = !(z > 0) ? 0 : z > (float)q.qmax ? q.qmax : (int32_t)z;
 	return q;
 }
 

@@ -6,6 +6,7 @@
 #include "layout.h"
 #include "model_device.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,12 @@ static int bind_tensor(struct model_tensor *t, const struct pcqfile *f, const ch
 			     dtype_name(src->dtype),
 			     shape_string(src->shape, src->ndim, got, sizeof(got)), want);
 	memcpy(t->data, src->data, t->numel * sizeof(float));
+	/* A NaN or infinity in a weight or range is a broken file; caught here
+	 * it is a message, later a NaN loss or an undefined float-to-int cast. */
+	for (size_t i = 0; i < t->numel; i++)
+		if (!isfinite(t->data[i]))
+			return error("'%s': tensor '%s' holds %g at element %zu; a model's values "
+				     "must be finite", file, t->name, t->data[i], i);
 	return 0;
 }
 
@@ -374,6 +381,15 @@ int model_only_consumer(const struct model *m, int j)
 int model_node_is(const struct model *m, int j, const char *op)
 {
 	return j >= 0 && strcmp(m->nodes[j].op->name, op) == 0;
+}
+
+const char *model_batch_norm_1x1(const struct model *m)
+{
+	for (int j = 0; j < m->n_nodes; j++)
+		if (model_node_is(m, j, "batchnorm2d") && m->nodes[j].in[0].h == 1 &&
+		    m->nodes[j].in[0].w == 1)
+			return m->nodes[j].name;
+	return NULL;
 }
 
 int model_uncalibrated(const struct model *m, int *cluster)

@@ -113,6 +113,11 @@ int model_only_consumer(const struct model *m, int j);
 /* Whether node j runs `op` (j < 0, the network input, runs none). */
 int model_node_is(const struct model *m, int j, const char *op);
 
+/* The first batch norm whose input is 1x1 per channel (NULL: none): in
+ * training, a batch of one image gives it a single value per channel to
+ * take statistics from, which PyTorch refuses and batchnorm2d.c CHECKs. */
+const char *model_batch_norm_1x1(const struct model *m);
+
 /* The first fakequant layer with a cluster whose range was never
  * calibrated: its node index and the cluster; -1 when all are. */
 int model_uncalibrated(const struct model *m, int *cluster);

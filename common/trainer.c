@@ -205,6 +205,14 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 	struct model m;
 	if (model_init(&m, f, model_name, o->batch, 1) || load_velocity(&m, f, model_name))
 		return -1;
+	const char *bn = model_batch_norm_1x1(&m);
+	if (bn && (o->batch == 1 || train->n % (size_t)o->batch == 1)) {
+		error("'%s': layer '%s' normalises 1x1 activations, so it needs at least 2 "
+		      "images a batch, but %zu training images in batches of %d leave one "
+		      "of 1 image: change --batch or --limit", model_name, bn, train->n, o->batch);
+		model_free(&m);
+		return -1;
+	}
 	if (o->device && model_use_device(&m, f, model_name, o->device)) {
 		model_free(&m);
 		return -1;
