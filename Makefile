@@ -6,8 +6,10 @@
 #                   code runs in tests without a GPU (build/emu)
 #   SAN=1           AddressSanitizer + UBSan build (CPU only, or with CUDA=emu),
 #                   in build/san (build/emu-san)
+#   FUZZ=1          clang with libFuzzer, ASan and UBSan, for `make fuzz`
+#                   (build/fuzz)
 #   V=1             print the full compiler command lines
-# Targets: all, deps, test, test-unit, test-e2e, test-san, test-emu, fixtures, bench, demo, table,
+# Targets: all, deps, test, test-unit, test-e2e, test-san, test-emu, fuzz, fixtures, bench, demo, table,
 # pcq, qat, fp32, chains (pipelines/pcq.mk), clean, help.
 
 .DEFAULT_GOAL := all
@@ -16,6 +18,7 @@
 
 CUDA ?= auto
 SAN ?= 0
+FUZZ ?= 0
 V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 # demo and the test targets build in parallel (JOBS jobs, default: the
@@ -38,7 +41,11 @@ build/config.mk: scripts/deps.sh scripts/configure.sh
 
 # CUDA is decided after build/config.mk: auto needs nvcc and a cuBLAS that
 # links (scripts/configure.sh probes it).
-ifeq ($(CUDA),emu)
+ifeq ($(FUZZ),1)
+  USE_CUDA := 0
+  VARIANT := fuzz
+  CC := clang
+else ifeq ($(CUDA),emu)
   USE_CUDA := emu
   VARIANT := emu$(if $(filter 1,$(SAN)),-san)
 else ifeq ($(SAN),1)
@@ -68,9 +75,15 @@ CPU_FLAGS ?= $(CONFIG_CPU_FLAGS)
 CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -fopenmp -Wall -Wextra -Werror \
 	-MMD -MP -Icommon -DPCQ_VERSION='"$(VERSION)"' $(CPU_FLAGS) $(CONFIG_CFLAGS)
 LDLIBS := $(CONFIG_LIBS) -lm
-SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_FLAGS := -O1 -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=all
 ifeq ($(SAN),1)
   CFLAGS += $(SAN_FLAGS)
+  LDFLAGS += -fsanitize=address,undefined
+endif
+# clang cannot vectorise the `omp simd` loops under the sanitizers and
+# says so (-Wpass-failed); that is expected here.
+ifeq ($(FUZZ),1)
+  CFLAGS += $(SAN_FLAGS) -fsanitize=fuzzer-no-link -Wno-pass-failed
   LDFLAGS += -fsanitize=address,undefined
 endif
 
@@ -161,6 +174,12 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
 
+# The fuzz target's corpus replayed in every build (tests/fuzz/).
+$(BUILD)/tests/unit/test_fuzz_corpus: $(BUILD)/tests/unit/test_fuzz_corpus.o \
+		$(BUILD)/tests/fuzz/fuzz_pcqfile.o $(LIB)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.o,$^) $(LIB) $(LDLIBS) -lcmocka -o $@
+
 test-unit: $(UNIT_BINS)
 	@sh tests/run-unit.sh $(UNIT_BINS)
 
@@ -195,6 +214,27 @@ test-emu-e2e: $(TOOLS:%=$(BUILD)/bin/pcq-%)
 
 test-emu-unit: $(EMU_TESTS:%.c=$(BUILD)/%)
 	@sh tests/run-unit.sh $^
+
+# Fuzzing (tests/fuzz/): each target FUZZ_SECONDS long from its corpus in
+# tests/fuzz/corpus/TARGET, new inputs kept in build/fuzz/corpus/TARGET and
+# crashes written to build/fuzz/; clang's libFuzzer (FUZZ=1 build).
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
+$(BUILD)/tests/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(LIB)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer $< $(LIB) $(LDLIBS) -o $@
+
+fuzz:
+	@command -v clang >/dev/null || { echo "make fuzz: needs clang (apt-get install clang)" >&2; exit 2; }
+	$(MAKE) $(PAR) FUZZ=1 $(FUZZ_TARGETS:%=build/fuzz/tests/fuzz/%)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/corpus/$$t && \
+		build/fuzz/tests/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-rss_limit_mb=4096 -print_final_stats=1 \
+			-artifact_prefix=build/fuzz/ build/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
+			2>build/fuzz/$$t.log || { tail -40 build/fuzz/$$t.log; exit 1; }; \
+		grep -E "^stat::(number_of_executed_units|new_units_added)|cov:" build/fuzz/$$t.log | tail -3; \
+	done
 
 # One part after another, each building in parallel first.
 test:
@@ -281,7 +321,7 @@ help:
 	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
 
 FORCE:
-.PHONY: all bench deps fixtures test test-unit test-e2e test-san test-emu test-emu-unit test-emu-e2e demo table clean help FORCE
+.PHONY: all bench deps fixtures fuzz test test-unit test-e2e test-san test-emu test-emu-unit test-emu-e2e demo table clean help FORCE
 .PRECIOUS: $(BUILD)/%.o $(BUILD)/tests/%.o
 
--include $(LIB_OBJ:.o=.d) $(BINS:bin/pcq-%=$(BUILD)/src/%.d) $(UNIT_BINS:=.d) $(wildcard $(BUILD)/bench/*.d $(BUILD)/tests/cuda/*.d)
+-include $(LIB_OBJ:.o=.d) $(BINS:bin/pcq-%=$(BUILD)/src/%.d) $(UNIT_BINS:=.d) $(wildcard $(BUILD)/bench/*.d $(BUILD)/tests/cuda/*.d $(BUILD)/tests/fuzz/*.d)

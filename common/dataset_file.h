@@ -11,6 +11,9 @@
 /* The dataset: reader (dataset_readers.h; registered in dataset.c's table). */
 int dataset_file_read(struct dataset *ds, const char *path, enum split split,
 		      int threads);
+/* The same from a file already read (name for messages). */
+int dataset_file_load(struct dataset *ds, const struct pcqfile *f, const char *name,
+		      enum split split);
 
 /* Adds one split's tensors ("<split>.images", "<split>.labels") and the
  * shared attrs (class names, shape, source) to a dataset-kind file. */

@@ -367,7 +367,7 @@ double model_device_loss(struct model *m, const int32_t *labels, int n, int *n_c
 {
 	struct model_device *d = m->dev;
 	const struct dev_node *last = &d->nodes[m->n_nodes - 1];
-	double loss;
+	double loss = 0;
 	must(d->ops->upload(d->labels, labels, (size_t)n * sizeof(int32_t)) ||
 	     d->ops->softmax_xent(last->dout, &loss, n_correct, d->rows, d->host_rows, last->out,
 				  d->labels, n, m->classes), d);

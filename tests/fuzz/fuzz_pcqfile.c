@@ -1,0 +1,171 @@
+/* Fuzz target: any bytes as a PCQ file, then whatever a tool would do with
+ * a file of its kind — plan and train a model one step, run the integer
+ * engine, assign an image to a k-means cluster, load a data set split.
+ * The contract under test (docs/FORMAT.md "Reading rules"): a reader either
+ * accepts the bytes and the tool runs, or fails with one message; it never
+ * reads out of bounds, leaks or trips UBSan. Built by `make fuzz` with
+ * clang's libFuzzer; test_fuzz_corpus replays tests/fuzz/corpus in every
+ * build (fuzz_pcqfile_run's verdict is checked there). */
+#include "check.h"
+#include "dataset_file.h"
+#include "kmeans.h"
+#include "model.h"
+#include "pcqfile.h"
+#include "qinfer.h"
+#include "rng.h"
+#include "threads.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+int fuzz_pcqfile_run(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define BATCH 2
+/* The harness's own bound, not the format's: a file may describe inputs
+ * of up to 65535³ values, which a tool would try to allocate; the fuzzer
+ * is after wrong reads, not large allocations. */
+#define MAX_INPUT_VALUES (1 << 16)
+
+static const char *NAME = "fuzz-input";
+
+/* BATCH images with every pixel normalised to a spread of values. */
+static float *inputs(size_t per_image)
+{
+	float *x = xmalloc(BATCH * per_image * sizeof(float));
+	for (size_t i = 0; i < BATCH * per_image; i++)
+		x[i] = (float)((int)(i % 17) - 8) * 0.25f;
+	return x;
+}
+
+/* Image 0 in cluster 0, image 1 in the last one. */
+static void two_clusters(struct kmeans_group g[2], int clusters)
+{
+	g[0] = (struct kmeans_group){ .cluster = 0, .count = 1 };
+	g[1] = (struct kmeans_group){ .cluster = clusters - 1, .count = 1 };
+}
+
+static size_t input_values(const struct pcqfile *f)
+{
+	const struct value *v = attrs_find(&f->attrs, "input_shape");
+	if (!v || v->type != VALUE_INT_ARRAY || v->n != 3)
+		return 0;   /* the loader says why */
+	size_t n = 1;
+	for (int i = 0; i < 3; i++) {
+		if (v->ints[i] < 1 || v->ints[i] > MAX_INPUT_VALUES)
+			return 0;
+		n *= (size_t)v->ints[i];
+		if (n > MAX_INPUT_VALUES)
+			return SIZE_MAX;
+	}
+	return n;
+}
+
+/* One training step (calibrating a fused model's ranges), then an
+ * evaluation forward, as pcq-train and pcq-infer run them. */
+static int run_model(const struct pcqfile *f)
+{
+	if (input_values(f) == SIZE_MAX)
+		return -1;
+	struct model m;
+	if (model_init(&m, f, NAME, BATCH, 1))
+		return -1;
+	struct kmeans_group g[2];
+	two_clusters(g, m.clusters);
+	m.groups = g;
+	m.n_groups = 2;
+	float *x = inputs(act_numel(&m.input));
+	int32_t labels[BATCH] = { 0, m.classes - 1 };
+	struct rng rng;
+	rng_seed(&rng, 1, 2);
+	int correct;
+	model_run_forward(&m, x, BATCH, 1, &rng);
+	model_loss(&m, labels, BATCH, &correct);
+	model_zero_grads(&m);
+	model_backward(&m, x, NULL, BATCH);
+	model_sgd_step(&m, &(struct sgd_params){ .lr = 0.01f, .momentum = 0.9f });
+	model_forward(&m, x, BATCH, 0, NULL);
+	free(x);
+	model_free(&m);
+	return 0;
+}
+
+static int run_quantized(const struct pcqfile *f)
+{
+	if (input_values(f) == SIZE_MAX)
+		return -1;
+	struct qinfer qi;
+	if (qinfer_init(&qi, f, NAME, BATCH, BATCH, 1, NULL))
+		return -1;
+	struct kmeans_group g[2];
+	two_clusters(g, qi.q.clusters);
+	float *x = inputs((size_t)qi.q.c * qi.q.h * qi.q.w);
+	float *scores = xmalloc(BATCH * (size_t)qi.q.classes * sizeof(float));
+	qinfer_forward(&qi, x, (const size_t[]){ 0, 1 }, BATCH, g, 2, scores);
+	free(scores);
+	free(x);
+	qinfer_free(&qi);
+	return 0;
+}
+
+static int run_kmeans(const struct pcqfile *f)
+{
+	struct kmeans km;
+	if (kmeans_load(&km, f, NAME))
+		return -1;
+	size_t per_image = (size_t)km.c * km.h * km.w;
+	int rc = -1;
+	if (per_image <= MAX_INPUT_VALUES) {
+		float *x = inputs(per_image);
+		int32_t ids[BATCH];
+		kmeans_assign_images(&km, x, BATCH, ids, NULL);
+		for (int i = 0; i < BATCH; i++)
+			CHECK(ids[i] >= 0 && ids[i] < km.k);
+		free(x);
+		rc = 0;
+	}
+	kmeans_free(&km);
+	return rc;
+}
+
+static int run_dataset(const struct pcqfile *f)
+{
+	int loaded = 0;
+	for (enum split s = SPLIT_TRAIN; s <= SPLIT_TEST; s++) {
+		struct dataset ds = { 0 };
+		if (dataset_file_load(&ds, f, NAME, s) == 0) {
+			loaded++;
+			dataset_free(&ds);
+		}
+	}
+	return loaded ? 0 : -1;
+}
+
+/* 0: the bytes were a file of its kind that the tools accept and ran on;
+ * -1: rejected with a message. */
+int fuzz_pcqfile_run(const uint8_t *data, size_t size)
+{
+	struct pcqfile f;
+	if (pcqfile_parse(&f, NAME, data, size, KIND_ANY))
+		return -1;
+	int rc = 0;
+	switch (f.kind) {
+	case KIND_MODEL:
+	case KIND_FUSED: rc = run_model(&f); break;
+	case KIND_QUANTIZED: rc = run_quantized(&f); break;
+	case KIND_KMEANS: rc = run_kmeans(&f); break;
+	case KIND_DATASET: rc = run_dataset(&f); break;
+	default: break;   /* predictions, tensors: read and checked, no more */
+	}
+	pcqfile_free(&f);
+	return rc;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int once;
+	if (!once++)
+		threads_set(1);
+	fuzz_pcqfile_run(data, size);
+	return 0;
+}

@@ -1,0 +1,48 @@
+#!/bin/sh
+# Makes the fuzz corpus's seeds (tests/fuzz/corpus/fuzz_pcqfile/ok-*): one
+# tiny valid file of every kind, from tests/fuzz/tiny_files.py and the
+# tools in bin/ — a data set, a model, fused models (QAT and PCQ with two
+# clusters) before and after fine-tuning, quantized models, a k-means
+# model, predictions; and a model with batch norm momentum 0. Rerun after a format change; the files are committed.
+# Usage: sh tests/fuzz/make_seeds.sh   (after make; needs /usr/bin/python3
+# with numpy and msgpack)
+set -eu
+cd "$(dirname "$0")/../.."
+PYTHON_TORCH=${PYTHON_TORCH:-/usr/bin/python3}
+root=$PWD
+out=$root/tests/fuzz/corpus/fuzz_pcqfile
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# Relative names in a fixed time: the same bytes every run.
+cd "$tmp"
+export SOURCE_DATE_EPOCH=1767225600 PATH="$root/bin:$PATH"
+# quiet CMD...: CMD's output only when it fails.
+quiet() { "$@" >log 2>&1 || { cat log >&2; exit 1; }; }
+
+"$PYTHON_TORCH" "$root/tests/fuzz/tiny_files.py" dataset.msgpack model.msgpack
+data=dataset:dataset.msgpack
+quiet pcq-kmeans fit --data "$data" --clusters 2 --norm model.msgpack --threads 1 \
+	-o kmeans.msgpack
+pcq-fuse model.msgpack --bit 8 -o fused-qat.msgpack
+pcq-fuse model.msgpack --bit 4 --clusters 2 -o fused-pcq.msgpack
+train="--data $data --epochs 1 --batch 4 --threads 1"
+quiet pcq-train fused-qat.msgpack $train -o tuned-qat.msgpack
+quiet pcq-train fused-pcq.msgpack --kmeans kmeans.msgpack $train \
+	-o tuned-pcq.msgpack
+pcq-quantize tuned-qat.msgpack -o quantized-qat.msgpack
+pcq-quantize tuned-pcq.msgpack -o quantized-pcq.msgpack
+quiet pcq-infer quantized-pcq.msgpack --kmeans kmeans.msgpack --data "$data" \
+	--threads 1 --predictions predictions.msgpack
+
+mkdir -p "$out"
+rm -f "$out"/ok-*
+for f in dataset model kmeans fused-qat fused-pcq tuned-qat tuned-pcq quantized-qat \
+	quantized-pcq predictions; do
+	cp "$f.msgpack" "$out/ok-$f.msgpack"
+done
+# An edge the tools must take: batch norm momentum 0 (running statistics
+# kept as they are; PyTorch allows it, and a CHECK once refused it).
+perl -pe 's/\xa8momentum\xcb\x3f\xb9\x99\x99\x99\x99\x99\x9a/\xa8momentum\xcb\0\0\0\0\0\0\0\0/' \
+	"$out/ok-model.msgpack" >"$out/ok-bn-momentum-0.msgpack"
+cmp -s "$out/ok-model.msgpack" "$out/ok-bn-momentum-0.msgpack" && { echo "momentum edit failed" >&2; exit 1; }
+ls -l "$out"/ok-*

@@ -1,0 +1,185 @@
+/* The fuzz target's corpus (tests/fuzz/corpus/fuzz_pcqfile) replayed in
+ * every build, so what `make fuzz` found stays fixed without clang:
+ *   ok-*   the seeds (tests/fuzz/make_seeds.sh): valid files of each kind
+ *          that fuzz_pcqfile_run must accept and run;
+ *   bad-*  inputs that once crashed the readers: rejected with a message;
+ *   other  must run without a sanitizer error, whatever their verdict
+ *          (crash-*: inputs that once crashed a run of a valid file).
+ * Then a small deterministic fuzz of each seed: every strict prefix is
+ * rejected (a file is one msgpack map), and every single byte replaced by
+ * its complement runs without a sanitizer error (`make fuzz` goes much
+ * further; this is what every CI run affords). Reader messages are silenced there (PCQ_FUZZ_VERBOSE=1 shows
+ * them); a sanitizer report still fails the test through its exit status. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "threads.h"
+
+int fuzz_pcqfile_run(const uint8_t *data, size_t size);
+
+#define CORPUS "tests/fuzz/corpus/fuzz_pcqfile"
+
+struct input {
+	char name[256];
+	uint8_t *data;
+	size_t size;
+};
+
+static struct input *inputs;
+static size_t n_inputs;
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct input *)a)->name, ((const struct input *)b)->name);
+}
+
+static int load_corpus(void **state)
+{
+	(void)state;
+	DIR *d = opendir(CORPUS);
+	if (!d) {
+		fprintf(stderr, "%s: cannot open (run from the repository root)\n", CORPUS);
+		return -1;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[512];
+		snprintf(path, sizeof(path), "%s/%s", CORPUS, e->d_name);
+		FILE *fp = fopen(path, "rb");
+		if (!fp || fseek(fp, 0, SEEK_END))
+			return -1;
+		long len = ftell(fp);
+		rewind(fp);
+		inputs = realloc(inputs, (n_inputs + 1) * sizeof(*inputs));
+		struct input *in = &inputs[n_inputs++];
+		snprintf(in->name, sizeof(in->name), "%s", e->d_name);
+		in->size = (size_t)len;
+		in->data = malloc(in->size ? in->size : 1);
+		if (fread(in->data, 1, in->size, fp) != in->size)
+			return -1;
+		fclose(fp);
+	}
+	closedir(d);
+	qsort(inputs, n_inputs, sizeof(*inputs), by_name);
+	threads_set(1);   /* tiny models: threads would only add overhead */
+	return 0;
+}
+
+static int free_corpus(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < n_inputs; i++)
+		free(inputs[i].data);
+	free(inputs);
+	return 0;
+}
+
+static int quiet_fd = -1;
+
+static void quiet(int on)
+{
+	if (getenv("PCQ_FUZZ_VERBOSE"))
+		return;
+	fflush(stderr);
+	if (on) {
+		quiet_fd = dup(2);
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 2);
+		close(null);
+	} else {
+		dup2(quiet_fd, 2);
+		close(quiet_fd);
+	}
+}
+
+static int is(const struct input *in, const char *prefix)
+{
+	return strncmp(in->name, prefix, strlen(prefix)) == 0;
+}
+
+static void test_corpus(void **state)
+{
+	(void)state;
+	size_t seeds = 0;
+	for (size_t i = 0; i < n_inputs; i++) {
+		const struct input *in = &inputs[i];
+		int rc = fuzz_pcqfile_run(in->data, in->size);
+		if (is(in, "ok-") && rc != 0)
+			fail_msg("%s: the seed was rejected", in->name);
+		if (is(in, "bad-") && rc != -1)
+			fail_msg("%s: was accepted", in->name);
+		seeds += is(in, "ok-");
+	}
+	/* One seed of each kind the tools write, at least. */
+	assert_true(seeds >= 7);
+}
+
+static void test_truncations(void **state)
+{
+	(void)state;
+	quiet(1);
+	size_t failures = 0, first = 0, first_cut = 0, runs = 0;
+	for (size_t i = 0; i < n_inputs; i++) {
+		const struct input *in = &inputs[i];
+		if (!is(in, "ok-"))
+			continue;
+		for (size_t cut = 0; cut < in->size; cut++, runs++)
+			if (fuzz_pcqfile_run(in->data, cut) != -1 && !failures++) {
+				first = i;
+				first_cut = cut;
+			}
+	}
+	quiet(0);
+	if (failures)
+		fail_msg("%zu truncated seeds accepted, first %s cut to %zu bytes", failures,
+			 inputs[first].name, first_cut);
+	assert_true(runs > 10000);
+}
+
+static void test_byte_changes(void **state)
+{
+	(void)state;
+	size_t runs = 0, accepted = 0;
+	quiet(1);
+	for (size_t i = 0; i < n_inputs; i++) {
+		const struct input *in = &inputs[i];
+		if (!is(in, "ok-"))
+			continue;
+		uint8_t *b = malloc(in->size);
+		memcpy(b, in->data, in->size);
+		for (size_t at = 0; at < in->size; at++) {
+			b[at] = (uint8_t)~b[at];
+			accepted += fuzz_pcqfile_run(b, in->size) == 0;
+			runs++;
+			b[at] = (uint8_t)~b[at];
+		}
+		free(b);
+	}
+	quiet(0);
+	printf("byte changes: %zu runs, %zu accepted (tensor data and the like)\n", runs,
+	       accepted);
+	/* Some changes are harmless (a weight's low byte), most are not. */
+	assert_true(accepted > 0 && accepted < runs);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_corpus),
+		cmocka_unit_test(test_truncations),
+		cmocka_unit_test(test_byte_changes),
+	};
+	return cmocka_run_group_tests(tests, load_corpus, free_corpus);
+}
