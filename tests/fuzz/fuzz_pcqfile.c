@@ -1,6 +1,8 @@
 /* Fuzz target: any bytes as a PCQ file, then whatever a tool would do with
  * a file of its kind — plan and train a model one step, run the integer
- * engine, assign an image to a k-means cluster, load a data set split.
+ * engine, assign an image to a k-means cluster, load a data set split;
+ * a model also goes through pcq-fuse, a fused model through pcq-quantize,
+ * and what they make on through the same steps.
  * The contract under test (docs/FORMAT.md "Reading rules"): a reader either
  * accepts the bytes and the tool runs, or fails with one message; it never
  * reads out of bounds, leaks or trips UBSan. Built by `make fuzz` with
@@ -8,10 +10,12 @@
  * build (fuzz_pcqfile_run's verdict is checked there). */
 #include "check.h"
 #include "dataset_file.h"
+#include "fuse.h"
 #include "kmeans.h"
 #include "model.h"
 #include "pcqfile.h"
 #include "qinfer.h"
+#include "quantize.h"
 #include "rng.h"
 #include "threads.h"
 
@@ -61,9 +65,29 @@ static size_t input_values(const struct pcqfile *f)
 	return n;
 }
 
+static int run_quantized(const struct pcqfile *f)
+{
+	if (input_values(f) == SIZE_MAX)
+		return -1;
+	struct qinfer qi;
+	if (qinfer_init(&qi, f, NAME, BATCH, BATCH, 1, NULL))
+		return -1;
+	struct kmeans_group g[2];
+	two_clusters(g, qi.q.clusters);
+	float *x = inputs((size_t)qi.q.c * qi.q.h * qi.q.w);
+	float *scores = xmalloc(BATCH * (size_t)qi.q.classes * sizeof(float));
+	qinfer_forward(&qi, x, (const size_t[]){ 0, 1 }, BATCH, g, 2, scores);
+	free(scores);
+	free(x);
+	qinfer_free(&qi);
+	return 0;
+}
+
 /* One training step (calibrating a fused model's ranges), then an
- * evaluation forward, as pcq-train and pcq-infer run them. */
-static int run_model(const struct pcqfile *f)
+ * evaluation forward, as pcq-train and pcq-infer run them. Then a fused
+ * model goes on through pcq-quantize and the integer engine, a model
+ * through pcq-fuse and all that. Returns whether f itself ran. */
+static int run_model(struct pcqfile *f)
 {
 	if (input_values(f) == SIZE_MAX)
 		return -1;
@@ -85,26 +109,20 @@ static int run_model(const struct pcqfile *f)
 	model_backward(&m, x, NULL, BATCH);
 	model_sgd_step(&m, &(struct sgd_params){ .lr = 0.01f, .momentum = 0.9f });
 	model_forward(&m, x, BATCH, 0, NULL);
+	model_store(&m, f);
 	free(x);
 	model_free(&m);
-	return 0;
-}
 
-static int run_quantized(const struct pcqfile *f)
-{
-	if (input_values(f) == SIZE_MAX)
-		return -1;
-	struct qinfer qi;
-	if (qinfer_init(&qi, f, NAME, BATCH, BATCH, 1, NULL))
-		return -1;
-	struct kmeans_group g[2];
-	two_clusters(g, qi.q.clusters);
-	float *x = inputs((size_t)qi.q.c * qi.q.h * qi.q.w);
-	float *scores = xmalloc(BATCH * (size_t)qi.q.classes * sizeof(float));
-	qinfer_forward(&qi, x, (const size_t[]){ 0, 1 }, BATCH, g, 2, scores);
-	free(scores);
-	free(x);
-	qinfer_free(&qi);
+	struct pcqfile next;
+	if (f->kind == KIND_FUSED && quantize_model(&next, f, NAME) == 0) {
+		run_quantized(&next);
+		pcqfile_free(&next);
+	}
+	const struct fuse_options o = { .bits = 4, .clusters = 2, .smooth = 0.5 };
+	if (f->kind == KIND_MODEL && fuse_model(&next, f, NAME, &o) == 0) {
+		run_model(&next);
+		pcqfile_free(&next);
+	}
 	return 0;
 }
 
