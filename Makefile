@@ -193,11 +193,14 @@ test-san:
 # The GPU tests on the CUDA emulator (tests/cuda_emu, docs/TESTING.md):
 # cuda/'s kernels and the device runners run without a GPU, the kernel
 # tests also under AddressSanitizer and UBSan (not test_model_device there:
-# its fibers' switches make it minutes long under ASan); and the tools'
-# --device cuda end to end, with the emulator's tools in build/emu/bin, and
-# what those tools move between host and device (the emulator counts it).
+# its fibers' switches make it minutes long under ASan, nor the fuzz
+# corpus: test-san runs its sweep under ASan, and its GPU part compares
+# integers, which ASan adds little to); and the
+# tools' --device cuda end to end, with the emulator's tools in
+# build/emu/bin, and what those tools move between host and device (the
+# emulator counts it).
 EMU_TESTS := $(wildcard tests/cuda/test_*.c) tests/unit/test_qengine.c \
-	$(if $(filter 1,$(SAN)),,tests/unit/test_model_device.c)
+	$(if $(filter 1,$(SAN)),,tests/unit/test_model_device.c tests/unit/test_fuzz_corpus.c)
 test-emu:
 	$(MAKE) $(PAR) CUDA=emu test-emu-unit
 	$(MAKE) $(PAR) CUDA=emu test-emu-e2e

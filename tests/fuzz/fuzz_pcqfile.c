@@ -10,6 +10,7 @@
  * build (fuzz_pcqfile_run's verdict is checked there). */
 #include "check.h"
 #include "dataset_file.h"
+#include "devops.h"
 #include "fuse.h"
 #include "kmeans.h"
 #include "model.h"
@@ -20,8 +21,15 @@
 #include "threads.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+/* 0: the bytes were a file the tools accept, and it ran; -1: refused
+ * with a message; FUZZ_MISMATCH: the integer engine on fuzz_device (a
+ * devops.h device, NULL for none) gave other outputs than the CPU's. */
+#define FUZZ_MISMATCH 1
+extern const struct devops *fuzz_device;
 int fuzz_pcqfile_run(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,6 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_INPUT_VALUES (1 << 16)
 
 static const char *NAME = "fuzz-input";
+
+const struct devops *fuzz_device;
 
 /* BATCH images with every pixel normalised to a spread of values. */
 static float *inputs(size_t per_image)
@@ -65,22 +75,32 @@ static size_t input_values(const struct pcqfile *f)
 	return n;
 }
 
+/* The integer engine on the CPU, and on fuzz_device when one is set: its
+ * output integers must be the CPU's, bit for bit (FUZZ_MISMATCH if not). */
 static int run_quantized(const struct pcqfile *f)
 {
 	if (input_values(f) == SIZE_MAX)
 		return -1;
-	struct qinfer qi;
+	struct qinfer qi, qd;
 	if (qinfer_init(&qi, f, NAME, BATCH, BATCH, 1, NULL))
 		return -1;
 	struct kmeans_group g[2];
 	two_clusters(g, qi.q.clusters);
+	const size_t idx[BATCH] = { 0, 1 };
 	float *x = inputs((size_t)qi.q.c * qi.q.h * qi.q.w);
 	float *scores = xmalloc(BATCH * (size_t)qi.q.classes * sizeof(float));
-	qinfer_forward(&qi, x, (const size_t[]){ 0, 1 }, BATCH, g, 2, scores);
+	qinfer_forward(&qi, x, idx, BATCH, g, 2, scores);
+	int rc = 0;
+	if (fuzz_device && qinfer_init(&qd, f, NAME, BATCH, BATCH, 0, fuzz_device) == 0) {
+		qinfer_forward(&qd, x, idx, BATCH, g, 2, scores);
+		if (memcmp(qd.outputs, qi.outputs, BATCH * (size_t)qi.q.classes) != 0)
+			rc = FUZZ_MISMATCH;
+		qinfer_free(&qd);
+	}
 	free(scores);
 	free(x);
 	qinfer_free(&qi);
-	return 0;
+	return rc;
 }
 
 /* One training step (calibrating a fused model's ranges), then an
@@ -114,16 +134,17 @@ static int run_model(struct pcqfile *f)
 	model_free(&m);
 
 	struct pcqfile next;
+	int rc = 0;
 	if (f->kind == KIND_FUSED && quantize_model(&next, f, NAME) == 0) {
-		run_quantized(&next);
+		rc = run_quantized(&next) == FUZZ_MISMATCH ? FUZZ_MISMATCH : 0;
 		pcqfile_free(&next);
 	}
 	const struct fuse_options o = { .bits = 4, .clusters = 2, .smooth = 0.5 };
 	if (f->kind == KIND_MODEL && fuse_model(&next, f, NAME, &o) == 0) {
-		run_model(&next);
+		rc = run_model(&next) == FUZZ_MISMATCH ? FUZZ_MISMATCH : 0;
 		pcqfile_free(&next);
 	}
-	return 0;
+	return rc;
 }
 
 static int run_kmeans(const struct pcqfile *f)
@@ -159,8 +180,6 @@ static int run_dataset(const struct pcqfile *f)
 	return loaded ? 0 : -1;
 }
 
-/* 0: the bytes were a file of its kind that the tools accept and ran on;
- * -1: rejected with a message. */
 int fuzz_pcqfile_run(const uint8_t *data, size_t size)
 {
 	struct pcqfile f;
@@ -182,8 +201,13 @@ int fuzz_pcqfile_run(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int once;
-	if (!once++)
+	if (!once++) {
 		threads_set(1);
-	fuzz_pcqfile_run(data, size);
+		fuzz_device = devops_host();   /* qkernels.h's definition, per element */
+	}
+	if (fuzz_pcqfile_run(data, size) == FUZZ_MISMATCH) {
+		fprintf(stderr, "fuzz_pcqfile: the integer engine and the host device disagree\n");
+		abort();
+	}
 	return 0;
 }

@@ -8,7 +8,12 @@
  * Then a small deterministic fuzz of each seed: every strict prefix is
  * rejected (a file is one msgpack map), and every single byte replaced by
  * its complement runs without a sanitizer error (`make fuzz` goes much
- * further; this is what every CI run affords). Reader messages are silenced there (PCQ_FUZZ_VERBOSE=1 shows
+ * further; this is what every CI run affords). Every integer model those
+ * runs make (most, as models go through fusing and quantization) also runs
+ * on the host device, whose per-element kernels are qkernels.h's
+ * definition, and (for the quantized seeds) on a GPU when there is one
+ * (the emulator's in `make test-emu`): the output integers must equal the
+ * CPU engine's. Reader messages are silenced there (PCQ_FUZZ_VERBOSE=1 shows
  * them); a sanitizer report still fails the test through its exit status. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,8 +28,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "devops.h"
 #include "threads.h"
 
+#define FUZZ_MISMATCH 1   /* fuzz_pcqfile.c */
+extern const struct devops *fuzz_device;
 int fuzz_pcqfile_run(const uint8_t *data, size_t size);
 
 #define CORPUS "tests/fuzz/corpus/fuzz_pcqfile"
@@ -113,9 +121,12 @@ static void test_corpus(void **state)
 {
 	(void)state;
 	size_t seeds = 0;
+	fuzz_device = devops_host();
 	for (size_t i = 0; i < n_inputs; i++) {
 		const struct input *in = &inputs[i];
 		int rc = fuzz_pcqfile_run(in->data, in->size);
+		if (rc == FUZZ_MISMATCH)
+			fail_msg("%s: the integer engine and the host device disagree", in->name);
 		if (is(in, "ok-") && rc != 0)
 			fail_msg("%s: the seed was rejected", in->name);
 		if (is(in, "bad-") && rc != -1)
@@ -148,30 +159,59 @@ static void test_truncations(void **state)
 	assert_true(runs > 10000);
 }
 
-static void test_byte_changes(void **state)
+/* Each seed named prefix* with each byte complemented in turn, the
+ * integer engine compared with `device`'s. */
+static void byte_changes(const struct devops *device, const char *prefix)
 {
-	(void)state;
-	size_t runs = 0, accepted = 0;
+	size_t runs = 0, accepted = 0, mismatches = 0, first = 0, first_at = 0;
+	fuzz_device = device;
 	quiet(1);
 	for (size_t i = 0; i < n_inputs; i++) {
 		const struct input *in = &inputs[i];
-		if (!is(in, "ok-"))
+		if (!is(in, prefix))
 			continue;
 		uint8_t *b = malloc(in->size);
 		memcpy(b, in->data, in->size);
 		for (size_t at = 0; at < in->size; at++) {
 			b[at] = (uint8_t)~b[at];
-			accepted += fuzz_pcqfile_run(b, in->size) == 0;
+			int rc = fuzz_pcqfile_run(b, in->size);
+			accepted += rc == 0;
+			if (rc == FUZZ_MISMATCH && !mismatches++) {
+				first = i;
+				first_at = at;
+			}
 			runs++;
 			b[at] = (uint8_t)~b[at];
 		}
 		free(b);
 	}
 	quiet(0);
-	printf("byte changes: %zu runs, %zu accepted (tensor data and the like)\n", runs,
-	       accepted);
+	printf("byte changes on %s: %zu runs, %zu accepted (tensor data and the like)\n",
+	       device->name, runs, accepted);
+	if (mismatches)
+		fail_msg("%zu runs: the integer engine and %s disagree, first %s with byte %zu "
+			 "complemented", mismatches, device->name, inputs[first].name, first_at);
 	/* Some changes are harmless (a weight's low byte), most are not. */
 	assert_true(accepted > 0 && accepted < runs);
+}
+
+static void test_byte_changes(void **state)
+{
+	(void)state;
+	byte_changes(devops_host(), "ok-");
+}
+
+static void test_byte_changes_cuda(void **state)
+{
+	(void)state;
+	const struct devops *gpu = devops_cuda();
+	if (!gpu) {
+		print_message("no GPU: skipped\n");
+		skip();
+	}
+	/* The quantized seeds only: the GPU's part is the integer engine, and
+	 * the emulator under ASan is slow. */
+	byte_changes(gpu, "ok-quantized-");
 }
 
 int main(void)
@@ -180,6 +220,7 @@ int main(void)
 		cmocka_unit_test(test_corpus),
 		cmocka_unit_test(test_truncations),
 		cmocka_unit_test(test_byte_changes),
+		cmocka_unit_test(test_byte_changes_cuda),
 	};
 	return cmocka_run_group_tests(tests, load_corpus, free_corpus);
 }
