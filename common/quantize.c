@@ -177,12 +177,13 @@ static int weighted(struct qctx *q, int j, int conv)
 		attrs_set_int(&l->params, "acc_shift", acc_shift);
 		for (int c = 0; c < K && rc == 0; c++) {
 			double s12 = (double)s1[c] * (double)wq.scale;
-			for (int o = 0; o < outs; o++) {
+			for (int o = 0; o < outs && rc == 0; o++) {
 				double v = rint(ldexp(b ? b->data[o] : 0.0, acc_shift) / s12);
 				if (fabs(v) + products * ldexp(1, acc_shift) > 2147483647.0)
 					rc = error("'%s': layer '%s': the bias %g does not fit int32 at "
 						   "scale %g", q->file, n->name, b->data[o], s12);
-				qb[c * outs + o] = (int32_t)v;
+				else
+					qb[c * outs + o] = (int32_t)v;
 			}
 			int shift;
 			if (rc == 0 && (rc = multiplier(q, n->name, ldexp(s12 / s3[c], -acc_shift),
