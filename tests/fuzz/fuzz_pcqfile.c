@@ -8,9 +8,10 @@
  * reads out of bounds, leaks or trips UBSan. Built by `make fuzz` with
  * clang's libFuzzer; test_fuzz_corpus replays tests/fuzz/corpus in every
  * build (fuzz_pcqfile_run's verdict is checked there). */
+#include "fuzz_pcqfile.h"
+
 #include "check.h"
 #include "dataset_file.h"
-#include "devops.h"
 #include "fuse.h"
 #include "kmeans.h"
 #include "model.h"
@@ -25,12 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* 0: the bytes were a file the tools accept, and it ran; -1: refused
- * with a message; FUZZ_MISMATCH: the integer engine on fuzz_device (a
- * devops.h device, NULL for none) gave other outputs than the CPU's. */
-#define FUZZ_MISMATCH 1
-extern const struct devops *fuzz_device;
-int fuzz_pcqfile_run(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define BATCH 2

@@ -28,12 +28,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "devops.h"
+#include "../fuzz/fuzz_pcqfile.h"
 #include "threads.h"
-
-#define FUZZ_MISMATCH 1   /* fuzz_pcqfile.c */
-extern const struct devops *fuzz_device;
-int fuzz_pcqfile_run(const uint8_t *data, size_t size);
 
 #define CORPUS "tests/fuzz/corpus/fuzz_pcqfile"
 
