@@ -110,7 +110,7 @@ endif
 
 ifdef CONFIG_BLAS
 $(info pcq: $(VARIANT) build $(VERSION): BLAS $(CONFIG_BLAS), OpenMP yes, CPU $(or $(CPU_FLAGS),generic), \
-	CUDA $(if $(filter emu,$(USE_CUDA)),emulated on the CPU (tests/cuda_emu),$(if $(filter 1,$(USE_CUDA)),yes ($(NVCC)$(if $(CONFIG_CUDA_ARCH), $(CONFIG_CUDA_ARCH), default arch + PTX)),no$(if $(and $(NVCC),$(filter auto,$(CUDA)),$(filter-out san,$(VARIANT))), (nvcc found but cuBLAS does not link)))))
+	CUDA $(if $(filter emu,$(USE_CUDA)),emulated on the CPU (tests/cuda_emu),$(if $(filter 1,$(USE_CUDA)),yes ($(NVCC)$(if $(CONFIG_CUDA_ARCH), $(CONFIG_CUDA_ARCH), default arch + PTX)),no$(if $(and $(NVCC),$(filter auto,$(CUDA)),$(filter-out san fuzz,$(VARIANT))), (nvcc found but cuBLAS does not link)))))
 endif
 
 all: $(BINS)
