@@ -62,18 +62,21 @@ static int load_corpus(void **state)
 		char path[512];
 		snprintf(path, sizeof(path), "%s/%s", CORPUS, e->d_name);
 		FILE *fp = fopen(path, "rb");
-		if (!fp || fseek(fp, 0, SEEK_END))
-			return -1;
-		long len = ftell(fp);
-		rewind(fp);
+		long len = fp && fseek(fp, 0, SEEK_END) == 0 ? ftell(fp) : -1;
 		inputs = realloc(inputs, (n_inputs + 1) * sizeof(*inputs));
 		struct input *in = &inputs[n_inputs++];
 		snprintf(in->name, sizeof(in->name), "%s", e->d_name);
-		in->size = (size_t)len;
+		in->size = len > 0 ? (size_t)len : 0;
 		in->data = malloc(in->size ? in->size : 1);
-		if (fread(in->data, 1, in->size, fp) != in->size)
+		int ok = len >= 0 && fseek(fp, 0, SEEK_SET) == 0 &&
+			 fread(in->data, 1, in->size, fp) == in->size;
+		if (fp)
+			fclose(fp);
+		if (!ok) {
+			fprintf(stderr, "%s: cannot read\n", path);
+			closedir(d);
 			return -1;
-		fclose(fp);
+		}
 	}
 	closedir(d);
 	qsort(inputs, n_inputs, sizeof(*inputs), by_name);
