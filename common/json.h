@@ -1,5 +1,7 @@
-/* Just enough JSON output for --json: strings escaped per RFC 8259 and
- * numbers that stay valid JSON (non-finite floats become null). */
+/* Just enough JSON output for --json: strings escaped per RFC 8259 (bytes
+ * that are not well-formed UTF-8 become U+FFFD, so the output is valid
+ * JSON whatever a file or a command line held) and numbers that stay
+ * valid JSON (non-finite floats become null). */
 #ifndef PCQ_JSON_H
 #define PCQ_JSON_H
 

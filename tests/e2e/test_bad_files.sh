@@ -80,3 +80,17 @@ expect_error 1 "'$T/px-model.msgpack': layer 'bn1' normalises 1x1 activations, s
 [ ! -e "$T/px-out.msgpack" ] || fail "a refused training run wrote its output"
 pcq-train --resume "$T/px-model.msgpack" --data "dataset:$T/px.msgpack" --batch 3 --epochs 1 \
 	-o "$T/px-out.msgpack" 2>/dev/null
+
+# A file name that is not UTF-8 (a Latin-1 é) is kept in the provenance
+# as the bytes it was; --json still prints valid JSON (U+FFFD for the byte).
+latin1="$T/caf$(printf '\351').msgpack"
+cp "$T/px-model.msgpack" "$latin1"
+pcq-fuse "$latin1" --bit 8 -o "$T/fused-latin1.msgpack"
+pcq-info --json "$T/fused-latin1.msgpack" "$latin1" >"$T/latin1.json"
+python3 - "$T/latin1.json" <<'PY' || fail "pcq-info --json of a Latin-1 name: $(cat "$T/latin1.json")"
+import json, sys
+lines = open(sys.argv[1], 'rb').read().decode('utf-8').splitlines()  # strict: must be UTF-8
+fused, model = (json.loads(l) for l in lines)
+assert fused['meta']['inputs'][0]['path'].endswith('caf\ufffd.msgpack'), fused['meta']
+assert model['file'].endswith('caf\ufffd.msgpack'), model['file']
+PY
