@@ -4,8 +4,10 @@
 #define PCQ_SUMMARY_H
 
 #include "dataset.h"
+#include "pcqfile.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 struct summary_options {
 	int json;          /* one JSON object per file on stdout */
@@ -13,6 +15,9 @@ struct summary_options {
 };
 
 int summarise_file(const char *path, const struct summary_options *o);
+/* The same view of a file already read (digest: its sha256 in hex). */
+void summary_print(FILE *fp, const char *path, const char *digest, const struct pcqfile *f,
+		   const struct summary_options *o);
 
 /* splits[s] selects which splits to read; save, when not NULL, writes them
  * as one dataset file. argc/argv go into its provenance. */

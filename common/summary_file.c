@@ -234,16 +234,22 @@ static void print_text(FILE *fp, const char *path, const char *digest,
 	}
 }
 
+void summary_print(FILE *fp, const char *path, const char *digest, const struct pcqfile *f,
+		   const struct summary_options *o)
+{
+	if (o->json)
+		print_json(fp, path, digest, f);
+	else
+		print_text(fp, path, digest, f, o->all_tensors);
+}
+
 int summarise_file(const char *path, const struct summary_options *o)
 {
 	struct pcqfile f;
 	char digest[SHA256_HEX_LEN + 1];
 	if (pcqfile_read(&f, path, KIND_ANY, digest))
 		return -1;
-	if (o->json)
-		print_json(stdout, path, digest, &f);
-	else
-		print_text(stdout, path, digest, &f, o->all_tensors);
+	summary_print(stdout, path, digest, &f, o);
 	pcqfile_free(&f);
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* Fuzz target: any bytes as a PCQ file, then whatever a tool would do with
  * a file of its kind — plan and train a model one step, run the integer
- * engine, assign an image to a k-means cluster, load a data set split;
+ * engine, assign an image to a k-means cluster, load a data set split,
+ * print pcq-info's summaries;
  * a model also goes through pcq-fuse, a fused model through pcq-quantize,
  * and what they make on through the same steps.
  * The contract under test (docs/FORMAT.md "Reading rules"): a reader either
@@ -19,6 +20,7 @@
 #include "qinfer.h"
 #include "quantize.h"
 #include "rng.h"
+#include "summary.h"
 #include "threads.h"
 
 #include <stdint.h>
@@ -180,6 +182,13 @@ int fuzz_pcqfile_run(const uint8_t *data, size_t size)
 	struct pcqfile f;
 	if (pcqfile_parse(&f, NAME, data, size, KIND_ANY))
 		return -1;
+	/* pcq-info's views of it, text and JSON, every tensor listed. */
+	static FILE *null;
+	if (!null)
+		null = fopen("/dev/null", "w");
+	CHECK(null != NULL);
+	for (int json = 0; json < 2; json++)
+		summary_print(null, NAME, "0", &f, &(struct summary_options){ json, 1 });
 	int rc = 0;
 	switch (f.kind) {
 	case KIND_MODEL:
