@@ -27,8 +27,16 @@ static void vreport(const char *prefix, const char *fmt, va_list ap)
 	fputc('\n', stderr);
 }
 
+static _Atomic unsigned long errors;   /* error() may run on several threads */
+
+unsigned long error_count(void)
+{
+	return errors;
+}
+
 int error(const char *fmt, ...)
 {
+	errors++;
 	va_list ap;
 	va_start(ap, fmt);
 	vreport("", fmt, ap);

@@ -20,6 +20,9 @@ void set_program_name(const char *argv0);
 const char *program_name(void);
 
 int error(const char *fmt, ...) PCQ_PRINTF(1, 2);
+/* How many error() lines this process has printed: a failed step must
+ * print exactly one (the fuzz target checks it). */
+unsigned long error_count(void);
 void warn(const char *fmt, ...) PCQ_PRINTF(1, 2);
 _Noreturn void die(const char *fmt, ...) PCQ_PRINTF(1, 2);
 

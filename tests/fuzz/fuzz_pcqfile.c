@@ -40,6 +40,19 @@ static const char *NAME = "fuzz-input";
 
 const struct devops *fuzz_device;
 
+/* Set when a step that refused its input did not say why in exactly one
+ * line, or one that accepted it printed an error (STYLE: one line each). */
+static int wrong_messages;
+
+/* rc of a step that started when error_count() was `before`. */
+static int said(int rc, unsigned long before)
+{
+	unsigned long lines = error_count() - before;
+	if (rc ? lines != 1 : lines != 0)
+		wrong_messages = 1;
+	return rc;
+}
+
 /* BATCH images with every pixel normalised to a spread of values. */
 static float *inputs(size_t per_image)
 {
@@ -79,7 +92,7 @@ static int run_quantized(const struct pcqfile *f)
 	if (input_values(f) == SIZE_MAX)
 		return -1;
 	struct qinfer qi, qd;
-	if (qinfer_init(&qi, f, NAME, BATCH, BATCH, 1, NULL))
+	if (said(qinfer_init(&qi, f, NAME, BATCH, BATCH, 1, NULL), error_count()))
 		return -1;
 	struct kmeans_group g[2];
 	two_clusters(g, qi.q.clusters);
@@ -88,7 +101,8 @@ static int run_quantized(const struct pcqfile *f)
 	float *scores = xmalloc(BATCH * (size_t)qi.q.classes * sizeof(float));
 	qinfer_forward(&qi, x, idx, BATCH, g, 2, scores);
 	int rc = 0;
-	if (fuzz_device && qinfer_init(&qd, f, NAME, BATCH, BATCH, 0, fuzz_device) == 0) {
+	if (fuzz_device &&
+	    said(qinfer_init(&qd, f, NAME, BATCH, BATCH, 0, fuzz_device), error_count()) == 0) {
 		qinfer_forward(&qd, x, idx, BATCH, g, 2, scores);
 		if (memcmp(qd.outputs, qi.outputs, BATCH * (size_t)qi.q.classes) != 0)
 			rc = FUZZ_MISMATCH;
@@ -109,7 +123,7 @@ static int run_model(struct pcqfile *f)
 	if (input_values(f) == SIZE_MAX)
 		return -1;
 	struct model m;
-	if (model_init(&m, f, NAME, BATCH, 1))
+	if (said(model_init(&m, f, NAME, BATCH, 1), error_count()))
 		return -1;
 	struct kmeans_group g[2];
 	two_clusters(g, m.clusters);
@@ -132,12 +146,12 @@ static int run_model(struct pcqfile *f)
 
 	struct pcqfile next;
 	int rc = 0;
-	if (f->kind == KIND_FUSED && quantize_model(&next, f, NAME) == 0) {
+	if (f->kind == KIND_FUSED && said(quantize_model(&next, f, NAME), error_count()) == 0) {
 		rc = run_quantized(&next) == FUZZ_MISMATCH ? FUZZ_MISMATCH : 0;
 		pcqfile_free(&next);
 	}
 	const struct fuse_options o = { .bits = 4, .clusters = 2, .smooth = 0.5 };
-	if (f->kind == KIND_MODEL && fuse_model(&next, f, NAME, &o) == 0) {
+	if (f->kind == KIND_MODEL && said(fuse_model(&next, f, NAME, &o), error_count()) == 0) {
 		rc = run_model(&next) == FUZZ_MISMATCH ? FUZZ_MISMATCH : 0;
 		pcqfile_free(&next);
 	}
@@ -147,7 +161,7 @@ static int run_model(struct pcqfile *f)
 static int run_kmeans(const struct pcqfile *f)
 {
 	struct kmeans km;
-	if (kmeans_load(&km, f, NAME))
+	if (said(kmeans_load(&km, f, NAME), error_count()))
 		return -1;
 	size_t per_image = (size_t)km.c * km.h * km.w;
 	int rc = -1;
@@ -169,7 +183,7 @@ static int run_dataset(const struct pcqfile *f)
 	int loaded = 0;
 	for (enum split s = SPLIT_TRAIN; s <= SPLIT_TEST; s++) {
 		struct dataset ds = { 0 };
-		if (dataset_file_load(&ds, f, NAME, s) == 0) {
+		if (said(dataset_file_load(&ds, f, NAME, s), error_count()) == 0) {
 			loaded++;
 			dataset_free(&ds);
 		}
@@ -180,8 +194,9 @@ static int run_dataset(const struct pcqfile *f)
 int fuzz_pcqfile_run(const uint8_t *data, size_t size)
 {
 	struct pcqfile f;
-	if (pcqfile_parse(&f, NAME, data, size, KIND_ANY))
-		return -1;
+	wrong_messages = 0;
+	if (said(pcqfile_parse(&f, NAME, data, size, KIND_ANY), error_count()))
+		return wrong_messages ? FUZZ_MESSAGES : -1;
 	/* pcq-info's views of it, text and JSON, every tensor listed. */
 	static FILE *null;
 	if (!null)
@@ -199,7 +214,7 @@ int fuzz_pcqfile_run(const uint8_t *data, size_t size)
 	default: break;   /* predictions, tensors: read and checked, no more */
 	}
 	pcqfile_free(&f);
-	return rc;
+	return rc == FUZZ_MISMATCH ? rc : wrong_messages ? FUZZ_MESSAGES : rc;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -209,8 +224,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		threads_set(1);
 		fuzz_device = devops_host();   /* qkernels.h's definition, per element */
 	}
-	if (fuzz_pcqfile_run(data, size) == FUZZ_MISMATCH) {
-		fprintf(stderr, "fuzz_pcqfile: the integer engine and the host device disagree\n");
+	int rc = fuzz_pcqfile_run(data, size);
+	if (rc == FUZZ_MISMATCH || rc == FUZZ_MESSAGES) {
+		fprintf(stderr, "fuzz_pcqfile: %s\n", rc == FUZZ_MISMATCH ?
+			"the integer engine and the host device disagree" :
+			"a step refused its input without exactly one message");
 		abort();
 	}
 	return 0;

@@ -13,7 +13,8 @@
  * on the host device, whose per-element kernels are qkernels.h's
  * definition, and (for the quantized seeds) on a GPU when there is one
  * (the emulator's in `make test-emu`): the output integers must equal the
- * CPU engine's. Reader messages are silenced there (PCQ_FUZZ_VERBOSE=1 shows
+ * CPU engine's. Every step that refuses its input must say why in exactly
+ * one line (error_count, check.h). Reader messages are silenced there (PCQ_FUZZ_VERBOSE=1 shows
  * them); a sanitizer report still fails the test through its exit status. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -126,6 +127,8 @@ static void test_corpus(void **state)
 		int rc = fuzz_pcqfile_run(in->data, in->size);
 		if (rc == FUZZ_MISMATCH)
 			fail_msg("%s: the integer engine and the host device disagree", in->name);
+		if (rc == FUZZ_MESSAGES)
+			fail_msg("%s: a step refused it without exactly one message", in->name);
 		if (is(in, "ok-") && rc != 0)
 			fail_msg("%s: the seed was rejected", in->name);
 		if (is(in, "bad-") && rc != -1)
@@ -145,6 +148,7 @@ static void test_truncations(void **state)
 		const struct input *in = &inputs[i];
 		if (!is(in, "ok-"))
 			continue;
+		/* -1: refused, with one message */
 		for (size_t cut = 0; cut < in->size; cut++, runs++)
 			if (fuzz_pcqfile_run(in->data, cut) != -1 && !failures++) {
 				first = i;
@@ -153,7 +157,8 @@ static void test_truncations(void **state)
 	}
 	quiet(0);
 	if (failures)
-		fail_msg("%zu truncated seeds accepted, first %s cut to %zu bytes", failures,
+		fail_msg("%zu truncated seeds accepted or refused without one message, first %s "
+			 "cut to %zu bytes", failures,
 			 inputs[first].name, first_cut);
 	assert_true(runs > 10000);
 }
@@ -163,6 +168,7 @@ static void test_truncations(void **state)
 static void byte_changes(const struct devops *device, const char *prefix)
 {
 	size_t runs = 0, accepted = 0, mismatches = 0, first = 0, first_at = 0;
+	size_t wrong = 0, wrong_first = 0, wrong_at = 0;
 	fuzz_device = device;
 	quiet(1);
 	for (size_t i = 0; i < n_inputs; i++) {
@@ -179,6 +185,10 @@ static void byte_changes(const struct devops *device, const char *prefix)
 				first = i;
 				first_at = at;
 			}
+			if (rc == FUZZ_MESSAGES && !wrong++) {
+				wrong_first = i;
+				wrong_at = at;
+			}
 			runs++;
 			b[at] = (uint8_t)~b[at];
 		}
@@ -187,6 +197,9 @@ static void byte_changes(const struct devops *device, const char *prefix)
 	quiet(0);
 	printf("byte changes on %s: %zu runs, %zu accepted (tensor data and the like)\n",
 	       device->name, runs, accepted);
+	if (wrong)
+		fail_msg("%zu runs: a step refused its input without exactly one message, first "
+			 "%s with byte %zu complemented", wrong, inputs[wrong_first].name, wrong_at);
 	if (mismatches)
 		fail_msg("%zu runs: the integer engine and %s disagree, first %s with byte %zu "
 			 "complemented", mismatches, device->name, inputs[first].name, first_at);
