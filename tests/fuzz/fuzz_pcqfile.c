@@ -1,7 +1,7 @@
 /* Fuzz target: any bytes as a PCQ file, then whatever a tool would do with
  * a file of its kind — plan and train a model one step, run the integer
  * engine, assign an image to a k-means cluster, load a data set split,
- * print pcq-info's summaries;
+ * print pcq-info's summaries, write it back and read that again;
  * a model also goes through pcq-fuse, a fused model through pcq-quantize,
  * and what they make on through the same steps.
  * The contract under test (docs/FORMAT.md "Reading rules"): a reader either
@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -206,6 +207,50 @@ static int run_dataset(const struct pcqfile *f)
 	return loaded ? 0 : -1;
 }
 
+/* Whether two files hold the same bytes. */
+static int same_bytes(const char *a, const char *b)
+{
+	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+	int same = fa && fb;
+	while (same) {
+		int ca = getc(fa), cb = getc(fb);
+		same = ca == cb;
+		if (ca == EOF)
+			break;
+	}
+	if (fa)
+		fclose(fa);
+	if (fb)
+		fclose(fb);
+	return same;
+}
+
+/* What the writer makes of an accepted file, the reader takes, and
+ * writing that again gives the same bytes (on tmpfs; skipped without
+ * /dev/shm). 0, or FUZZ_ROUND_TRIP. */
+static int round_trip(const struct pcqfile *f)
+{
+	static char a[64], b[64];
+	static int usable = -1;
+	if (usable < 0) {
+		usable = access("/dev/shm", W_OK) == 0;
+		snprintf(a, sizeof(a), "/dev/shm/pcq-fuzz-%ld-a.msgpack", (long)getpid());
+		snprintf(b, sizeof(b), "/dev/shm/pcq-fuzz-%ld-b.msgpack", (long)getpid());
+	}
+	if (!usable)
+		return 0;
+	struct pcqfile g;
+	int rc = FUZZ_ROUND_TRIP;
+	if (pcqfile_write(f, a) == 0 && pcqfile_read(&g, a, KIND_ANY, NULL) == 0) {
+		if (pcqfile_write(&g, b) == 0 && same_bytes(a, b))
+			rc = 0;
+		pcqfile_free(&g);
+	}
+	unlink(a);
+	unlink(b);
+	return rc;
+}
+
 int fuzz_pcqfile_run(const uint8_t *data, size_t size)
 {
 	struct pcqfile f;
@@ -220,7 +265,11 @@ int fuzz_pcqfile_run(const uint8_t *data, size_t size)
 	CHECK(null != NULL);
 	for (int json = 0; json < 2; json++)
 		summary_print(null, NAME, "0", &f, &(struct summary_options){ json, 1 });
-	int rc = 0;
+	int rc = round_trip(&f);
+	if (rc) {
+		pcqfile_free(&f);
+		return rc;
+	}
 	switch (f.kind) {
 	case KIND_MODEL:
 	case KIND_FUSED: rc = run_model(&f); break;
@@ -241,10 +290,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_device = devops_host();   /* qkernels.h's definition, per element */
 	}
 	int rc = fuzz_pcqfile_run(data, size);
-	if (rc == FUZZ_MISMATCH || rc == FUZZ_MESSAGES) {
-		fprintf(stderr, "fuzz_pcqfile: %s\n", rc == FUZZ_MISMATCH ?
-			"the integer engine and the host device disagree" :
-			"a step refused its input without exactly one message");
+	static const char *const why[] = {
+		[FUZZ_MISMATCH] = "the integer engine and the host device disagree",
+		[FUZZ_MESSAGES] = "a step refused its input without exactly one message",
+		[FUZZ_ROUND_TRIP] = "the file written back did not read back to the same bytes",
+	};
+	if (rc > 0) {
+		fprintf(stderr, "fuzz_pcqfile: %s\n", why[rc]);
 		abort();
 	}
 	return 0;

@@ -13,11 +13,14 @@ extern const struct devops *fuzz_device;
 
 #define FUZZ_MISMATCH 1
 #define FUZZ_MESSAGES 2
+#define FUZZ_ROUND_TRIP 3
 /* 0: the bytes were a file the tools accept, and it ran; -1: refused with
  * a message; FUZZ_MISMATCH: the integer engine on fuzz_device gave other
  * outputs than the CPU's; FUZZ_MESSAGES: a step (reading, planning a
  * model, fusing, quantizing, ...) refused its input with no message or
- * more than one line, or printed an error and went on. */
+ * more than one line, or printed an error and went on; FUZZ_ROUND_TRIP:
+ * the accepted file, written back, did not read back and write the same
+ * bytes again. */
 int fuzz_pcqfile_run(const uint8_t *data, size_t size);
 
 #endif

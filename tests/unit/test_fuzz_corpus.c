@@ -129,6 +129,8 @@ static void test_corpus(void **state)
 			fail_msg("%s: the integer engine and the host device disagree", in->name);
 		if (rc == FUZZ_MESSAGES)
 			fail_msg("%s: a step refused it without exactly one message", in->name);
+		if (rc == FUZZ_ROUND_TRIP)
+			fail_msg("%s: written back, it did not read back the same", in->name);
 		if (is(in, "ok-") && rc != 0)
 			fail_msg("%s: the seed was rejected", in->name);
 		if (is(in, "bad-") && rc != -1)
@@ -185,7 +187,7 @@ static void byte_changes(const struct devops *device, const char *prefix)
 				first = i;
 				first_at = at;
 			}
-			if (rc == FUZZ_MESSAGES && !wrong++) {
+			if ((rc == FUZZ_MESSAGES || rc == FUZZ_ROUND_TRIP) && !wrong++) {
 				wrong_first = i;
 				wrong_at = at;
 			}
@@ -198,7 +200,8 @@ static void byte_changes(const struct devops *device, const char *prefix)
 	printf("byte changes on %s: %zu runs, %zu accepted (tensor data and the like)\n",
 	       device->name, runs, accepted);
 	if (wrong)
-		fail_msg("%zu runs: a step refused its input without exactly one message, first "
+		fail_msg("%zu runs: a step refused its input without exactly one message, or the "
+			 "file did not write and read back the same; first "
 			 "%s with byte %zu complemented", wrong, inputs[wrong_first].name, wrong_at);
 	if (mismatches)
 		fail_msg("%zu runs: the integer engine and %s disagree, first %s with byte %zu "
