@@ -8,6 +8,7 @@
 #include "tensor.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #define PCQ_FORMAT_NAME "pcq"
@@ -78,6 +79,9 @@ int pcqfile_write(const struct pcqfile *f, const char *path);
  * NULL (a tensor whose data another owner holds, t->data NULL). */
 int pcqfile_write_from(const struct pcqfile *f, const char *path,
 		       const void *(*values)(void *ctx, const struct tensor *t), void *ctx);
+/* The bytes pcqfile_write_from writes, onto fp (errors stay in its flag). */
+void pcqfile_pack(const struct pcqfile *f, FILE *fp,
+		  const void *(*values)(void *ctx, const struct tensor *t), void *ctx);
 void pcqfile_free(struct pcqfile *f);
 
 /* Provenance of the file being made by this run: tool, version, UTC time

@@ -124,13 +124,21 @@ int pcqfile_write(const struct pcqfile *f, const char *path)
 int pcqfile_write_from(const struct pcqfile *f, const char *path,
 		       const void *(*values)(void *ctx, const struct tensor *t), void *ctx)
 {
-	CHECK(f->prov.tool && f->prov.created);
 	struct outfile out;
 	if (outfile_open(&out, path))
 		return -1;
+	pcqfile_pack(f, out.fp, values, ctx);
+	/* Write errors stick in the stream's error flag; commit checks it
+	 * (and the flush and close), removing the temporary file on failure. */
+	return outfile_commit(&out);
+}
 
+void pcqfile_pack(const struct pcqfile *f, FILE *fp,
+		  const void *(*values)(void *ctx, const struct tensor *t), void *ctx)
+{
+	CHECK(f->prov.tool && f->prov.created);
 	msgpack_packer pk;
-	msgpack_packer_init(&pk, out.fp, msgpack_fbuffer_write);
+	msgpack_packer_init(&pk, fp, msgpack_fbuffer_write);
 	int has_graph = f->n_layers > 0;
 	msgpack_pack_map(&pk, 6 + has_graph);
 	pack_str(&pk, "format");
@@ -159,8 +167,4 @@ int pcqfile_write_from(const struct pcqfile *f, const char *path,
 		CHECK(data || t->nbytes == 0);
 		pack_tensor(&pk, t, data);
 	}
-
-	/* Write errors stick in the stream's error flag; commit checks it
-	 * (and the flush and close), removing the temporary file on failure. */
-	return outfile_commit(&out);
 }
