@@ -76,15 +76,14 @@ CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -fopenmp -Wall -Wextra -Werror \
 	-MMD -MP -Icommon -DPCQ_VERSION='"$(VERSION)"' $(CPU_FLAGS) $(CONFIG_CFLAGS)
 LDLIBS := $(CONFIG_LIBS) -lm
 SAN_FLAGS := -O1 -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=all
-ifeq ($(SAN),1)
+ifneq ($(filter 1,$(SAN) $(FUZZ)),)
   CFLAGS += $(SAN_FLAGS)
   LDFLAGS += -fsanitize=address,undefined
 endif
 # clang cannot vectorise the `omp simd` loops under the sanitizers and
 # says so (-Wpass-failed); that is expected here.
 ifeq ($(FUZZ),1)
-  CFLAGS += $(SAN_FLAGS) -fsanitize=fuzzer-no-link -Wno-pass-failed
-  LDFLAGS += -fsanitize=address,undefined
+  CFLAGS += -fsanitize=fuzzer-no-link -Wno-pass-failed
 endif
 
 COMMON_SRC := $(wildcard common/*.c)

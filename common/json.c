@@ -33,16 +33,17 @@ void json_string(FILE *fp, const char *s)
 {
 	fputc('"', fp);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		/* Strings hold bytes (a file name from the command line may be
+		 * Latin-1); JSON must be UTF-8: each byte of an ill-formed
+		 * sequence becomes U+FFFD. */
 		int n = utf8_length(p);
-		if (n != 1) {
-			/* Strings hold bytes (a file name from the command line may
-			 * be Latin-1); JSON must be UTF-8: each byte of an ill-formed
-			 * sequence becomes U+FFFD. */
-			if (n == 0)
-				fputs("\\ufffd", fp);
-			else
-				fwrite(p, 1, (size_t)n, fp);
-			p += n ? n - 1 : 0;
+		if (n == 0) {
+			fputs("\\ufffd", fp);
+			continue;
+		}
+		if (n > 1) {
+			fwrite(p, 1, (size_t)n, fp);
+			p += n - 1;
 			continue;
 		}
 		switch (*p) {

@@ -1,6 +1,6 @@
 /* A pre-pass over msgpack bytes before msgpack-c unpacks them: msgpack-c
  * allocates an array's or map's elements as soon as it reads the count,
- * so six bytes declaring 2^32 elements ask for 64 GiB. This walk checks
+ * so five bytes declaring 2^32 elements ask for 64 GiB. This walk checks
  * every declared count and length against the bytes left (each element
  * takes at least one byte), so what the unpacker then allocates is bounded
  * by the file's size. It checks nothing else; msgpack-c still decides

@@ -267,6 +267,16 @@ int fuzz_pcqfile_run(const uint8_t *data, size_t size)
 	return rc == FUZZ_MISMATCH ? rc : wrong_messages ? FUZZ_MESSAGES : rc;
 }
 
+const char *fuzz_failure(int rc)
+{
+	switch (rc) {
+	case FUZZ_MISMATCH: return "the integer engine and the device disagree";
+	case FUZZ_MESSAGES: return "a step refused its input without exactly one message";
+	case FUZZ_ROUND_TRIP: return "packed again, the file did not give the same bytes";
+	}
+	return "no failure";
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int once;
@@ -275,13 +285,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_device = devops_host();   /* qkernels.h's definition, per element */
 	}
 	int rc = fuzz_pcqfile_run(data, size);
-	static const char *const why[] = {
-		[FUZZ_MISMATCH] = "the integer engine and the host device disagree",
-		[FUZZ_MESSAGES] = "a step refused its input without exactly one message",
-		[FUZZ_ROUND_TRIP] = "the file written back did not read back to the same bytes",
-	};
 	if (rc > 0) {
-		fprintf(stderr, "fuzz_pcqfile: %s\n", why[rc]);
+		fprintf(stderr, "fuzz_pcqfile: %s\n", fuzz_failure(rc));
 		abort();
 	}
 	return 0;

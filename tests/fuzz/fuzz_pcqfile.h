@@ -22,5 +22,7 @@ extern const struct devops *fuzz_device;
  * the accepted file, written back, did not read back and write the same
  * bytes again. */
 int fuzz_pcqfile_run(const uint8_t *data, size_t size);
+/* What a positive result of fuzz_pcqfile_run means, in words. */
+const char *fuzz_failure(int rc);
 
 #endif
