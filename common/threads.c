@@ -8,8 +8,10 @@
 
 void threads_set(int n)
 {
+	/* OpenMP's own default: $OMP_NUM_THREADS, else the cores this
+	 * process may run on (its affinity mask, so taskset is honoured). */
 	if (n <= 0)
-		n = omp_get_num_procs();
+		n = omp_get_max_threads();
 	omp_set_num_threads(n);
 	gemm_threads_init();
 }

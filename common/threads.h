@@ -2,7 +2,7 @@
 #ifndef PCQ_THREADS_H
 #define PCQ_THREADS_H
 
-/* n <= 0: all cores. */
+/* n <= 0: $OMP_NUM_THREADS if set, else all the cores this process may use. */
 void threads_set(int n);
 int threads_get(void);
 

@@ -40,7 +40,7 @@ static void usage(void)
 	       "  --split S           train or test (default test)\n"
 	       "  --limit N           N evenly spaced images (indices floor(i*n/N))\n"
 	       "  --batch N           images per forward pass (default 256)\n"
-	       "  --threads N         (default: all cores)\n"
+	       "  --threads N         (default: $OMP_NUM_THREADS, else all cores)\n"
 	       "  --json              print one JSON object (top1, top5 in percent, n, ...)\n"
 	       "  --predictions FILE  write per-image labels, predictions and scores\n"
 	       "                      (a predictions file, docs/FORMAT.md)\n"

@@ -27,7 +27,7 @@ static void usage(void)
 	       "                     %s\n"
 	       "  --split S          train, test or all (default: all)\n"
 	       "  --limit N          keep N images a split, evenly spaced: indices floor(i*n/N)\n"
-	       "  --threads N        decoding threads (default: all cores)\n"
+	       "  --threads N        decoding threads (default: $OMP_NUM_THREADS, else all cores)\n"
 	       "  --save FILE        with --data: write the decoded splits to FILE as a\n"
 	       "                     dataset file, read back with --data dataset:FILE\n"
 	       "  --help             print this help\n"

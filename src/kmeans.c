@@ -38,7 +38,7 @@ static void usage(void)
 	       "  --data KIND:PATH   KIND is one of %s\n"
 	       "  -o, --output FILE  the output file (- for stdout)\n"
 	       "  --limit N          N evenly spaced images of the split (indices floor(i*n/N))\n"
-	       "  --threads N        (default: all cores)\n"
+	       "  --threads N        (default: $OMP_NUM_THREADS, else all cores)\n"
 	       "fit and features:\n"
 	       "  --partitions P     blocks per image, even (default 4)\n"
 	       "  --norm NAME|FILE   input normalisation: %s,\n"

@@ -48,7 +48,7 @@ static void usage(void)
 	       "  --lr-step N        multiply the lr by --lr-gamma every N epochs (default 30)\n"
 	       "  --lr-gamma X       (default 0.1)\n"
 	       "  --seed N           initialisation, shuffling, augmentation, dropout (default 1)\n"
-	       "  --threads N        threads for GEMMs and loops (default: all cores)\n"
+	       "  --threads N        threads for GEMMs and loops (default: $OMP_NUM_THREADS, else all cores)\n"
 	       "  --limit N          use N evenly spaced images of each split (indices floor(i*n/N))\n"
 	       "  --norm NAME        input normalisation: %s\n"
 	       "                     (default: the data set's own constants, or the training\n"
