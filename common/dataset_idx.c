@@ -101,7 +101,14 @@ static gzFile idx_open(const char *file, uint32_t magic, int ndims,
 		return NULL;
 	}
 	int got = gzread(gz, head, (unsigned)want);
-	if (got < 0 || (size_t)got != want) {
+	if (got < 0) {
+		/* zlib checks a small file's CRC before it returns any byte */
+		error("'%s': corrupt: cannot read its IDX header%s", file,
+		      gz_why(gz, file, why, sizeof(why)));
+		gzclose(gz);
+		return NULL;
+	}
+	if ((size_t)got != want) {
 		error("'%s': truncated: expected a %zu-byte IDX header, found %d "
 		      "bytes%s", file, want, got < 0 ? 0 : got,
 		      gz_why(gz, file, why, sizeof(why)));
@@ -138,15 +145,23 @@ static int gz_read_all(gzFile gz, const char *file, const char *what,
 		size_t want = cap - done < IDX_CHUNK ? cap - done : IDX_CHUNK;
 		int got = gzread(gz, buf + done, (unsigned)want);
 		if (got <= 0) {
-			error("'%s': truncated: expected %zu bytes of %s, found %zu%s",
-			      file, size, what, done,
+			error("'%s': %s: expected %zu bytes of %s, found %zu%s", file,
+			      got < 0 ? "corrupt" : "truncated", size, what, done,
 			      gz_why(gz, file, why, sizeof(why)));
 			free(buf);
 			return -1;
 		}
 		done += (size_t)got;
 	}
-	int more = gzread(gz, &extra, 1);
+	int more = gzread(gz, &extra, 1), errnum;
+	/* A gzip file cut inside its 8-byte trailer ends cleanly for gzread
+	 * (0 bytes), but unchecked: gzerror says so. */
+	if (more == 0 && (gzerror(gz, &errnum), errnum != Z_OK)) {
+		error("'%s': truncated after %zu bytes of %s%s", file, size, what,
+		      gz_why(gz, file, why, sizeof(why)));
+		free(buf);
+		return -1;
+	}
 	if (more != 0) {
 		if (more < 0)
 			error("'%s': corrupt after %zu bytes of %s%s", file, size,

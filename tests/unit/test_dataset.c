@@ -511,6 +511,27 @@ static void test_idx_errors(void **state)
 	assert_int_equal(truncate(path, st.st_size / 2), 0);
 	assert_error(dataset_load(&ds, spec, SPLIT_TEST, 0, 1), path,
 		     "truncated");
+	/* Cut inside the 8-byte trailer (CRC-32, length): every byte of the
+	 * data is there, but unchecked (found by fuzz_dataset). */
+	for (int cut = 1; cut <= 8; cut++) {
+		write_mnist(dir, "t10k", 64, 1);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(truncate(path, st.st_size - cut), 0);
+		assert_error(dataset_load(&ds, spec, SPLIT_TEST, 0, 1), path,
+			     "truncated after 960 bytes of pixels (unexpected end of file)");
+	}
+	/* A wrong CRC-32. */
+	write_mnist(dir, "t10k", 64, 1);
+	assert_int_equal(stat(path, &st), 0);
+	FILE *f = fopen(path, "r+b");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, st.st_size - 8, SEEK_SET), 0);
+	int crc0 = fgetc(f);
+	assert_int_equal(fseek(f, st.st_size - 8, SEEK_SET), 0);
+	fputc(crc0 ^ 1, f);
+	assert_int_equal(fclose(f), 0);
+	assert_error(dataset_load(&ds, spec, SPLIT_TEST, 0, 1), path,
+		     "corrupt: cannot read its IDX header (incorrect data check)");
 }
 
 /* ---- the real Fashion-MNIST ---- */
