@@ -22,9 +22,11 @@ FUZZ ?= 0
 V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 # demo and the test targets build in parallel (JOBS jobs, default: the
-# cores) unless make was given -j itself; tests still run one at a time.
+# cores) unless make was given -j itself; tests run TEST_JOBS at a time
+# (default: JOBS; tests/run.sh).
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 PAR = $(if $(findstring -j,$(MAKEFLAGS)),,-j$(JOBS))
+TEST_JOBS ?= $(JOBS)
 CC ?= cc
 NVCC ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
 
@@ -173,17 +175,31 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
 
-# The fuzz target's corpus replayed in every build (tests/fuzz/).
-$(BUILD)/tests/unit/test_fuzz_corpus: $(BUILD)/tests/unit/test_fuzz_corpus.o \
-		$(BUILD)/tests/fuzz/fuzz_pcqfile.o $(LIB)
+# Each fuzz target's corpus replayed in every build (tests/fuzz/). The
+# harness's object is named here so that make takes the rules below for
+# the targets and tests (its pattern rules pass over a prerequisite that
+# no rule names and that does not exist yet).
+FUZZ_HARNESS := $(BUILD)/tests/fuzz/harness.o
+$(FUZZ_HARNESS): tests/fuzz/harness.c
+$(BUILD)/tests/unit/test_fuzz_%: $(BUILD)/tests/unit/test_fuzz_%.o \
+		$(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_HARNESS) $(LIB)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.o,$^) $(LIB) $(LDLIBS) -lcmocka -o $@
 
+# The tests that take longest on 2 cores, started first so that TEST_JOBS
+# at a time end together.
+SLOW_TESTS := test_integer test_device test_pipeline test_train test_finetune \
+	test_device_cuda test_model_device test_fuzz_pcqfile test_device_traffic test_qengine \
+	test_layers test_model test_datasets test_fuzz_dataset
+slow_patterns = $(foreach t,$(SLOW_TESTS),%/$(t) %/$(t).sh)
+longest_first = $(foreach p,$(slow_patterns),$(filter $(p),$1)) $(filter-out $(slow_patterns),$1)
+run_tests = sh tests/run.sh -j$(TEST_JOBS) $(call longest_first,$1)
+
 test-unit: $(UNIT_BINS)
-	@sh tests/run-unit.sh $(UNIT_BINS)
+	@$(call run_tests,$(UNIT_BINS))
 
 test-e2e: $(BINS)
-	@sh tests/run-e2e.sh tests/e2e/test_*.sh
+	@$(call run_tests,$(wildcard tests/e2e/test_*.sh))
 
 # The unit tests under AddressSanitizer and UBSan (a CPU build in build/san).
 test-san:
@@ -199,7 +215,7 @@ test-san:
 # build/emu/bin, and what those tools move between host and device (the
 # emulator counts it).
 EMU_TESTS := $(wildcard tests/cuda/test_*.c) tests/unit/test_qengine.c \
-	$(if $(filter 1,$(SAN)),,tests/unit/test_model_device.c tests/unit/test_fuzz_corpus.c)
+	$(if $(filter 1,$(SAN)),,tests/unit/test_model_device.c tests/unit/test_fuzz_pcqfile.c)
 test-emu:
 	$(MAKE) $(PAR) CUDA=emu test-emu-unit
 	$(MAKE) $(PAR) CUDA=emu test-emu-e2e
@@ -211,20 +227,20 @@ $(BUILD)/bin/pcq-%: $(BUILD)/src/%.o $(LIB)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 test-emu-e2e: $(TOOLS:%=$(BUILD)/bin/pcq-%)
-	@E2E_BIN=$(abspath $(BUILD)/bin) sh tests/run-e2e.sh tests/e2e/test_device_cuda.sh \
-		tests/e2e/test_device_traffic.sh
+	@E2E_BIN=$(abspath $(BUILD)/bin) $(call run_tests,tests/e2e/test_device_cuda.sh \
+		tests/e2e/test_device_traffic.sh)
 
 test-emu-unit: $(EMU_TESTS:%.c=$(BUILD)/%)
-	@sh tests/run-unit.sh $^
+	@$(call run_tests,$^)
 
 # Fuzzing (tests/fuzz/): each target FUZZ_SECONDS long from its corpus in
 # tests/fuzz/corpus/TARGET, new inputs kept in build/fuzz/corpus/TARGET and
 # crashes written to build/fuzz/; clang's libFuzzer (FUZZ=1 build).
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
-$(BUILD)/tests/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(LIB)
+$(BUILD)/tests/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_HARNESS) $(LIB)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer $< $(LIB) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer $(filter %.o,$^) $(LIB) $(LDLIBS) -o $@
 
 fuzz:
 	@command -v clang >/dev/null || { echo "make fuzz: needs clang (apt-get install clang)" >&2; exit 2; }

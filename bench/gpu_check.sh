@@ -7,7 +7,7 @@
 #   sh bench/gpu_check.sh run    there, with carry ["build/gpu-pack.tar.xz"]
 #                                (status 1 if a test fails or the GPU's
 #                                results differ from the CPU's):
-#   1. the GPU's name; every GPU test (test_fuzz_corpus: the integer engine
+#   1. the GPU's name; every GPU test (test_fuzz_pcqfile: the integer engine
 #      on about 7,500 variants of two quantized models, against the CPU's);
 #   2. training, batch 128, 20 timed batches: pcq-train --device $DEVICE and
 #      PyTorch (bench/torch_train_cuda.py: TF32 and strict FP32), ResNet20
@@ -35,7 +35,7 @@ BIG=${BIG:-50000 10000}
 pack=build/gpu-pack.tar.xz
 FROM=${FROM:-build/cuda}
 tests="$FROM/tests/cuda/test_backend $FROM/tests/cuda/test_layers
-$FROM/tests/unit/test_model_device $FROM/tests/unit/test_qengine $FROM/tests/unit/test_fuzz_corpus"
+$FROM/tests/unit/test_model_device $FROM/tests/unit/test_qengine $FROM/tests/unit/test_fuzz_pcqfile"
 tools="bin/pcq-train bin/pcq-fuse bin/pcq-quantize bin/pcq-infer bin/pcq-info"
 case "${1:-}" in
 pack)

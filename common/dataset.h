@@ -2,7 +2,7 @@
  *
  * Every reader produces the same thing: N images of C×H×W bytes in NCHW
  * order (the raw pixels, 0..255, not normalised) and N int32 labels in
- * [0, classes). Kinds (see docs/DATA.md):
+ * [0, classes). Kinds (see README.md, "Data sets"):
  *   cifar10:DIR        official binary release (data_batch_1..5.bin, test_batch.bin)
  *   cifar100:DIR       official binary release (train.bin, test.bin; fine labels)
  *   mnist:DIR          IDX files, gzip or raw

@@ -1,7 +1,7 @@
 # Helpers for the end-to-end tests (sourced; POSIX sh). Each test runs with
-# bin/ first on PATH and a scratch folder in $TMPDIR_E2E (tests/run-e2e.sh).
+# bin/ first on PATH and a scratch folder in $TMPDIR_E2E (tests/run.sh).
 set -eu
-T=${TMPDIR_E2E:?run through tests/run-e2e.sh}
+T=${TMPDIR_E2E:?run through tests/run.sh}
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "$*"; exit 77; }

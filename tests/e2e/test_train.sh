@@ -7,7 +7,7 @@ fm=fashion-mnist:/usr/share/datasets/fashion-mnist
 export SOURCE_DATE_EPOCH=1700000000
 
 pcq-train --arch resnet20 --data "$fm" --limit 4000 --epochs 1 --batch 64 --lr 0.05 \
-	--seed 3 --threads 2 --log "$T/log.json" -o "$T/m.msgpack" 2>"$T/err"
+	--seed 3 --log "$T/log.json" -o "$T/m.msgpack" 2>"$T/err"
 [ -f "$T/m.msgpack" ] && [ -f "$T/m.best.msgpack" ] || fail "checkpoints: $(ls "$T")"
 pcq-info --json "$T/m.msgpack" >"$T/info.json"
 [ "$(json "$T/info.json" "j['kind']")" = model ] || fail "kind"

@@ -7,7 +7,7 @@
  * The contract under test (docs/FORMAT.md "Reading rules"): a reader either
  * accepts the bytes and the tool runs, or fails with one message; it never
  * reads out of bounds, leaks or trips UBSan. Built by `make fuzz` with
- * clang's libFuzzer; test_fuzz_corpus replays tests/fuzz/corpus in every
+ * clang's libFuzzer; test_fuzz_pcqfile replays tests/fuzz/corpus in every
  * build (fuzz_pcqfile_run's verdict is checked there). */
 #include "fuzz_pcqfile.h"
 
@@ -265,16 +265,6 @@ int fuzz_pcqfile_run(const uint8_t *data, size_t size)
 	}
 	pcqfile_free(&f);
 	return rc == FUZZ_MISMATCH ? rc : wrong_messages ? FUZZ_MESSAGES : rc;
-}
-
-const char *fuzz_failure(int rc)
-{
-	switch (rc) {
-	case FUZZ_MISMATCH: return "the integer engine and the device disagree";
-	case FUZZ_MESSAGES: return "a step refused its input without exactly one message";
-	case FUZZ_ROUND_TRIP: return "packed again, the file did not give the same bytes";
-	}
-	return "no failure";
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

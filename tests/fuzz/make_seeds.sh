@@ -1,9 +1,14 @@
 #!/bin/sh
-# Makes the fuzz corpus's seeds (tests/fuzz/corpus/fuzz_pcqfile/ok-*): one
-# tiny valid file of every kind, from tests/fuzz/tiny_files.py and the
-# tools in bin/ — a data set, a model, fused models (QAT and PCQ with two
-# clusters) before and after fine-tuning, quantized models, a k-means
-# model, predictions; and a model with batch norm momentum 0. Rerun after a format change; the files are committed.
+# Makes the fuzz corpora's seeds, the files ok-* (committed; rerun after a
+# format change):
+# - tests/fuzz/corpus/fuzz_pcqfile: one tiny valid file of every kind, from
+#   tests/fuzz/tiny_files.py and the tools in bin/ — a data set, a model,
+#   fused models (QAT and PCQ with two clusters) before and after
+#   fine-tuning, quantized models, a k-means model, predictions; and a
+#   model with batch norm momentum 0;
+# - tests/fuzz/corpus/fuzz_dataset: tiny JPEG and PNG images, IDX files
+#   (raw and gzip), CIFAR-10 records and image folders, from
+#   tests/fuzz/dataset_seeds.c (libjpeg, libpng and zlib write them).
 # Usage: sh tests/fuzz/make_seeds.sh   (after make; needs /usr/bin/python3
 # with numpy and msgpack)
 set -eu
@@ -45,4 +50,12 @@ done
 perl -pe 's/\xa8momentum\xcb\x3f\xb9\x99\x99\x99\x99\x99\x9a/\xa8momentum\xcb\0\0\0\0\0\0\0\0/' \
 	"$out/ok-model.msgpack" >"$out/ok-bn-momentum-0.msgpack"
 cmp -s "$out/ok-model.msgpack" "$out/ok-bn-momentum-0.msgpack" && { echo "momentum edit failed" >&2; exit 1; }
+ls -l "$out"/ok-*
+
+out=$root/tests/fuzz/corpus/fuzz_dataset
+mkdir -p "$out"
+rm -f "$out"/ok-*
+${CC:-cc} -std=c11 -Wall -Wextra -Werror -I/usr/include/libpng16 \
+	-o dataset_seeds "$root/tests/fuzz/dataset_seeds.c" -ljpeg -lpng16 -lz
+./dataset_seeds "$out"
 ls -l "$out"/ok-*

@@ -23,99 +23,30 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "../fuzz/fuzz_pcqfile.h"
 #include "threads.h"
 
 #define CORPUS "tests/fuzz/corpus/fuzz_pcqfile"
 
-struct input {
-	char name[256];
-	uint8_t *data;
-	size_t size;
-};
-
-static struct input *inputs;
+static struct corpus_input *inputs;
 static size_t n_inputs;
-
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(((const struct input *)a)->name, ((const struct input *)b)->name);
-}
 
 static int load_corpus(void **state)
 {
 	(void)state;
-	DIR *d = opendir(CORPUS);
-	if (!d) {
-		fprintf(stderr, "%s: cannot open (run from the repository root)\n", CORPUS);
-		return -1;
-	}
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		char path[512];
-		snprintf(path, sizeof(path), "%s/%s", CORPUS, e->d_name);
-		FILE *fp = fopen(path, "rb");
-		long len = fp && fseek(fp, 0, SEEK_END) == 0 ? ftell(fp) : -1;
-		inputs = realloc(inputs, (n_inputs + 1) * sizeof(*inputs));
-		struct input *in = &inputs[n_inputs++];
-		snprintf(in->name, sizeof(in->name), "%s", e->d_name);
-		in->size = len > 0 ? (size_t)len : 0;
-		in->data = malloc(in->size ? in->size : 1);
-		int ok = len >= 0 && fseek(fp, 0, SEEK_SET) == 0 &&
-			 fread(in->data, 1, in->size, fp) == in->size;
-		if (fp)
-			fclose(fp);
-		if (!ok) {
-			fprintf(stderr, "%s: cannot read\n", path);
-			closedir(d);
-			return -1;
-		}
-	}
-	closedir(d);
-	qsort(inputs, n_inputs, sizeof(*inputs), by_name);
 	threads_set(1);   /* tiny models: threads would only add overhead */
-	return 0;
+	return corpus_load(CORPUS, &inputs, &n_inputs);
 }
 
 static int free_corpus(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < n_inputs; i++)
-		free(inputs[i].data);
-	free(inputs);
+	corpus_free(inputs, n_inputs);
 	return 0;
-}
-
-static int quiet_fd = -1;
-
-static void quiet(int on)
-{
-	if (getenv("PCQ_FUZZ_VERBOSE"))
-		return;
-	fflush(stderr);
-	if (on) {
-		quiet_fd = dup(2);
-		int null = open("/dev/null", O_WRONLY);
-		dup2(null, 2);
-		close(null);
-	} else {
-		dup2(quiet_fd, 2);
-		close(quiet_fd);
-	}
-}
-
-static int is(const struct input *in, const char *prefix)
-{
-	return strncmp(in->name, prefix, strlen(prefix)) == 0;
 }
 
 static void test_corpus(void **state)
@@ -124,15 +55,15 @@ static void test_corpus(void **state)
 	size_t seeds = 0;
 	fuzz_device = devops_host();
 	for (size_t i = 0; i < n_inputs; i++) {
-		const struct input *in = &inputs[i];
+		const struct corpus_input *in = &inputs[i];
 		int rc = fuzz_pcqfile_run(in->data, in->size);
 		if (rc > 0)
 			fail_msg("%s: %s", in->name, fuzz_failure(rc));
-		if (is(in, "ok-") && rc != 0)
+		if (corpus_is(in, "ok-") && rc != 0)
 			fail_msg("%s: the seed was rejected", in->name);
-		if (is(in, "bad-") && rc != -1)
+		if (corpus_is(in, "bad-") && rc != -1)
 			fail_msg("%s: was accepted", in->name);
-		seeds += is(in, "ok-");
+		seeds += corpus_is(in, "ok-");
 	}
 	/* One seed of each kind the tools write, at least. */
 	assert_true(seeds >= 7);
@@ -141,11 +72,11 @@ static void test_corpus(void **state)
 static void test_truncations(void **state)
 {
 	(void)state;
-	quiet(1);
+	corpus_quiet(1);
 	size_t failures = 0, first = 0, first_cut = 0, runs = 0;
 	for (size_t i = 0; i < n_inputs; i++) {
-		const struct input *in = &inputs[i];
-		if (!is(in, "ok-"))
+		const struct corpus_input *in = &inputs[i];
+		if (!corpus_is(in, "ok-"))
 			continue;
 		/* -1: refused, with one message */
 		for (size_t cut = 0; cut < in->size; cut++, runs++)
@@ -154,7 +85,7 @@ static void test_truncations(void **state)
 				first_cut = cut;
 			}
 	}
-	quiet(0);
+	corpus_quiet(0);
 	if (failures)
 		fail_msg("%zu truncated seeds accepted or refused without one message, first %s "
 			 "cut to %zu bytes", failures,
@@ -169,12 +100,12 @@ static void byte_changes(const struct devops *device, const char *prefix)
 	size_t runs = 0, accepted = 0, failures = 0, first = 0, first_at = 0;
 	int first_rc = 0;
 	fuzz_device = device;
-	quiet(1);
+	corpus_quiet(1);
 	for (size_t i = 0; i < n_inputs; i++) {
-		const struct input *in = &inputs[i];
+		const struct corpus_input *in = &inputs[i];
 		/* The fine-tuned seeds are the fused ones calibrated, whose
 		 * variants quantize too; their velocity tensors only add length. */
-		if (!is(in, prefix) || is(in, "ok-tuned-"))
+		if (!corpus_is(in, prefix) || corpus_is(in, "ok-tuned-"))
 			continue;
 		uint8_t *b = malloc(in->size);
 		memcpy(b, in->data, in->size);
@@ -192,7 +123,7 @@ static void byte_changes(const struct devops *device, const char *prefix)
 		}
 		free(b);
 	}
-	quiet(0);
+	corpus_quiet(0);
 	printf("byte changes on %s: %zu runs, %zu accepted (tensor data and the like)\n",
 	       device->name, runs, accepted);
 	if (failures)

@@ -1,0 +1,68 @@
+#!/bin/sh
+# Runs tests and ends with one line "tests: N passed, N failed, N skipped";
+# exit status 1 if any failed. Usage: sh tests/run.sh [-j N] TEST...
+# A TEST is a cmocka binary (unit tests) or a shell script (end-to-end
+# tests, run by sh with bin/, or $E2E_BIN, first on PATH and a fresh
+# scratch folder in $TMPDIR_E2E). Its exit status is its verdict: 0 pass,
+# 77 skipped (a script whose data set is not here), anything else fail.
+# Each test's output is kept and shown only when it fails; a pass prints
+# its seconds and the cmocka cases it skipped (no GPU, for instance).
+# -j N: N tests at a time, taken in the order given (so give the longest
+# first), each with its share of the cores as $OMP_NUM_THREADS unless that
+# is set: a test is mostly one small tool run after another, which one
+# thread runs nearly as fast as two, so on CI's 2 cores two tests at a time
+# take about a third less time than one (docs/TESTING.md).
+root=$(pwd)
+
+# run_one TEST VERDICTS: runs TEST, prints its report in one write and
+# appends its verdict to the file VERDICTS.
+run_one() {
+	t=$1
+	scratch=$(mktemp -d)
+	t0=$(date +%s)
+	case $t in
+	*.sh) PATH="${E2E_BIN:-$root/bin}:$PATH" TMPDIR_E2E="$scratch" sh "$t" ;;
+	*) "$t" ;;
+	esac >"$scratch.log" 2>&1
+	rc=$?
+	took="$(($(date +%s) - t0)) s"
+	case $rc in
+	0) verdict=PASS report="PASS $t ($took)"
+		skipped=$(sed -n 's/^\[  SKIPPED \] \(test_[a-z0-9_]*\)$/\1/p' "$scratch.log" | sort -u)
+		[ -z "$skipped" ] || report="$report; skipped: $(echo $skipped | sed 's/ /, /g')" ;;
+	77) verdict=SKIP report="SKIP $t: $(tail -n 1 "$scratch.log")" ;;
+	*) verdict=FAIL report="FAIL $t (exit $rc, $took):
+$(sed 's/^/    /' "$scratch.log" | tail -n 40)" ;;
+	esac
+	printf '%s\n' "$report"
+	echo "$verdict" >>"$2"
+	rm -rf "$scratch" "$scratch.log"
+}
+
+if [ "${1-}" = --one ]; then
+	run_one "$2" "$3"
+	exit 0
+fi
+jobs=1
+case ${1-} in
+-j) jobs=$2; shift 2 ;;
+-j*) jobs=${1#-j}; shift ;;
+esac
+verdicts=$(mktemp)
+if [ "$jobs" -gt 1 ] && [ $# -gt 1 ]; then
+	cores=$(nproc)
+	: "${OMP_NUM_THREADS:=$((cores > jobs ? cores / jobs : 1))}"
+	export OMP_NUM_THREADS
+	printf '%s\n' "$@" | xargs -P "$jobs" -I{} sh "$0" --one {} "$verdicts"
+else
+	for t in "$@"; do
+		run_one "$t" "$verdicts"
+	done
+fi
+passed=$(grep -c PASS "$verdicts")
+failed=$(grep -c FAIL "$verdicts")
+skipped=$(grep -c SKIP "$verdicts")
+rm -f "$verdicts"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+# a test that never reported (the runner killed) is a failure too
+[ "$failed" -eq 0 ] && [ $((passed + skipped)) -eq $# ]
