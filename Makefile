@@ -188,9 +188,9 @@ $(BUILD)/tests/unit/test_fuzz_%: $(BUILD)/tests/unit/test_fuzz_%.o \
 
 # The tests that take longest on 2 cores, started first so that TEST_JOBS
 # at a time end together.
-SLOW_TESTS := test_integer test_device test_pipeline test_train test_finetune \
+SLOW_TESTS := test_pipeline test_integer test_finetune test_device test_train \
 	test_device_cuda test_model_device test_fuzz_pcqfile test_device_traffic test_qengine \
-	test_layers test_model test_datasets test_fuzz_dataset
+	test_layers test_fuzz_dataset test_model test_datasets
 slow_patterns = $(foreach t,$(SLOW_TESTS),%/$(t) %/$(t).sh)
 longest_first = $(foreach p,$(slow_patterns),$(filter $(p),$1)) $(filter-out $(slow_patterns),$1)
 run_tests = sh tests/run.sh -j$(TEST_JOBS) $(call longest_first,$1)

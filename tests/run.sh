@@ -9,9 +9,10 @@
 # its seconds and the cmocka cases it skipped (no GPU, for instance).
 # -j N: N tests at a time, taken in the order given (so give the longest
 # first), each with its share of the cores as $OMP_NUM_THREADS unless that
-# is set: a test is mostly one small tool run after another, which one
-# thread runs nearly as fast as two, so on CI's 2 cores two tests at a time
-# take about a third less time than one (docs/TESTING.md).
+# is set: two tests on one thread each keep the cores busier than one on
+# all of them (a test's Python checks, file reading and serial parts leave
+# cores idle), so on CI's 2 cores make test takes a quarter less time
+# (docs/TESTING.md).
 root=$(pwd)
 
 # run_one TEST VERDICTS: runs TEST, prints its report in one write and

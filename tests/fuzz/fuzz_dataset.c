@@ -18,6 +18,7 @@
 
 #include "check.h"
 #include "dataset.h"
+#include "dataset_readers.h"
 #include "image_decode.h"
 #include "threads.h"
 
@@ -29,10 +30,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The harness's own bound on decoded image sides (the folder reader
- * allows 4096): a 4096² image is valid but slow to fuzz. */
+/* The harness's own bound on the sides of the images it decodes itself
+ * (the readers allow DATASET_MAX_SIDE): a 4096² image is valid but slow
+ * to fuzz. */
 #define MAX_SIDE 512
-#define MAX_SIDE_FOLDER 4096
 
 /* This process's scratch folder (in /dev/shm when it exists), made once
  * and removed at exit. */
@@ -135,7 +136,7 @@ static int decode(const uint8_t *data, size_t size, enum image_format format)
 static int keeps_promises(const struct dataset *ds)
 {
 	if (ds->n < 1 || (ds->c != 1 && ds->c != 3) || ds->h < 1 || ds->w < 1 ||
-	    ds->h > MAX_SIDE_FOLDER || ds->w > MAX_SIDE_FOLDER || ds->classes < 1 ||
+	    ds->h > DATASET_MAX_SIDE || ds->w > DATASET_MAX_SIDE || ds->classes < 1 ||
 	    !ds->class_names || !ds->images || !ds->labels)
 		return 0;
 	for (int k = 0; k < ds->classes; k++)
