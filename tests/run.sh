@@ -8,11 +8,12 @@
 # Each test's output is kept and shown only when it fails; a pass prints
 # its seconds and the cmocka cases it skipped (no GPU, for instance).
 # -j N: N tests at a time, taken in the order given (so give the longest
-# first), each with its share of the cores as $OMP_NUM_THREADS unless that
-# is set: two tests on one thread each keep the cores busier than one on
-# all of them (a test's Python checks, file reading and serial parts leave
-# cores idle), so on CI's 2 cores make test takes a quarter less time
-# (docs/TESTING.md).
+# first), each end-to-end test with its share of the cores as
+# $OMP_NUM_THREADS unless that is set: two tests on one thread each keep
+# the cores busier than one on all of them (a test's Python checks, file
+# reading and serial parts leave cores idle), so on CI's 2 cores make test
+# takes a quarter less time (docs/TESTING.md). Unit tests keep OpenMP's
+# default, all cores, as some compare 1 thread with all of them.
 root=$(pwd)
 
 # run_one TEST VERDICTS: runs TEST, prints its report in one write and
@@ -22,7 +23,11 @@ run_one() {
 	scratch=$(mktemp -d)
 	t0=$(date +%s)
 	case $t in
-	*.sh) PATH="${E2E_BIN:-$root/bin}:$PATH" TMPDIR_E2E="$scratch" sh "$t" ;;
+	*.sh)
+		threads=
+		[ -n "${OMP_NUM_THREADS:-}" ] || [ -z "${E2E_THREADS:-}" ] ||
+			threads=OMP_NUM_THREADS=$E2E_THREADS
+		env $threads PATH="${E2E_BIN:-$root/bin}:$PATH" TMPDIR_E2E="$scratch" sh "$t" ;;
 	*) "$t" ;;
 	esac >"$scratch.log" 2>&1
 	rc=$?
@@ -52,8 +57,8 @@ esac
 verdicts=$(mktemp)
 if [ "$jobs" -gt 1 ] && [ $# -gt 1 ]; then
 	cores=$(nproc)
-	: "${OMP_NUM_THREADS:=$((cores > jobs ? cores / jobs : 1))}"
-	export OMP_NUM_THREADS
+	E2E_THREADS=$((cores > jobs ? cores / jobs : 1))
+	export E2E_THREADS
 	printf '%s\n' "$@" | xargs -P "$jobs" -I{} sh "$0" --one {} "$verdicts"
 else
 	for t in "$@"; do
