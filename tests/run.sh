@@ -5,8 +5,10 @@
 # tests, run by sh with bin/, or $E2E_BIN, first on PATH and a fresh
 # scratch folder in $TMPDIR_E2E). Its exit status is its verdict: 0 pass,
 # 77 skipped (a script whose data set is not here), anything else fail.
-# Each test's output is kept and shown only when it fails; a pass prints
-# its seconds and the cmocka cases it skipped (no GPU, for instance).
+# A test running longer than $TEST_TIMEOUT seconds (default 1200) is
+# stopped and fails. Each test's output is kept and shown only when it
+# fails; a pass prints its seconds and the cmocka cases it skipped (no
+# GPU, for instance).
 # -j N: N tests at a time, taken in the order given (so give the longest
 # first), each end-to-end test with its share of the cores as
 # $OMP_NUM_THREADS unless that is set: two tests on one thread each keep
@@ -15,6 +17,7 @@
 # takes a quarter less time (docs/TESTING.md). Unit tests keep OpenMP's
 # default, all cores, as some compare 1 thread with all of them.
 root=$(pwd)
+limit=${TEST_TIMEOUT:-1200}   # the longest test takes 150 s on CI's 2 cores
 
 # run_one TEST VERDICTS: runs TEST, prints its report in one write and
 # appends its verdict to the file VERDICTS.
@@ -27,8 +30,9 @@ run_one() {
 		threads=
 		[ -n "${OMP_NUM_THREADS:-}" ] || [ -z "${E2E_THREADS:-}" ] ||
 			threads=OMP_NUM_THREADS=$E2E_THREADS
-		env $threads PATH="${E2E_BIN:-$root/bin}:$PATH" TMPDIR_E2E="$scratch" sh "$t" ;;
-	*) "$t" ;;
+		env $threads PATH="${E2E_BIN:-$root/bin}:$PATH" TMPDIR_E2E="$scratch" \
+			timeout -k 10 "$limit" sh "$t" ;;
+	*) timeout -k 10 "$limit" "$t" ;;
 	esac >"$scratch.log" 2>&1
 	rc=$?
 	took="$(($(date +%s) - t0)) s"
@@ -37,6 +41,8 @@ run_one() {
 		skipped=$(sed -n 's/^\[  SKIPPED \] \(test_[a-z0-9_]*\)$/\1/p' "$scratch.log" | sort -u)
 		[ -z "$skipped" ] || report="$report; skipped: $(echo $skipped | sed 's/ /, /g')" ;;
 	77) verdict=SKIP report="SKIP $t: $(tail -n 1 "$scratch.log")" ;;
+	124 | 137) verdict=FAIL report="FAIL $t (timed out after $limit s):
+$(sed 's/^/    /' "$scratch.log" | tail -n 40)" ;;
 	*) verdict=FAIL report="FAIL $t (exit $rc, $took):
 $(sed 's/^/    /' "$scratch.log" | tail -n 40)" ;;
 	esac
