@@ -6,7 +6,9 @@
  * The contract (dataset.h): a reader either returns a data set that
  * keeps dataset.h's promises — N ≥ 1 images of C ∈ {1, 3} channels and
  * sides 1..DATASET_MAX_SIDE, labels in [0, classes), every class named —
- * or refuses with exactly one line; it never reads out of bounds, leaks
+ * or refuses with exactly one line; what the tools do first with a data
+ * set (normalise it, fill an augmented batch, compute k-means features)
+ * refuses with one line or gives finite numbers; it never reads out of bounds, leaks
  * or trips UBSan. The decoder, which prints nothing, returns an image of
  * sides 1..max_side or a reason. Built by `make fuzz`;
  * test_fuzz_dataset replays tests/fuzz/corpus/fuzz_dataset in every build.
@@ -20,8 +22,12 @@
 #include "dataset.h"
 #include "dataset_readers.h"
 #include "image_decode.h"
+#include "batch.h"
+#include "kmeans_features.h"
+#include "normalize.h"
 #include "threads.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * (the readers allow DATASET_MAX_SIDE): a 4096² image is valid but slow
  * to fuzz. */
 #define MAX_SIDE 512
+/* and on the images whose use it tries (a batch of two, their features) */
+#define MAX_IMAGE_VALUES (1 << 16)
 
 /* This process's scratch folder (in /dev/shm when it exists), made once
  * and removed at exit. */
@@ -149,9 +157,64 @@ static int keeps_promises(const struct dataset *ds)
 	return 1;
 }
 
+static unsigned long errors_before;
+
+/* Whether a step's error lines agree with its verdict rc: one line for a
+ * refusal, none otherwise. */
+static int said(int rc)
+{
+	unsigned long lines = error_count() - errors_before;
+	errors_before = error_count();
+	return rc ? lines == 1 : lines == 0;
+}
+
+static int all_finite(const float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(x[i]))
+			return 0;
+	return 1;
+}
+
+/* What pcq-train and pcq-kmeans do first with a data set: normalise by
+ * its own statistics, fill an augmented batch (a random crop of the image
+ * padded by 4, a flip) and compute k-means features (4 partitions), each
+ * refusing with one line or giving finite numbers. */
+static int use(struct dataset *ds)
+{
+	if ((size_t)ds->c * (size_t)ds->h * (size_t)ds->w > MAX_IMAGE_VALUES)
+		return 0;
+	struct norm norm;
+	if (norm_choose(&norm, "data", ds) < 0)
+		return said(-1) ? 0 : FUZZ_MESSAGES;
+	if (!said(0))
+		return FUZZ_MESSAGES;
+	int n = ds->n < 2 ? (int)ds->n : 2, rc = 0;
+	size_t values = (size_t)n * (size_t)ds->c * (size_t)ds->h * (size_t)ds->w;
+	const size_t idx[2] = { 0, ds->n - 1 };
+	float *x = xmalloc(values * sizeof(float));
+	int32_t labels[2];
+	batch_fill(x, labels, ds, idx, n, &norm, 1, 7);
+	if (!all_finite(x, values) || labels[0] != ds->labels[0])
+		rc = FUZZ_INVALID;
+	free(x);
+	int features = kmeans_features_check(ds->c, ds->h, ds->w, 4);
+	if (!said(features))
+		return FUZZ_MESSAGES;
+	if (rc == 0 && features == 0) {
+		size_t length = (size_t)kmeans_feature_length(ds->c, 4);
+		float *f = xmalloc(ds->n * length * sizeof(float));
+		if (kmeans_dataset_features(f, ds, NULL, ds->n, &norm, 4) < 0 ||
+		    !all_finite(f, ds->n * length))
+			rc = FUZZ_INVALID;
+		free(f);
+	}
+	return rc;
+}
+
 /* dataset_load on KIND:scratch/sub, held to the one-line rule and to
- * dataset.h's promises; a data set of more than one image is also cut to
- * its first as --limit 1 would. */
+ * dataset.h's promises, then used as the tools use it; a data set of more
+ * than one image is also cut to its first as --limit 1 would. */
 static int load(const char *kind, const char *sub, enum split split)
 {
 	char *dir = scratch_path(sub);
@@ -159,13 +222,14 @@ static int load(const char *kind, const char *sub, enum split split)
 	char *spec = xmalloc(len);
 	snprintf(spec, len, "%s:%s", kind, dir);
 	struct dataset ds = { 0 };
-	unsigned long before = error_count();
+	errors_before = error_count();
 	int rc = dataset_load(&ds, spec, split, 0, 1);
-	unsigned long lines = error_count() - before;
-	if (rc ? lines != 1 : lines != 0)
+	if (!said(rc))
 		rc = FUZZ_MESSAGES;
 	else if (rc == 0 && !keeps_promises(&ds))
 		rc = FUZZ_INVALID;
+	if (rc == 0)
+		rc = use(&ds);
 	if (rc == 0 && ds.n > 1) {
 		dataset_subset(&ds, 1);
 		if (ds.n != 1)
