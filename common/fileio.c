@@ -2,6 +2,7 @@
 #include "fileio.h"
 
 #include "check.h"
+#include "tmpfile_cleanup.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -54,6 +55,7 @@ int read_whole_file(const char *path, uint8_t **data, size_t *len)
 int outfile_open(struct outfile *o, const char *path)
 {
 	memset(o, 0, sizeof(*o));
+	o->tmp_slot = -1;
 	o->path = xstrdup(path);
 	if (strcmp(path, "-") == 0) {
 		o->fp = stdout;
@@ -85,6 +87,7 @@ int outfile_open(struct outfile *o, const char *path)
 		return error("'%s': cannot create a temporary file beside it: %s",
 			     path, strerror(e));
 	}
+	o->tmp_slot = tmpfile_track(o->tmp);
 	/* mkstemp makes 0600; give the file the mode a plain creat would. */
 	mode_t mask = umask(0);
 	umask(mask);
@@ -92,6 +95,7 @@ int outfile_open(struct outfile *o, const char *path)
 		int e = errno;
 		close(fd);
 		unlink(o->tmp);
+		tmpfile_untrack(o->tmp_slot);
 		free(o->tmp);
 		free(o->path);
 		return error("'%s': cannot set up the temporary file: %s", path,
@@ -102,9 +106,11 @@ int outfile_open(struct outfile *o, const char *path)
 
 static void outfile_release(struct outfile *o)
 {
+	tmpfile_untrack(o->tmp_slot);
 	free(o->path);
 	free(o->tmp);
 	memset(o, 0, sizeof(*o));
+	o->tmp_slot = -1;
 }
 
 int outfile_commit(struct outfile *o)

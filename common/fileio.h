@@ -3,7 +3,8 @@
  * An output is written to "PATH.tmp.XXXXXX" in the same folder, flushed,
  * fsync'ed and renamed over PATH only when every byte was written, so a
  * failed or interrupted write never leaves a half-written PATH and keeps the
- * previous PATH intact. "-" writes to stdout; an existing path that is not a
+ * previous PATH intact; a process ended by SIGINT, SIGTERM or SIGHUP
+ * removes its temporary files (tmpfile_cleanup.h). "-" writes to stdout; an existing path that is not a
  * regular file (a device such as /dev/full, a FIFO) is written in place. */
 #ifndef PCQ_FILEIO_H
 #define PCQ_FILEIO_H
@@ -18,6 +19,7 @@ struct outfile {
 	FILE *fp;       /* write here between open and commit */
 	char *path;     /* the final path, or "-" */
 	char *tmp;      /* the temporary path, NULL when writing in place */
+	int tmp_slot;   /* tmp's tmpfile_track slot: removed if a signal ends us */
 };
 
 int outfile_open(struct outfile *o, const char *path);
