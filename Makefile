@@ -10,7 +10,7 @@
 #                   (build/fuzz)
 #   V=1             print the full compiler command lines
 # Targets: all, deps, test, test-unit, test-e2e, test-san, test-emu, fuzz, fixtures, bench, demo, table,
-# pcq, qat, fp32, chains (pipelines/pcq.mk), clean, help.
+# pcq, qat, fp32, chains (pipelines/pcq.mk), install, uninstall (PREFIX, DESTDIR), clean, help.
 
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
@@ -32,7 +32,7 @@ NVCC ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin
 
 # Dependencies are installed and detected once, into build/config.mk
 # (make re-reads the Makefile after creating it).
-NO_CONFIG_GOALS := clean deps help
+NO_CONFIG_GOALS := clean deps help uninstall
 ifneq ($(filter-out $(NO_CONFIG_GOALS),$(or $(MAKECMDGOALS),all)),)
 -include build/config.mk
 endif
@@ -332,6 +332,18 @@ table: $(BINS)
 		--schedule "Pre-training $(if $(filter 1,$(FAST)),3 epochs on 5,000 images (FAST=1),$(PRE_EPOCHS) epochs); fine-tuning $(FT_EPOCHS) epoch(s) at lr $(FT_LR); seed $(SEED)." \
 		--out $(RESULTS)/$(table_name)/table.md $(table_runs)
 
+# make install: the tools into $(DESTDIR)$(PREFIX)/bin, and their bash
+# completion (completions/pcq.bash) where bash-completion finds it.
+PREFIX ?= /usr/local
+completion_dir = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+install: $(BINS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(completion_dir)
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	for t in $(TOOLS); do install -m 644 completions/pcq.bash $(completion_dir)/pcq-$$t || exit 1; done
+
+uninstall:
+	rm -f $(TOOLS:%=$(DESTDIR)$(PREFIX)/bin/pcq-%) $(TOOLS:%=$(completion_dir)/pcq-%)
+
 clean:
 	rm -rf build bin
 
@@ -339,7 +351,7 @@ help:
 	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
 
 FORCE:
-.PHONY: all bench deps fixtures fuzz test test-unit test-e2e test-san test-emu test-emu-unit test-emu-e2e demo table clean help FORCE
+.PHONY: all bench deps fixtures fuzz install uninstall test test-unit test-e2e test-san test-emu test-emu-unit test-emu-e2e demo table clean help FORCE
 .PRECIOUS: $(BUILD)/%.o $(BUILD)/tests/%.o
 
 -include $(LIB_OBJ:.o=.d) $(BINS:bin/pcq-%=$(BUILD)/src/%.d) $(UNIT_BINS:=.d) $(wildcard $(BUILD)/bench/*.d $(BUILD)/tests/cuda/*.d $(BUILD)/tests/fuzz/*.d)
