@@ -154,3 +154,38 @@ void outfile_abort(struct outfile *o)
 		unlink(o->tmp);
 	outfile_release(o);
 }
+
+int outfile_check(const char *path)
+{
+	struct stat st;
+	if (strcmp(path, "-") == 0 ||
+	    (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
+		return 0;
+	struct outfile o;
+	if (outfile_open(&o, path) < 0)
+		return -1;
+	outfile_abort(&o);
+	return 0;
+}
+
+int appendable_check(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return error("'%s': is a directory, expected a file name", path);
+		if (access(path, W_OK) != 0)
+			return error("'%s': cannot append: %s", path, strerror(errno));
+		return 0;
+	}
+	/* a new file: its folder must exist and take it */
+	const char *slash = strrchr(path, '/');
+	char *dir = xstrdup(slash ? path : ".");
+	if (slash)
+		dir[slash - path + 1] = '\0';
+	int rc = 0;
+	if (access(dir, W_OK | X_OK) != 0)
+		rc = error("'%s': cannot create: %s", path, strerror(errno));
+	free(dir);
+	return rc;
+}

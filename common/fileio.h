@@ -29,6 +29,17 @@ int outfile_commit(struct outfile *o);
 /* Closes and removes the temporary file (after an error while writing). */
 void outfile_abort(struct outfile *o);
 
+/* Whether an output could be written at path, checked before the work
+ * that makes it (a typo in -o must not cost a training epoch): a
+ * temporary file is made beside it and removed, as outfile_open would.
+ * "-" and existing non-regular files (devices, FIFOs) pass unchecked.
+ * 0, or -1 after outfile_open's error line. */
+int outfile_check(const char *path);
+/* The same for a file that is appended to (pcq-train --log), without
+ * creating it: it is writable, or its folder is. 0, or -1 after an error
+ * line. */
+int appendable_check(const char *path);
+
 /* "-" -> "stdin", otherwise the path itself: the name used in messages. */
 const char *display_name(const char *path);
 

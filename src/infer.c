@@ -199,6 +199,9 @@ int main(int argc, char **argv)
 	if (kmeans && f.kind == KIND_MODEL)
 		usage_error("--kmeans is for fused and quantized models; '%s' is a pre-trained "
 			    "model", name);
+	/* before the evaluation, which a bad path must not waste */
+	if (predictions && outfile_check(predictions))
+		goto out;
 	if (f.kind == KIND_QUANTIZED) {
 		rc = infer_quantized(&f, name, digest, data, split, limit, batch, threads, json,
 				     predictions, kmeans, save_input, device, argc, command);

@@ -5,6 +5,7 @@
 #include "check.h"
 #include "cli.h"
 #include "dataset.h"
+#include "fileio.h"
 #include "dataset_file.h"
 #include "json.h"
 #include "pcqfile.h"
@@ -87,6 +88,10 @@ int main(int argc, char **argv)
 			splits[one] = 1;
 		else
 			usage_error("invalid value '%s' for --split: expected train, test or all", split);
+		if (save && outfile_check(save)) {   /* before the decoding */
+			free(command);
+			return 1;
+		}
 		int rc = summarise_dataset(data, splits, limit, threads, save, argc, command, &so);
 		free(command);
 		return rc ? 1 : 0;

@@ -400,6 +400,10 @@ int main(int argc, char **argv)
 	struct args a;
 	parse(&a, argc, argv);
 	threads_set(a.threads);
+	if (a.out && outfile_check(a.out)) {   /* before the data is read */
+		free(command);
+		return 1;
+	}
 	int rc;
 	switch (a.cmd) {
 	case CMD_FIT: rc = run_fit(&a, argc, command); break;

@@ -249,6 +249,9 @@ int main(int argc, char **argv)
 		if (a.fused)
 			drop_training_state(&f);
 	}
+	/* Outputs before the data: a bad -o or --log must not cost an epoch. */
+	if (outfile_check(a.out) || (a.log && appendable_check(a.log)))
+		goto out;
 	set_defaults(&a.t, f.kind == KIND_FUSED, clusters);
 	if (a.kmeans && f.kind != KIND_FUSED)
 		usage_error("--kmeans is for fine-tuning a fused model");

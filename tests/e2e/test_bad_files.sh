@@ -94,3 +94,21 @@ fused, model = (json.loads(l) for l in lines)
 assert fused['meta']['inputs'][0]['path'].endswith('caf\ufffd.msgpack'), fused['meta']
 assert model['file'].endswith('caf\ufffd.msgpack'), model['file']
 PY
+
+# An output that cannot be written is refused before the work that would
+# make it: no data set read, no epoch trained (so none of these logs an
+# epoch), and nothing left behind.
+data="--data cifar10:$T/cifar"
+nowhere=$T/no/such/folder
+expect_error 1 "'$nowhere/m.msgpack': cannot create a temporary file beside it: No such file" \
+	pcq-train --arch resnet20 $data -o "$nowhere/m.msgpack"
+expect_error 1 "'$nowhere/log.jsonl': cannot create: No such file" \
+	pcq-train --arch resnet20 $data --log "$nowhere/log.jsonl" -o "$T/m.msgpack"
+expect_error 1 "'$T': is a directory" pcq-train --arch resnet20 $data --log "$T" -o "$T/m.msgpack"
+expect_error 1 "'$nowhere/p.msgpack': cannot create" \
+	pcq-infer "$T/px-model.msgpack" $data --predictions "$nowhere/p.msgpack"
+expect_error 1 "'$nowhere/k.msgpack': cannot create" \
+	pcq-kmeans fit $data --clusters 2 -o "$nowhere/k.msgpack"
+expect_error 1 "'$nowhere/d.msgpack': cannot create" pcq-info $data --save "$nowhere/d.msgpack"
+[ ! -e "$T/m.msgpack" ] || fail "a refused pcq-train wrote its checkpoint"
+[ -z "$(find "$T" -name '*.tmp.*')" ] || fail "temporary files left: $(find "$T" -name '*.tmp.*')"
