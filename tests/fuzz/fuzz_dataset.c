@@ -27,6 +27,7 @@
 #include "normalize.h"
 #include "threads.h"
 
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,11 +48,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * and removed at exit. */
 static char scratch[64];
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
 static void remove_scratch(void)
 {
-	char cmd[96];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", scratch);
-	if (system(cmd) != 0)
+	if (nftw(scratch, remove_entry, 8, FTW_DEPTH | FTW_PHYS) != 0)
 		fprintf(stderr, "fuzz_dataset: could not remove %s\n", scratch);
 }
 
