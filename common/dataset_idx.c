@@ -110,7 +110,7 @@ static gzFile idx_open(const char *file, uint32_t magic, int ndims,
 	}
 	if ((size_t)got != want) {
 		error("'%s': truncated: expected a %zu-byte IDX header, found %d "
-		      "bytes%s", file, want, got < 0 ? 0 : got,
+		      "bytes%s", file, want, got,
 		      gz_why(gz, file, why, sizeof(why)));
 		gzclose(gz);
 		return NULL;

@@ -4,8 +4,9 @@
  * fsync'ed and renamed over PATH only when every byte was written, so a
  * failed or interrupted write never leaves a half-written PATH and keeps the
  * previous PATH intact; a process ended by SIGINT, SIGTERM or SIGHUP
- * removes its temporary files (tmpfile_cleanup.h). "-" writes to stdout; an existing path that is not a
- * regular file (a device such as /dev/full, a FIFO) is written in place. */
+ * removes its temporary files (tmpfile_cleanup.h). "-" writes to stdout;
+ * an existing path that is not a regular file (a device such as /dev/full,
+ * a FIFO) is written in place. */
 #ifndef PCQ_FILEIO_H
 #define PCQ_FILEIO_H
 

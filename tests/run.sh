@@ -41,9 +41,9 @@ run_one() {
 		skipped=$(sed -n 's/^\[  SKIPPED \] \(test_[a-z0-9_]*\)$/\1/p' "$scratch.log" | sort -u)
 		[ -z "$skipped" ] || report="$report; skipped: $(echo $skipped | sed 's/ /, /g')" ;;
 	77) verdict=SKIP report="SKIP $t: $(tail -n 1 "$scratch.log")" ;;
-	124 | 137) verdict=FAIL report="FAIL $t (timed out after $limit s):
-$(sed 's/^/    /' "$scratch.log" | tail -n 40)" ;;
-	*) verdict=FAIL report="FAIL $t (exit $rc, $took):
+	*) verdict=FAIL why="exit $rc, $took"
+		[ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] || why="timed out after $limit s"
+		report="FAIL $t ($why):
 $(sed 's/^/    /' "$scratch.log" | tail -n 40)" ;;
 	esac
 	printf '%s\n' "$report"

@@ -1,6 +1,8 @@
 /* See harness.h. */
 #include "harness.h"
 
+#include "check.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +19,19 @@ const char *fuzz_failure(int rc)
 	case FUZZ_INVALID: return "accepted, but what the reader returned is not valid";
 	}
 	return "no failure";
+}
+
+static unsigned long errors_before;
+
+void fuzz_step(void)
+{
+	errors_before = error_count();
+}
+
+int fuzz_said(int rc)
+{
+	unsigned long lines = error_count() - errors_before;
+	return rc ? lines == 1 : lines == 0;
 }
 
 static int by_name(const void *a, const void *b)

@@ -24,6 +24,12 @@
 /* What a verdict above 0 means, in words. */
 const char *fuzz_failure(int rc);
 
+/* The one-line rule (STYLE): fuzz_step() before a step, fuzz_said(rc)
+ * after it: whether the error lines printed since (error_count, check.h)
+ * agree with its verdict rc, one line for a refusal and none otherwise. */
+void fuzz_step(void);
+int fuzz_said(int rc);
+
 /* A corpus: the files of one folder, by name. */
 struct corpus_input {
 	char name[256];
