@@ -44,7 +44,7 @@ int main(int argc, char **argv)
 	struct rng r;
 	rng_seed(&r, 1, 0);
 	for (size_t i = 0; i < per * batch; i++)
-		x[i] = (uint8_t)(rng_u32(&r) % (uint32_t)(q.qmax + 1));
+		x[i] = (uint8_t)(rng_u32(&r) % (uint32_t)(q.nodes[0].qmax + 1));
 	struct kmeans_group *groups = calloc((size_t)q.clusters, sizeof(*groups));
 	for (int k = 0; k < q.clusters; k++) {
 		groups[k].cluster = k;

@@ -40,6 +40,48 @@ static void add_fakequant(struct pcqfile *out, const char *after, const struct f
 	*alias = xstrdup(name);
 }
 
+static struct layer *layer_named(struct pcqfile *f, const char *name)
+{
+	for (size_t i = 0; i < f->n_layers; i++)
+		if (strcmp(f->layers[i].name, name) == 0)
+			return &f->layers[i];
+	return NULL;
+}
+
+static int is_weighted(const struct layer *l)
+{
+	return strcmp(l->op, "conv2d") == 0 || strcmp(l->op, "linear") == 0;
+}
+
+/* Mixed precision (fuse.h): the first and last weighted layers' weights,
+ * the input, the last layer's input quantization point and the logits at
+ * `bits`. The fused graph is in order, so first and last are by index. */
+static void widen_first_last(struct pcqfile *f, int bits)
+{
+	struct layer *first = NULL, *last = NULL;
+	for (size_t i = 0; i < f->n_layers; i++)
+		if (is_weighted(&f->layers[i])) {
+			first = first ? first : &f->layers[i];
+			last = &f->layers[i];
+		}
+	if (!first)
+		return;
+	attrs_set_int(&first->params, "weight_bits", bits);
+	attrs_set_int(&last->params, "weight_bits", bits);
+	attrs_set_int(&layer_named(f, "input.fq")->params, "bits", bits);
+	/* back from the last layer's input through the ops that keep their
+	 * input's scale (flatten, dropout, pooling) to its quantization point */
+	struct layer *src = layer_named(f, last->inputs[0]);
+	while (src && strcmp(src->op, "fakequant") != 0)
+		src = layer_named(f, src->inputs[0]);
+	if (src)
+		attrs_set_int(&src->params, "bits", bits);
+	for (size_t i = 0; i < f->n_layers; i++)
+		if (strcmp(f->layers[i].op, "fakequant") == 0 &&
+		    strcmp(f->layers[i].inputs[0], last->name) == 0)
+			attrs_set_int(&f->layers[i].params, "bits", bits);
+}
+
 /* conv (index j) followed by batch norm b: the folded weight and bias. */
 static int fold(struct pcqfile *out, const struct pcqfile *in, const char *name, int j, int b)
 {
@@ -81,6 +123,7 @@ int fuse_model(struct pcqfile *out, const struct pcqfile *in, const char *name,
 	       const struct fuse_options *o)
 {
 	CHECK(o->bits >= 2 && o->bits <= 8 && o->clusters >= 1);
+	CHECK(o->first_last_bits == 0 || (o->first_last_bits >= 2 && o->first_last_bits <= 8));
 	/* Every layer, shape and tensor checked as the runtime would; the
 	 * planned graph answers who reads what. */
 	struct model g;
@@ -97,6 +140,8 @@ int fuse_model(struct pcqfile *out, const struct pcqfile *in, const char *name,
 	attrs_set_int(&out->attrs, "bits", o->bits);
 	attrs_set_int(&out->attrs, "clusters", o->clusters);
 	attrs_set_float(&out->attrs, "smooth", o->smooth);
+	if (o->first_last_bits && o->first_last_bits != o->bits)
+		attrs_set_int(&out->attrs, "first_last_bits", o->first_last_bits);
 
 	int n = (int)in->n_layers, rc = 0;
 	char **alias = xcalloc((size_t)n + 1, sizeof(char *));  /* [n]: "input" */
@@ -152,6 +197,8 @@ int fuse_model(struct pcqfile *out, const struct pcqfile *in, const char *name,
 		if (rc == 0 && quantized_op && !conv_then_bn && !relu_follows)
 			add_fakequant(out, alias[j], o, &alias[j]);
 	}
+	if (rc == 0 && o->first_last_bits && o->first_last_bits != o->bits)
+		widen_first_last(out, o->first_last_bits);
 	for (int j = 0; j <= n; j++)
 		free(alias[j]);
 	free(alias);

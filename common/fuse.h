@@ -13,7 +13,13 @@
  *     its own range (docs/QUANTIZATION.md: a deliberate addition to
  *     SPEC §7, which lets pooling keep its input's scale).
  * Max pooling, flatten and dropout keep their input's scale and get none.
- * A fakequant layer is named "<layer>.fq" after the layer it follows. */
+ * A fakequant layer is named "<layer>.fq" after the layer it follows.
+ *
+ * Every weight and activation gets `bits`, except with mixed precision
+ * (first_last_bits, SPEC §10): then the first and the last conv2d/linear
+ * layers quantize their weights and their input to first_last_bits —
+ * the input image, and the point the last layer reads — and so do the
+ * logits, which at 4 bits would tie on a 16-level grid. */
 #ifndef PCQ_FUSE_H
 #define PCQ_FUSE_H
 
@@ -21,6 +27,7 @@
 
 struct fuse_options {
 	int bits;        /* 2..8 */
+	int first_last_bits;  /* 0 (= bits), or 2..8: see above */
 	int clusters;    /* K >= 1 */
 	double smooth;   /* EMA factor of the activation ranges */
 };

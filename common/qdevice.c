@@ -58,7 +58,7 @@ static int plan_node(struct qdevice *d, int j)
 	*k = (struct qk_node){.op = ops[n->op], .c = n->c, .h = n->h, .w = n->w, .ic = n->ic,
 			      .ih = n->ih, .iw = n->iw, .kernel = n->kernel, .stride = n->stride,
 			      .pad = n->pad, .relu = n->relu, .acc_shift = n->acc_shift,
-			      .qmax = q->qmax};
+			      .qmax = n->qmax};
 	const size_t K = (size_t)q->clusters * sizeof(int32_t);
 	int ok = 1;
 	if (n->op == QOP_CONV || n->op == QOP_LINEAR) {

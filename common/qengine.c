@@ -71,7 +71,7 @@ static void im2col(uint8_t *col, const uint8_t *x, const struct qnode *n, int im
 }
 
 /* conv / linear n's requantization for cluster c, without a box term. */
-static struct requant_rows rows_params(const struct qmodel *q, const struct qnode *n, int c)
+static struct requant_rows rows_params(const struct qnode *n, int c)
 {
 	const int32_t z3 = n->out_zero[c];
 	return (struct requant_rows){
@@ -81,7 +81,7 @@ static struct requant_rows rows_params(const struct qmodel *q, const struct qnod
 		.shift = n->shift[c],
 		.z = z3,
 		.lo = n->relu ? z3 : 0,
-		.hi = q->qmax,
+		.hi = n->qmax,
 		.plan = &n->plan[c],
 	};
 }
@@ -93,9 +93,9 @@ static struct requant_rows rows_params(const struct qmodel *q, const struct qnod
  * term, or NULL; sparse: its iconv when it left out a sparse term, added
  * here block by block (from x, the images' input) while the block is in
  * cache. Blocks of rows of one image each, so of one cluster. */
-static void finish(const struct qmodel *q, const struct qnode *n, uint8_t *out,
-		   int32_t *acc, int images, const int *cl, const int32_t *coef,
-		   const int32_t *box, const struct iconv *sparse, const uint8_t *x)
+static void finish(const struct qnode *n, uint8_t *out, int32_t *acc, int images,
+		   const int *cl, const int32_t *coef, const int32_t *box,
+		   const struct iconv *sparse, const uint8_t *x)
 {
 	enum { BLOCK = 64 };
 	const int pixels = n->h * n->w, per_image = (pixels + BLOCK - 1) / BLOCK;
@@ -105,7 +105,7 @@ static void finish(const struct qmodel *q, const struct qnode *n, uint8_t *out,
 		int i = b / per_image, c = cl[i];
 		int r0 = i * pixels + (b % per_image) * BLOCK;
 		int r1 = r0 + BLOCK < (i + 1) * pixels ? r0 + BLOCK : (i + 1) * pixels;
-		struct requant_rows p = rows_params(q, n, c);
+		struct requant_rows p = rows_params(n, c);
 		p.coef = coef;
 		p.box = coef ? box + r0 : NULL;
 		if (sparse)
@@ -203,7 +203,7 @@ static void finish_pooled(const struct qmodel *q, const struct qnode *n, uint8_t
 		if (sparse)
 			iconv_add_sparse(sparse, x, i, 0, pixels, a);
 		maxpool_i32(pool, a, pooled);
-		struct requant_rows p = rows_params(q, n, cl[i]);
+		struct requant_rows p = rows_params(n, cl[i]);
 		requant_u8_rows(out + i * out_per, pooled, (size_t)pool->h * pool->w, n->kout, &p);
 	}
 }
@@ -212,8 +212,8 @@ static void finish_pooled(const struct qmodel *q, const struct qnode *n, uint8_t
  * (oneDNN's direct convolution, or im2col and the GEMM), minus Z1·Σ(w − Z2),
  * scaled by 2^acc_shift, plus the bias (which has acc_shift extra
  * fractional bits); then Z3 + M·acc, clamped (at Z3 too under a ReLU).
- * Every intermediate fits int32: |acc|, |Z1·Σ(w − Z2)| <= K·qmax², and
- * qmodel_load.c checked K·qmax²·2^acc_shift + |bias| < 2^31. */
+ * Every intermediate fits int32: |acc|, |Z1·Σ(w − Z2)| <= K·in_qmax·w_qmax,
+ * and qmodel_load.c checked K·in_qmax·w_qmax·2^acc_shift + |bias| < 2^31. */
 static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int images,
 		     const int *cl)
 {
@@ -234,7 +234,7 @@ static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int im
 			if (pool)
 				finish_pooled(q, n, pool->out + i0 * out_per, q->acc, m, cl + i0, xc);
 			else
-				finish(q, n, n->out + i0 * out_per, q->acc, m, cl + i0,
+				finish(n, n->out + i0 * out_per, q->acc, m, cl + i0,
 				       iconv_coef(n->iconv), q->box,
 				       iconv_sparse_count(n->iconv) ? n->iconv : NULL, xc);
 		}
@@ -254,12 +254,12 @@ static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int im
 		for (int e = 0; e < n->n_sparse; e++)
 			acc[n->sparse[e].n] += (uint32_t)n->sparse[e].r * a[(size_t)r * K + n->sparse[e].k];
 	}
-	finish(q, n, n->out, q->acc, images, cl, NULL, NULL, NULL, NULL);
+	finish(n, n->out, q->acc, images, cl, NULL, NULL, NULL, NULL);
 }
 
 /* Each input's (q − Z) scaled to one fixed-point grid, summed, rounded
  * once (requant.h), image by image. */
-static void add(struct qmodel *q, struct qnode *n, const uint8_t *a, const uint8_t *b,
+static void add(struct qnode *n, const uint8_t *a, const uint8_t *b,
 		int images, const int *cl)
 {
 	size_t per = (size_t)n->c * n->h * n->w;
@@ -271,7 +271,7 @@ static void add(struct qmodel *q, struct qnode *n, const uint8_t *a, const uint8
 			.za = n->in_zero[c], .ma = n->a_mult[c],
 			.zb = n->b_zero[c], .mb = n->b_mult[c],
 			.shift = n->shift[c],
-			.z = z3, .lo = n->relu ? z3 : 0, .hi = q->qmax,
+			.z = z3, .lo = n->relu ? z3 : 0, .hi = n->qmax,
 		};
 		requant_add_u8(n->out + (size_t)i * per, a + (size_t)i * per, b + (size_t)i * per,
 			       per, &p);
@@ -296,7 +296,7 @@ static void global_avgpool(struct qnode *n, const uint8_t *x, int images)
 
 /* The pixel sum minus P·Z1, scaled by 2^acc_shift (so the high multiply
  * does not round a small sum twice), requantized to the output's scale. */
-static void avgpool_requant(const struct qmodel *q, struct qnode *n, const uint8_t *x,
+static void avgpool_requant(struct qnode *n, const uint8_t *x,
 			    int images, const int *cl)
 {
 	int C = n->c, pixels = n->ih * n->iw;
@@ -311,7 +311,7 @@ static void avgpool_requant(const struct qmodel *q, struct qnode *n, const uint8
 				sum += p[(size_t)k * C];
 			n->out[(size_t)i * C + ch] =
 				clamp_u8(z3 + fp_requantize((sum - base) * (1 << n->acc_shift), n->m0[c],
-							    n->shift[c]), 0, q->qmax);
+							    n->shift[c]), 0, n->qmax);
 		}
 	}
 }
@@ -344,7 +344,7 @@ const uint8_t *qmodel_run(struct qmodel *q, const uint8_t *x, int n,
 		case QOP_LINEAR: weighted(q, node, in, n, cl); break;
 		case QOP_ADD: {
 			const uint8_t *b = node->in[1] == 0 ? x : q->nodes[node->in[1]].out;
-			add(q, node, in, b, n, cl);
+			add(node, in, b, n, cl);
 			break;
 		}
 		case QOP_MAXPOOL:
@@ -352,7 +352,7 @@ const uint8_t *qmodel_run(struct qmodel *q, const uint8_t *x, int n,
 				maxpool(node, in, n);
 			break;
 		case QOP_GLOBAL_AVGPOOL: global_avgpool(node, in, n); break;
-		case QOP_AVGPOOL_REQUANT: avgpool_requant(q, node, in, n, cl); break;
+		case QOP_AVGPOOL_REQUANT: avgpool_requant(node, in, n, cl); break;
 		case QOP_FLATTEN: flatten(node, in, n); break;
 		}
 		if (q->node_ns)

@@ -95,7 +95,7 @@ void qinfer_forward(void *ctx, const float *x, const size_t *idx, int n,
 	int *cl = xmalloc((size_t)n * sizeof(int));
 	cluster_groups_expand(cl, n, groups, n_groups);
 	double t0 = progress_now();
-	quantize_input(qi->xq, x, n, q->c, q->h, q->w, qi->in_scale, q->input_zero, q->qmax, cl);
+	quantize_input(qi->xq, x, n, q->c, q->h, q->w, qi->in_scale, q->input_zero, q->nodes[0].qmax, cl);
 	const uint8_t *out = qi->dev ? qdevice_run(qi->dev, qi->xq, n, groups, n_groups)
 				     : qmodel_run(q, qi->xq, n, groups, n_groups);
 	qi->engine_seconds += progress_now() - t0;

@@ -36,6 +36,7 @@ struct qnode {
 	const char *name;          /* alias of the file's layer name */
 	int in[2], n_in;           /* node indices; -1: the quantized input */
 	int c, h, w;               /* output per sample (stored h, w, c) */
+	int bits, qmax;            /* of the output bytes: 0..qmax = 2^bits − 1 */
 	int ic, ih, iw;            /* input 0 per sample */
 	/* conv / linear / pool windows */
 	int kout, kernel, stride, pad, relu;
@@ -72,7 +73,7 @@ struct qnode {
 struct qmodel {
 	struct qnode *nodes;
 	int n_nodes;
-	int batch, clusters, bits, qmax, classes;
+	int batch, clusters, classes;
 	int c, h, w;               /* input per sample */
 	const int32_t *input_zero; /* (K) the quantize layer's zero points */
 	uint8_t *col;              /* im2col scratch */

@@ -90,9 +90,8 @@ static const int32_t *zero_of(const struct qmodel *q, int src)
 /* Zero points, multipliers and shifts shared by qconv2d and qlinear. */
 static int requant_params(const struct loader *ld, struct qnode *n)
 {
-	int32_t qmax = ld->q->qmax;
-	if (!(n->in_zero = clusters_i32(ld, "in_zero", 0, qmax)) ||
-	    !(n->out_zero = clusters_i32(ld, "out_zero", 0, qmax)) ||
+	if (!(n->in_zero = clusters_i32(ld, "in_zero", 0, ld->q->nodes[n->in[0]].qmax)) ||
+	    !(n->out_zero = clusters_i32(ld, "out_zero", 0, n->qmax)) ||
 	    !(n->m0 = clusters_i32(ld, "multiplier", 0, INT32_MAX)) ||
 	    !(n->shift = clusters_i32(ld, "shift", -31, 31)))
 		return -1;
@@ -139,9 +138,12 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 		n->c = n->kout;
 		n->h = n->w = 1;
 	}
+	int wbits;   /* absent: as the output (files from before mixed precision) */
 	if (op_param_int(ld->l, ld->file, "relu", 0, 1, &n->relu) ||
-	    op_param_int(ld->l, ld->file, "acc_shift", 0, 16, &n->acc_shift))
+	    op_param_int(ld->l, ld->file, "acc_shift", 0, 16, &n->acc_shift) ||
+	    op_param_int_opt(ld->l, ld->file, "weight_bits", 2, 8, n->bits, &wbits))
 		return -1;
+	const int32_t wmax = (1 << wbits) - 1, in_qmax = q->nodes[n->in[0]].qmax;
 	size_t per = (size_t)k * k * n->ic;
 	if (per > 33025)
 		return error("'%s': layer '%s': %zu products per output exceed the int32 "
@@ -152,9 +154,9 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 	const int32_t *bias = wz ? need(ld, "bias", DTYPE_I32, 2, kb) : NULL;
 	if (!bias || requant_params(ld, n))
 		return -1;
-	if (*wz < 0 || *wz > q->qmax)
+	if (*wz < 0 || *wz > wmax)
 		return error("'%s': layer '%s': weight_zero %d is outside 0..%d", ld->file,
-			     n->name, *wz, q->qmax);
+			     n->name, *wz, wmax);
 	/* int8 storage for the GEMM: q_w − Z2, so the GEMM has no weight zero
 	 * point (oneDNN's gemm is up to 6x slower with one), the few 8-bit
 	 * weights beyond int8 clamped and the rest kept as a sparse term
@@ -175,9 +177,9 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 			for (int y = 0; y < k; y++)
 				for (int x = 0; x < k; x++) {
 					uint8_t v = w[(((size_t)o * n->ic + c) * k + y) * k + x];
-					if (v > q->qmax)
+					if (v > wmax)
 						return error("'%s': layer '%s': weight %d exceeds %d bits",
-							     ld->file, n->name, v, q->bits);
+							     ld->file, n->name, v, wbits);
 					const int t = (y * k + x) * n->ic + c, d = v - offset;
 					const int d8 = d > INT8_MAX ? INT8_MAX : d < INT8_MIN ? INT8_MIN : d;
 					n->weight[(size_t)o * per + t] = (int8_t)d8;
@@ -188,7 +190,7 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 		n->wsum[o] = sum;
 	}
 	/* (acc − Z1·Σw)·2^acc_shift + bias must fit int32 for every input. */
-	int64_t room = (INT64_C(1) << 31) - 1 - ((int64_t)per * q->qmax * q->qmax << n->acc_shift);
+	int64_t room = (INT64_C(1) << 31) - 1 - ((int64_t)per * in_qmax * wmax << n->acc_shift);
 	for (int64_t i = 0; i < kb[0] * kb[1]; i++)
 		if (room < 0 || bias[i] > room || bias[i] < -room)
 			return error("'%s': layer '%s': bias %d with acc_shift %d can overflow the "
@@ -197,7 +199,7 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 	 * otherwise im2col and the integer GEMM. */
 	if (conv) {
 		int rc = iconv_create(&n->iconv, q->batch, n->ic, n->ih, n->iw, n->kout, k,
-				      n->stride, n->pad, w, *wz, q->bits);
+				      n->stride, n->pad, w, *wz, wbits);
 		if (rc < 0)
 			return -1;
 		if (rc > 0)
@@ -217,13 +219,13 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 	memcpy(n->bias, bias, (size_t)q->clusters * n->kout * sizeof(int32_t));
 	n->offset = own(q, (size_t)q->clusters * n->kout * sizeof(int32_t));
 	for (int c = 0; c < q->clusters; c++)
-		for (int o = 0; o < n->kout; o++)   /* within ±(K·qmax²·2^s + |bias|) */
+		for (int o = 0; o < n->kout; o++)   /* within ±(K·in_qmax·wmax·2^s + |bias|) */
 			n->offset[(size_t)c * n->kout + o] = bias[(size_t)c * n->kout + o] -
 				n->in_zero[c] * n->wsum[o] * (1 << n->acc_shift);
 	n->plan = own(q, (size_t)q->clusters * sizeof(*n->plan));
 	for (int c = 0; c < q->clusters; c++)
 		requant_plan_make(&n->plan[c], n->m0[c], n->shift[c], n->out_zero[c],
-				  n->relu ? n->out_zero[c] : 0, q->qmax);
+				  n->relu ? n->out_zero[c] : 0, n->qmax);
 	return 0;
 }
 
@@ -238,13 +240,12 @@ static int load_add(const struct loader *ld, struct qnode *n)
 		return error("'%s': layer '%s': a qadd with per-input shifts, from a pcq-quantize "
 			     "before the single-rounding add (docs/FORMAT.md): run pcq-quantize "
 			     "again", ld->file, n->name);
-	int32_t qmax = ld->q->qmax;
 	n->op = QOP_ADD;
 	n->c = n->ic, n->h = n->ih, n->w = n->iw;
 	if (op_param_int(ld->l, ld->file, "relu", 0, 1, &n->relu) ||
-	    !(n->in_zero = clusters_i32(ld, "a_zero", 0, qmax)) ||
-	    !(n->b_zero = clusters_i32(ld, "b_zero", 0, qmax)) ||
-	    !(n->out_zero = clusters_i32(ld, "out_zero", 0, qmax)) ||
+	    !(n->in_zero = clusters_i32(ld, "a_zero", 0, ld->q->nodes[n->in[0]].qmax)) ||
+	    !(n->b_zero = clusters_i32(ld, "b_zero", 0, b->qmax)) ||
+	    !(n->out_zero = clusters_i32(ld, "out_zero", 0, n->qmax)) ||
 	    !(n->a_mult = clusters_i32(ld, "a_multiplier", 0, REQUANT_ADD_MAX_MULT - 1)) ||
 	    !(n->b_mult = clusters_i32(ld, "b_multiplier", 0, REQUANT_ADD_MAX_MULT - 1)) ||
 	    !(n->shift = clusters_i32(ld, "shift", 0, REQUANT_ADD_MAX_SHIFT)))
@@ -303,17 +304,27 @@ static int load_node(const struct loader *ld, int j)
 	if (j > 0) {
 		const struct qnode *src = &q->nodes[n->in[0]];
 		n->ic = src->c, n->ih = src->h, n->iw = src->w;
+		n->bits = src->bits, n->qmax = src->qmax;
 	}
 	int want = strcmp(l->op, "qadd") == 0 ? 2 : 1;
 	if (n->n_in != want)
 		return error("'%s': layer '%s': %s takes %d input(s)", ld->file, l->name, l->op, want);
+	/* Layers that requantize say their output's bits; pools and flatten
+	 * keep their input's. */
+	static const char *const requantizing[] = {"quantize", "qconv2d", "qlinear", "qadd",
+						   "qavgpool"};
+	for (size_t i = 0; i < sizeof(requantizing) / sizeof(*requantizing); i++)
+		if (strcmp(l->op, requantizing[i]) == 0 &&
+		    op_param_int(l, ld->file, "bits", 2, 8, &n->bits))
+			return -1;
+	n->qmax = (1 << n->bits) - 1;
 	if ((j == 0) != (strcmp(l->op, "quantize") == 0))
 		return error("'%s': layer '%s': the first layer, and only it, is 'quantize'",
 			     ld->file, l->name);
 	if (strcmp(l->op, "quantize") == 0) {
 		n->op = QOP_QUANTIZE;
 		n->c = q->c, n->h = q->h, n->w = q->w;
-		if (!(n->out_zero = clusters_i32(ld, "zero", 0, q->qmax)))
+		if (!(n->out_zero = clusters_i32(ld, "zero", 0, n->qmax)))
 			return -1;
 		q->input_zero = n->out_zero;
 		return 0;
@@ -347,7 +358,7 @@ static int load_node(const struct loader *ld, int j)
 		n->c = n->ic, n->h = n->w = 1;
 		if (op_param_int(l, ld->file, "acc_shift", 0, 16, &n->acc_shift))
 			return -1;
-		if (((int64_t)n->ih * n->iw * q->qmax << n->acc_shift) > INT32_MAX)
+		if (((int64_t)n->ih * n->iw * q->nodes[n->in[0]].qmax << n->acc_shift) > INT32_MAX)
 			return error("'%s': layer '%s': acc_shift %d overflows the pixel sum",
 				     ld->file, l->name, n->acc_shift);
 		return requant_params(ld, n);
@@ -379,7 +390,7 @@ int qmodel_load(struct qmodel *q, const struct pcqfile *f, const char *file, int
 	if (!k || k->type != VALUE_INT || k->i < 1 || k->i > 65536)
 		return error("'%s': attrs 'clusters' must be an integer in 1..65536", file);
 	q->c = (int)shape->ints[0], q->h = (int)shape->ints[1], q->w = (int)shape->ints[2];
-	q->bits = (int)bits->i, q->qmax = (1 << q->bits) - 1, q->clusters = (int)k->i;
+	q->clusters = (int)k->i;
 	if (f->n_layers < 2)
 		return error("'%s': the quantized model has no graph", file);
 	q->n_nodes = (int)f->n_layers;

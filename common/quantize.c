@@ -35,8 +35,20 @@ struct qctx {
 	struct pcqfile *out;
 	int *qsource;        /* [n_nodes] fakequant node of the output's scale, or -1 */
 	char **alias;        /* [n_nodes] name in the integer graph */
-	int clusters, bits;
+	int clusters;
 };
+
+/* The bits of fakequant node j (model_init checked them: 2..8). Layers
+ * may differ: mixed precision (fuse.h). */
+static int bits_of(const struct qctx *q, int j)
+{
+	return (int)attrs_find(&q->in->layers[j].params, "bits")->i;
+}
+
+static int qmax_of(const struct qctx *q, int j)
+{
+	return (1 << bits_of(q, j)) - 1;
+}
 
 /* Per-cluster (S, Z) of fakequant node j; -1 when a cluster has no range. */
 static int scales_of(const struct qctx *q, int j, float *s, int32_t *z)
@@ -48,7 +60,7 @@ static int scales_of(const struct qctx *q, int j, float *s, int32_t *z)
 			return error("'%s': layer '%s' has no activation range for cluster %d "
 				     "(it never appeared in fine-tuning): fine-tune with more data "
 				     "or fewer clusters", q->file, n->name, c);
-		struct qparams p = qparams_from_range(range[2 * c], range[2 * c + 1], q->bits);
+		struct qparams p = qparams_from_range(range[2 * c], range[2 * c + 1], bits_of(q, j));
 		s[c] = p.scale;
 		z[c] = p.zero;
 	}
@@ -118,9 +130,9 @@ static int weighted(struct qctx *q, int j, int conv)
 	const struct value *wb = attrs_find(&fl->params, "weight_bits");
 	if (wb && wb->type == VALUE_INT)
 		bits = (int)wb->i;
-	if (bits != q->bits)
-		return error("'%s': layer '%s': weight_bits %d, but the activations have %d bits",
-			     q->file, n->name, bits, q->bits);
+	if (bits < FQ_MIN_BITS)
+		return error("'%s': layer '%s': its weights are not fake-quantized (weight_bits "
+			     "missing or 0: a fused model from pcq-fuse)", q->file, n->name);
 	if (src < 0 || q->qsource[src] < 0)
 		return error("'%s': layer '%s': its input is not quantized", q->file, n->name);
 	int point = output_point(q, j, &relu);
@@ -137,7 +149,8 @@ static int weighted(struct qctx *q, int j, int conv)
 			    strcmp(fl->params.items[k].key, "bias") != 0)
 				attrs_set_value(&l->params, fl->params.items[k].key,
 						&fl->params.items[k].v);
-		attrs_set_int(&l->params, "bits", q->bits);
+		attrs_set_int(&l->params, "bits", bits_of(q, point));
+		attrs_set_int(&l->params, "weight_bits", bits);
 		attrs_set_int(&l->params, "clusters", K);
 		attrs_set_int(&l->params, "relu", relu >= 0);
 
@@ -149,7 +162,7 @@ static int weighted(struct qctx *q, int j, int conv)
 		int outs = (int)w->shape[0];
 		float lo, hi;
 		range_of(w->data, w->numel, &lo, &hi);
-		struct qparams wq = qparams_from_range(lo, hi, q->bits);
+		struct qparams wq = qparams_from_range(lo, hi, bits);
 		uint8_t *qw = add(q, n->name, "weight", DTYPE_U8, w->ndim, w->shape);
 		for (size_t i = 0; i < w->numel; i++)   /* the codes fakequant_forward used */
 			qw[i] = (uint8_t)fq_clamp(fq_unclamped(w->data[i], wq.scale, (float)wq.zero),
@@ -165,9 +178,10 @@ static int weighted(struct qctx *q, int j, int conv)
 		int32_t *m0 = add(q, n->name, "multiplier", DTYPE_I32, 1, kc);
 		int32_t *sh = add(q, n->name, "shift", DTYPE_I32, 1, kc);
 		/* acc_shift: extra fractional bits for the bias (docs/QUANTIZATION.md):
-		 * the largest s <= ACC_SHIFT_MAX with (K·qmax² + max|bias|)·2^s < 2^31,
-		 * so (acc − Z1·Σw)·2^s + q_bias never overflows int32. */
-		double products = (double)w->numel / outs * wq.qmax * wq.qmax, bmax = 0;
+		 * the largest s <= ACC_SHIFT_MAX with (K·in_qmax·w_qmax + max|bias|)·2^s
+		 * < 2^31, so (acc − Z1·Σw)·2^s + q_bias never overflows int32. */
+		double products = (double)w->numel / outs * qmax_of(q, q->qsource[src]) * wq.qmax;
+		double bmax = 0;
 		for (int c = 0; c < K; c++)
 			for (int o = 0; o < outs && b; o++) {
 				double v = fabs(b->data[o] / ((double)s1[c] * wq.scale));
@@ -236,7 +250,7 @@ static int qadd(struct qctx *q, int j)
 		rc = -1;
 	if (rc == 0) {
 		struct layer *l = emit(q, j, "qadd", relu, point);
-		attrs_set_int(&l->params, "bits", q->bits);
+		attrs_set_int(&l->params, "bits", bits_of(q, point));
 		attrs_set_int(&l->params, "clusters", K);
 		attrs_set_int(&l->params, "relu", relu >= 0);
 		int64_t kc[1] = {K};
@@ -275,7 +289,7 @@ static int qavgpool(struct qctx *q, int j, int point)
 		rc = -1;
 	if (rc == 0) {
 		struct layer *l = emit(q, j, "qavgpool", -1, point);
-		attrs_set_int(&l->params, "bits", q->bits);
+		attrs_set_int(&l->params, "bits", bits_of(q, point));
 		attrs_set_int(&l->params, "clusters", K);
 		int64_t kc[1] = {K};
 		memcpy(add(q, n->name, "in_scale", DTYPE_F32, 1, kc), s, (size_t)K * sizeof(float));
@@ -287,7 +301,7 @@ static int qavgpool(struct qctx *q, int j, int point)
 		/* The sum scaled by 2^acc_shift first: gemmlowp's high multiply
 		 * rounds to an integer before the final shift, and a small sum
 		 * would be rounded twice (21·0.069 → 12/8 → 2 instead of 1). */
-		int acc_shift = acc_shift_for((double)pixels * ((1 << q->bits) - 1));
+		int acc_shift = acc_shift_for((double)pixels * qmax_of(q, q->qsource[src]));
 		attrs_set_int(&l->params, "acc_shift", acc_shift);
 		for (int c = 0; c < K && rc == 0; c++) {
 			int shift;
@@ -329,7 +343,7 @@ static int rewrite(struct qctx *q)
 			rc = scales_of(q, j, s, z);
 			if (rc == 0) {
 				struct layer *l = emit(q, j, "quantize", -1, -1);
-				attrs_set_int(&l->params, "bits", q->bits);
+				attrs_set_int(&l->params, "bits", bits_of(q, j));
 				attrs_set_int(&l->params, "clusters", q->clusters);
 				int64_t kc[1] = {q->clusters};
 				memcpy(add(q, n->name, "scale", DTYPE_F32, 1, kc), s,
@@ -374,7 +388,6 @@ int quantize_model(struct pcqfile *out, const struct pcqfile *in, const char *na
 	if (!bits || bits->type != VALUE_INT || bits->i < FQ_MIN_BITS || bits->i > FQ_MAX_BITS)
 		return error("'%s': attrs 'bits' must be an integer in %d..%d", name,
 			     FQ_MIN_BITS, FQ_MAX_BITS);
-	q.bits = (int)bits->i;
 	if (model_init(&q.m, in, name, 1, 0))
 		return -1;
 	q.clusters = q.m.clusters;

@@ -13,6 +13,8 @@
 # Variables (defaults in brackets):
 #   ARCH [resnet20]  DATA [fashion-mnist:/usr/share/datasets/fashion-mnist]
 #   BIT [4]  K [10]  SEED [1]  LIMIT [] (use N evenly spaced images per split)
+#   FIRST_LAST_BIT [] mixed precision: the first and last layers at this many
+#                 bits (pcq-fuse --first-last-bit); in CHAINS written BITfF, e.g. 4f8
 #   PRE_EPOCHS [100]  PRE_LR [0.01]  PRE_BATCH [128]  PRE_STEP [30]  (SPEC §5)
 #   FT_EPOCHS [1]  FT_LR [1e-4]  FT_BATCH [32, 8 for QAT]  (the reference README)
 #   PARTITIONS [4]  RESULTS [results]
@@ -20,12 +22,13 @@
 #                 when one is usable); results do not name it
 # Outputs: $(RESULTS)/<data>/<arch>-s<seed>[-n<limit>]/...: pre-e<E>-lr<LR>.msgpack,
 # fp32.json, kmeans-k<K>-p<P>.msgpack, and per chain a folder
-# {pcq-b<BIT>-k<K>|qat-b<BIT>}-ft<E>-lr<LR>-bs<B>/ with fused.msgpack,
+# {pcq-b<BIT>[f<F>]-k<K>|qat-b<BIT>[f<F>]}-ft<E>-lr<LR>-bs<B>/ with fused.msgpack,
 # ft.msgpack (fine-tuned), int.msgpack (integer), sim.json, int.json.
 
 ARCH ?= resnet20
 DATA ?= fashion-mnist:/usr/share/datasets/fashion-mnist
 BIT ?= 4
+FIRST_LAST_BIT ?=
 K ?= 10
 SEED ?= 1
 LIMIT ?=
@@ -75,13 +78,17 @@ $(call kmeans_of,$(1)): $$(PRE) | $$(BINS)
 		--partitions $$(PARTITIONS) --seed $$(SEED) -o $$@
 endef
 
-# One fine-tuning chain: $(1) bits, $(2) clusters. A PCQ chain starts from
+# A chain's bits: B, or BfF (B bits inside, F at the first and last layers).
+bit_tag = $(BIT)$(if $(FIRST_LAST_BIT),f$(FIRST_LAST_BIT))
+fuse_bits = --bit $(word 1,$(subst f, ,$(1)))$(if $(word 2,$(subst f, ,$(1))), --first-last-bit $(word 2,$(subst f, ,$(1))))
+
+# One fine-tuning chain: $(1) bits (B or BfF), $(2) clusters. A PCQ chain starts from
 # its k-means model too (the fused model is made for its K), so a new
 # k-means model remakes the whole chain and nothing else.
 define chain
 $(call chain_dir,$(1),$(2))/fused.msgpack: $$(PRE) $(if $(filter-out 1,$(2)),$(call kmeans_of,$(2))) | $$(BINS)
 	@mkdir -p $$(@D)
-	bin/pcq-fuse $$< --bit $(1) --clusters $(2) -o $$@
+	bin/pcq-fuse $$< $(call fuse_bits,$(1)) --clusters $(2) -o $$@
 $(call chain_dir,$(1),$(2))/ft.msgpack: $(call chain_dir,$(1),$(2))/fused.msgpack $(if $(filter-out 1,$(2)),$(call kmeans_of,$(2))) | $$(BINS)
 	bin/pcq-train $$< --data $$(DATA) $$(limit_arg) $(if $(filter-out 1,$(2)),--kmeans $(call kmeans_of,$(2))) \
 		--epochs $$(FT_EPOCHS) --lr $$(FT_LR) --batch $(call ft_batch,$(2)) --seed $$(SEED) \
@@ -95,18 +102,18 @@ $(call chain_dir,$(1),$(2))/int.json: $(call chain_dir,$(1),$(2))/int.msgpack | 
 endef
 
 # The chains a run asks for: CHAINS is a list of BITS:K (default: this BIT and K).
-CHAINS ?= $(BIT):$(K)
+CHAINS ?= $(bit_tag):$(K)
 chain_bits = $(word 1,$(subst :, ,$(1)))
 chain_k = $(word 2,$(subst :, ,$(1)))
-$(foreach c,$(sort $(CHAINS) $(BIT):1 $(BIT):$(K)),$(eval $(call chain,$(call chain_bits,$(c)),$(call chain_k,$(c)))))
+$(foreach c,$(sort $(CHAINS) $(bit_tag):1 $(bit_tag):$(K)),$(eval $(call chain,$(call chain_bits,$(c)),$(call chain_k,$(c)))))
 $(if $(KMEANS_FILE),,$(foreach k,$(sort $(K) $(foreach c,$(CHAINS),$(call chain_k,$(c)))),$(if $(filter-out 1,$(k)),$(eval $(call kmeans_rule,$(k))))))
 chain_results = $(foreach c,$(CHAINS),$(call chain_dir,$(call chain_bits,$(c)),$(call chain_k,$(c)))/sim.json $(call chain_dir,$(call chain_bits,$(c)),$(call chain_k,$(c)))/int.json)
 
 fp32: $(RUN)/fp32.json
 	@cat $<; echo
-pcq: $(call chain_dir,$(BIT),$(K))/sim.json $(call chain_dir,$(BIT),$(K))/int.json
+pcq: $(call chain_dir,$(bit_tag),$(K))/sim.json $(call chain_dir,$(bit_tag),$(K))/int.json
 	@python3 pipelines/table.py --run $(RUN) $^
-qat: $(call chain_dir,$(BIT),1)/sim.json $(call chain_dir,$(BIT),1)/int.json
+qat: $(call chain_dir,$(bit_tag),1)/sim.json $(call chain_dir,$(bit_tag),1)/int.json
 	@python3 pipelines/table.py --run $(RUN) $^
 chains: $(RUN)/fp32.json $(chain_results)
 chains-table: chains

@@ -23,18 +23,20 @@ def load(path):
 
 def chain_row(folder):
     name = os.path.basename(folder)
-    m = re.match(r'(pcq|qat)-b(\d+)(?:-k(\d+))?-ft(\d+)-lr(.+)-bs(\d+)$', name)
+    m = re.match(r'(pcq|qat)-b(\d+)(?:f(\d+))?(?:-k(\d+))?-ft(\d+)-lr(.+)-bs(\d+)$', name)
     if not m:
         return None
-    kind, bits, k = m.group(1), int(m.group(2)), int(m.group(3) or 1)
+    kind, bits, k = m.group(1), int(m.group(2)), int(m.group(4) or 1)
+    edge = int(m.group(3)) if m.group(3) else None   # mixed precision: first/last bits
     sim, ints = load(os.path.join(folder, 'sim.json')), load(os.path.join(folder, 'int.json'))
     size = os.path.getsize(os.path.join(folder, 'int.msgpack')) if os.path.exists(
         os.path.join(folder, 'int.msgpack')) else None
     ips = ints['n'] / ints['engine_seconds'] if ints and ints.get('engine_seconds') else None
-    label = f'QAT {bits}-bit' if kind == 'qat' else f'PCQ {bits}-bit K={k}'
-    epochs, lr, batch = int(m.group(4)), m.group(5), int(m.group(6))
+    width = f'{bits}-bit' + (f' ({edge}-bit first/last)' if edge else '')
+    label = f'QAT {width}' if kind == 'qat' else f'PCQ {width} K={k}'
+    epochs, lr, batch = int(m.group(5)), m.group(6), int(m.group(7))
     label += f', fine-tuned {epochs} epoch{"s" if epochs > 1 else ""} (lr {lr}, batch {batch})'
-    return {'label': label, 'kind': kind, 'bits': bits, 'k': k,
+    return {'label': label, 'kind': kind, 'bits': bits, 'edge': edge or 0, 'width': width, 'k': k,
             'sim': sim and sim['top1'], 'int': ints and ints['top1'], 'size': size,
             'ips': ips, 'n': (ints or sim or {}).get('n'), 'folder': name, 'epochs': epochs}
 
@@ -57,7 +59,7 @@ def table(run):
     chains = [chain_row(os.path.join(run, d)) for d in sorted(os.listdir(run))
               if os.path.isdir(os.path.join(run, d))]
     chains = [c for c in chains if c and (c['sim'] is not None or c['int'] is not None)]
-    chains.sort(key=lambda c: (c['epochs'], c['kind'] != 'qat', -c['bits'], c['k']))
+    chains.sort(key=lambda c: (c['epochs'], c['kind'] != 'qat', -c['bits'], c['edge'], c['k']))
     return rows + chains
 
 
@@ -77,10 +79,11 @@ def plot(runs, png):
     with open(data, 'w') as f:
         for run in runs:
             rows = [r for r in table(run) if r['kind'] != 'fp32']
-            for bits, epochs in sorted({(r['bits'], r['epochs']) for r in rows}, key=lambda b: (-b[0], b[1])):
+            for bits, edge, width, epochs in sorted({(r['bits'], r['edge'], r['width'], r['epochs']) for r in rows},
+                                                    key=lambda b: (-b[0], b[1], b[3])):
                 pts = sorted((r['k'] if r['kind'] == 'pcq' else 1, r['sim'], r['int'])
-                             for r in rows if r['bits'] == bits and r['epochs'] == epochs)
-                name = f"{os.path.basename(run).split('-')[0]} {bits}-bit, {epochs} epoch{'s' if epochs > 1 else ''}"
+                             for r in rows if r['width'] == width and r['epochs'] == epochs)
+                name = f"{os.path.basename(run).split('-')[0]} {width}, {epochs} epoch{'s' if epochs > 1 else ''}"
                 f.write(f'# {name}\n')
                 for k, s, i in pts:
                     f.write(f'{k} {s if s is not None else "NaN"} {i if i is not None else "NaN"}\n')

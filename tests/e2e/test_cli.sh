@@ -12,6 +12,8 @@ expect_error 2 "invalid value 'x1' for --limit" pcq-info --data mnist:/x --limit
 expect_error 2 "no FILE given" pcq-info
 expect_error 2 "unknown option '--bogus' \\(try 'pcq-info --help'\\)" pcq-info --bogus
 expect_error 2 "option '--data' needs a value" pcq-info --data
+expect_error 2 "invalid value '9' for --first-last-bit" \
+	pcq-fuse "$T/m.msgpack" --bit 4 --first-last-bit 9 -o "$T/f.msgpack"
 expect_error 2 "invalid value 'gpu' for --device: expected cpu, cuda or auto" \
 	pcq-train --arch resnet20 --data mnist:/x --device gpu -o "$T/m.msgpack"
 if ! nvidia-smi >/dev/null 2>&1; then

@@ -1,5 +1,6 @@
 # pcq-quantize and integer-only pcq-infer: for ResNet20 and AlexNetSmall,
-# at 4 and 8 bits, with one cluster (QAT) and three (PCQ), the engine's
+# at 4 and 8 bits, with one cluster (QAT) and three (PCQ), and at 4 bits
+# with 8-bit first and last layers (mixed precision), the engine's
 # output integers equal those of tests/reference/qref.py — an independent
 # integer implementation — for every image of a test batch; integer and
 # simulated accuracy agree; bad inputs get one-line errors.
@@ -18,12 +19,12 @@ for arch in resnet20 alexnet-small; do
 	[ "$arch" = alexnet-small ] && n=600 tune=300
 	pcq-train --arch "$arch" --data "$fm" --limit $n --epochs 1 --batch 64 --lr 0.02 \
 		--seed 5 -o "$T/$arch.msgpack" 2>/dev/null
-	for setting in "4 3" "8 1"; do
+	for setting in "4 3" "8 1" "4 3 8"; do
 		set -- $setting
-		bits=$1 k=$2 km=
+		bits=$1 k=$2 edge=${3:-} km=
 		[ "$k" -gt 1 ] && km="--kmeans $T/km.msgpack"
-		tag=$arch-$bits-$k
-		pcq-fuse "$T/$arch.msgpack" --bit "$bits" --clusters "$k" -o - |
+		tag=$arch-$bits-$k${edge:+-$edge}
+		pcq-fuse "$T/$arch.msgpack" --bit "$bits" ${edge:+--first-last-bit $edge} --clusters "$k" -o - |
 			pcq-train - --data "$fm" --limit $tune --batch 32 $km -o "$T/$tag.fused" 2>/dev/null
 		pcq-quantize "$T/$tag.fused" -o "$T/$tag.int"
 		pcq-infer "$T/$tag.int" --data "$fm" --limit 48 $km --json \
@@ -32,6 +33,19 @@ for arch in resnet20 alexnet-small; do
 		$py tests/reference/qref.py "$T/$tag.int" "$T/$tag.pred" >"$T/qref.out" ||
 			fail "$tag: $(cat "$T/qref.out")"
 		echo "$tag: $(cat "$T/qref.out")"
+		if [ -n "$edge" ]; then
+			# the widened layers as the integer model has them: the input,
+			# the first layer's weights, the last's weights and logits
+			$py - "$T/$tag.int" "$edge" "$bits" <<'PY' || fail "$tag: layer bits"
+import sys, msgpack
+g = msgpack.unpackb(open(sys.argv[1], 'rb').read(), raw=False)['graph']
+edge, inner = int(sys.argv[2]), int(sys.argv[3])
+w = [l for l in g if l['op'] in ('qconv2d', 'qlinear')]
+got = (g[0]['params']['bits'], w[0]['params']['weight_bits'], w[-1]['params']['weight_bits'],
+       w[-1]['params']['bits'], w[1]['params']['weight_bits'], w[0]['params']['bits'])
+assert got == (edge,) * 4 + (inner,) * 2, got
+PY
+		fi
 		if [ "$arch" = alexnet-small ]; then
 			# without oneDNN's convolution: im2col, the GEMM, max pool on bytes
 			# (with it, each conv read only by a max pool pools its int32s)

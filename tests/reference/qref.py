@@ -163,17 +163,29 @@ def write_fixture(path, x, cl, want, model_path):
                   attrs={'model': os.path.basename(model_path), 'reference': 'tests/reference/qref.py'})
 
 
+def bits_summary(root):
+    """'4 bits', or '4 bits, 8 at the first and last layers'."""
+    a = root['attrs']
+    edge = a.get('first_last_bits', a['bits'])
+    return f"{a['bits']} bits" + (f', {edge} at the first and last layers' if edge != a['bits'] else '')
+
+
 def run(model_path, pred_path, fixture=None):
     root, t = load(model_path)
     _, pred = load(pred_path)
-    qmax = (1 << root['attrs']['bits']) - 1
     x = pred['quantized_input'].astype(np.int64)
     cl = pred['cluster'].astype(np.int64) if 'cluster' in pred else np.zeros(len(x), np.int64)
     outs = {}
     for layer in root['graph']:
         op, name, p = layer['op'], layer['name'], layer.get('params', {})
         ins = [outs.get(i) for i in layer['inputs']]
+        # each requantizing op's own bits (mixed precision); pools keep their input's
+        qmax = (1 << p['bits']) - 1 if 'bits' in p else None
+        if op in ('qconv2d', 'qlinear'):
+            wmax = (1 << p.get('weight_bits', p['bits'])) - 1
+            assert int(t[name + '.weight'].max()) <= wmax, name + ': weight beyond its bits'
         if op == 'quantize':
+            assert int(x.max()) <= qmax, 'input beyond its bits'
             y = x
         elif op == 'qconv2d':
             y = conv(ins[0], cl, t, p, name, qmax)
@@ -200,7 +212,7 @@ def run(model_path, pred_path, fixture=None):
     got = pred['output'].astype(np.int64)
     same = (want == got).all(axis=1)
     print(f'qref: {int(same.sum())}/{len(x)} images with identical output integers '
-          f'({root["attrs"]["bits"]} bits, {int(cl.max()) + 1 if len(cl) else 0} clusters used)')
+          f'({bits_summary(root)}, {int(cl.max()) + 1 if len(cl) else 0} clusters used)')
     if not same.all():
         i = int(np.argmin(same))
         print(f'qref: first difference, image {i}: engine {got[i].tolist()}, '

@@ -1,8 +1,9 @@
 /* Tests for fuse.c: the fused model in float (no fake quantization) gives
  * the logits of the pre-trained model in eval mode, for ResNet20 and
  * AlexNetSmall with non-trivial batch-norm statistics; the quantization
- * points are where SPEC §7 puts them; models that cannot be fused are
- * refused with the reason. */
+ * points are where SPEC §7 puts them; with mixed precision exactly the
+ * first and last layers' weights and inputs and the logits are widened;
+ * models that cannot be fused are refused with the reason. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -143,6 +144,78 @@ static void test_quantization_points(void **state)
 	pcqfile_free(&fused);
 }
 
+/* The bits a layer's param gives (-1: no such layer or param). */
+static int64_t bits_param(const struct pcqfile *f, const char *layer, const char *key)
+{
+	for (size_t i = 0; i < f->n_layers; i++)
+		if (strcmp(f->layers[i].name, layer) == 0) {
+			const struct value *v = attrs_find(&f->layers[i].params, key);
+			return v ? v->i : -1;
+		}
+	return -1;
+}
+
+/* Every fakequant and weighted layer of f has 4 bits, except the named
+ * ones (a NULL-terminated list), which have 8. */
+static void check_widened(const struct pcqfile *f, const char *const *wide)
+{
+	size_t seen = 0, n_wide = 0;
+	while (wide[n_wide])
+		n_wide++;
+	for (size_t i = 0; i < f->n_layers; i++) {
+		const struct layer *l = &f->layers[i];
+		const char *key = strcmp(l->op, "fakequant") == 0 ? "bits" :
+				  strcmp(l->op, "conv2d") == 0 || strcmp(l->op, "linear") == 0 ?
+				  "weight_bits" : NULL;
+		if (!key)
+			continue;
+		int want = 4;
+		for (size_t k = 0; k < n_wide; k++)
+			if (strcmp(wide[k], l->name) == 0)
+				want = 8, seen++;
+		if (bits_param(f, l->name, key) != want)
+			fail_msg("layer '%s': %s %lld, expected %d", l->name, key,
+				 (long long)bits_param(f, l->name, key), want);
+	}
+	assert_int_equal(seen, n_wide);
+}
+
+static void test_first_last_bits(void **state)
+{
+	(void)state;
+	struct rng rng;
+	rng_seed(&rng, 3, 0);
+	struct fuse_options o = {.bits = 4, .first_last_bits = 8, .clusters = 2, .smooth = 0.9};
+	/* ResNet20: the stem's weights and the image; the classifier's weights,
+	 * its input (the pooled features' point, through flatten) and logits. */
+	static const char *const resnet[] = {"input.fq", "conv1", "avgpool.fq", "fc", "fc.fq",
+					     NULL};
+	/* AlexNetSmall: the classifier's input is the last hidden layer's
+	 * ReLU output. */
+	static const char *const alexnet[] = {"input.fq", "features.0", "classifier.5.fq",
+					      "classifier.6", "classifier.6.fq", NULL};
+	const char *const archs[2] = {"resnet20", "alexnet-small"};
+	const char *const *wide[2] = {resnet, alexnet};
+	for (int a = 0; a < 2; a++) {
+		struct pcqfile pre, fused;
+		build(&pre, archs[a], &rng);
+		assert_int_equal(fuse_model(&fused, &pre, "pre", &o), 0);
+		check_widened(&fused, wide[a]);
+		const struct value *v = attrs_find(&fused.attrs, "first_last_bits");
+		assert_non_null(v);
+		assert_int_equal(v->i, 8);
+		pcqfile_free(&fused);
+		/* first_last_bits equal to bits: the plain model, no attribute */
+		o.first_last_bits = 4;
+		assert_int_equal(fuse_model(&fused, &pre, "pre", &o), 0);
+		check_widened(&fused, (const char *const[]){NULL});
+		assert_null(attrs_find(&fused.attrs, "first_last_bits"));
+		o.first_last_bits = 8;
+		pcqfile_free(&fused);
+		pcqfile_free(&pre);
+	}
+}
+
 static void test_refuses_unfusable(void **state)
 {
 	(void)state;
@@ -172,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_resnet20_same_logits),
 		cmocka_unit_test(test_alexnet_small_same_logits),
 		cmocka_unit_test(test_quantization_points),
+		cmocka_unit_test(test_first_last_bits),
 		cmocka_unit_test(test_refuses_unfusable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

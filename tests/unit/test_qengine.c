@@ -1,6 +1,6 @@
 /* The integer engine (qmodel_load.c, qengine.c) against its fixtures
  * (tests/fixtures/gen_integer.sh): quantized ResNet20 models made by the
- * tools, and for 32 quantized images the output integers computed by
+ * tools (4 and 8 bits, and mixed precision), and for 32 quantized images the output integers computed by
  * tests/reference/qref.py, an independent integer implementation. Every
  * output integer must match, on each convolution path: oneDNN's direct
  * convolution where it is usable, im2col with oneDNN's GEMM, im2col with
@@ -92,11 +92,31 @@ static void test_8bit_1_cluster(void **state)
 	check("int_resnet20_b8k1.msgpack", "int_resnet20_b8k1.expect.msgpack");
 }
 
+/* Mixed precision: the input, the stem's weights, the classifier's
+ * weights and input, and the logits at 8 bits, 4 inside. */
+static void test_8bit_first_last(void **state)
+{
+	(void)state;
+	check("int_resnet20_b4k3f8.msgpack", "int_resnet20_b4k3f8.expect.msgpack");
+}
+
+/* Every fixture on device ops. */
+static void check_all_on(const struct devops *dev)
+{
+	static const char *const names[] = {"int_resnet20_b4k3", "int_resnet20_b8k1",
+					    "int_resnet20_b4k3f8"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		char model[64], expect[64];
+		snprintf(model, sizeof(model), "%s.msgpack", names[i]);
+		snprintf(expect, sizeof(expect), "%s.expect.msgpack", names[i]);
+		check_on(model, expect, dev);
+	}
+}
+
 static void test_device_host(void **state)
 {
 	(void)state;
-	check_on("int_resnet20_b4k3.msgpack", "int_resnet20_b4k3.expect.msgpack", devops_host());
-	check_on("int_resnet20_b8k1.msgpack", "int_resnet20_b8k1.expect.msgpack", devops_host());
+	check_all_on(devops_host());
 }
 
 static void test_device_cuda(void **state)
@@ -107,8 +127,7 @@ static void test_device_cuda(void **state)
 		print_message("no GPU: skipped\n");
 		skip();
 	}
-	check_on("int_resnet20_b4k3.msgpack", "int_resnet20_b4k3.expect.msgpack", gpu);
-	check_on("int_resnet20_b8k1.msgpack", "int_resnet20_b8k1.expect.msgpack", gpu);
+	check_all_on(gpu);
 }
 
 /* Without oneDNN's direct convolution: im2col and the GEMM (oneDNN's, and
@@ -129,6 +148,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_4bit_3_clusters),
 		cmocka_unit_test(test_8bit_1_cluster),
+		cmocka_unit_test(test_8bit_first_last),
 	};
 	if (argc > 1) {   /* a child of test_other_paths */
 		if (strcmp(argv[1], "fallback") == 0)
@@ -140,6 +160,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest all[] = {
 		cmocka_unit_test(test_4bit_3_clusters),
 		cmocka_unit_test(test_8bit_1_cluster),
+		cmocka_unit_test(test_8bit_first_last),
 		cmocka_unit_test(test_other_paths),
 		cmocka_unit_test(test_device_host),
 		cmocka_unit_test(test_device_cuda),
