@@ -19,7 +19,10 @@
  * (first_last_bits, SPEC §10): then the first and the last conv2d/linear
  * layers quantize their weights and their input to first_last_bits —
  * the input image, and the point the last layer reads — and so do the
- * logits, which at 4 bits would tie on a 16-level grid. */
+ * logits, which at 4 bits would tie on a 16-level grid.
+ *
+ * Weights are quantized with one range per tensor, or with per_channel
+ * one per output channel (the param weight_per_channel = 1, SPEC §10). */
 #ifndef PCQ_FUSE_H
 #define PCQ_FUSE_H
 
@@ -28,6 +31,7 @@
 struct fuse_options {
 	int bits;        /* 2..8 */
 	int first_last_bits;  /* 0 (= bits), or 2..8: see above */
+	int per_channel;      /* 1: weights get a range per output channel */
 	int clusters;    /* K >= 1 */
 	double smooth;   /* EMA factor of the activation ranges */
 };

@@ -337,7 +337,7 @@ int iconv_sparse_limit(int K)
 }
 
 int iconv_create(struct iconv **out, int batch, int C, int H, int W, int K, int kernel,
-		 int stride, int pad, const uint8_t *q_w, int32_t w_zero, int bits)
+		 int stride, int pad, const uint8_t *q_w, const int32_t *w_zero, int bits)
 {
 	*out = NULL;
 	if (batch <= 0 || C <= 0 || H <= 0 || W <= 0 || K <= 0 || kernel <= 0 || stride <= 0 ||
@@ -347,8 +347,9 @@ int iconv_create(struct iconv **out, int batch, int C, int H, int W, int K, int 
 	if (bits < 2 || bits > 8)
 		return error("iconv: %d-bit weights: expected 2 to 8 bits", bits);
 	const int qmax = (1 << bits) - 1;
-	if (w_zero < 0 || w_zero > qmax)
-		return error("iconv: weight zero point %d outside 0..%d", (int)w_zero, qmax);
+	for (int k = 0; k < K; k++)
+		if (w_zero[k] < 0 || w_zero[k] > qmax)
+			return error("iconv: weight zero point %d outside 0..%d", (int)w_zero[k], qmax);
 	if (H + 2 * pad < kernel || W + 2 * pad < kernel)
 		return error("iconv: a %dx%d kernel does not fit a %dx%d input padded by %d",
 			     kernel, kernel, H, W, pad);
@@ -395,7 +396,7 @@ int iconv_create(struct iconv **out, int batch, int C, int H, int W, int K, int 
 	 * else offset weights w' = q_w − o[k], o[k] as near Z2 as allowed. */
 	int over = 0;
 	for (size_t i = 0; i < per_k * K; i++)
-		over += q_w[i] - w_zero > INT8_MAX || q_w[i] - w_zero < INT8_MIN;
+		over += q_w[i] - w_zero[i / per_k] > INT8_MAX || q_w[i] - w_zero[i / per_k] < INT8_MIN;
 	const int sparse = over > 0 && over <= iconv_sparse_limit(K);
 	if (sparse && !(cv->sparse = malloc((size_t)over * sizeof(*cv->sparse)))) {
 		iconv_free(cv);
@@ -410,12 +411,12 @@ int iconv_create(struct iconv **out, int batch, int C, int H, int W, int K, int 
 			hi = w[t] > hi ? w[t] : hi;
 		}
 		/* w − o in [−128, 127] for o in [hi − 127, lo + 128] (not empty) */
-		int o = sparse ? w_zero
-			: w_zero < hi - 127 ? hi - 127 : w_zero > lo + 128 ? lo + 128 : w_zero;
-		cv->coef[k] = o - w_zero;
-		if (o != w_zero)
+		const int z = w_zero[k];
+		int o = sparse ? z : z < hi - 127 ? hi - 127 : z > lo + 128 ? lo + 128 : z;
+		cv->coef[k] = o - z;
+		if (o != z)
 			cv->offset_k[cv->n_offset_k++] = k;
-		cv->any_coef |= o != w_zero;
+		cv->any_coef |= o != z;
 		int64_t pos = 0, neg = 0;   /* Σ of the positive w', of −(negative w') */
 		for (size_t t = 0; t < per_k; t++) {
 			int v = w[t] - o;
@@ -473,7 +474,7 @@ int iconv_create(struct iconv **out, int batch, int C, int H, int W, int K, int 
 		for (int t = 0; t < kk; t++) {
 			tap[t] = 0;
 			for (int c = 0; c < C; c++)
-				tap[t] += w[(size_t)c * kk + t] - w_zero;
+				tap[t] += w[(size_t)c * kk + t] - w_zero[k];
 			all += tap[t];
 		}
 		for (int a = 0; a < cv->nry; a++)

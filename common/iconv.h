@@ -7,7 +7,8 @@
  * x: (n, H, W, C) uint8, NHWC; z1[i] in 0..255, one zero point per image;
  * x̃ is x padded by `pad` on each side with z1[i], so padded taps add
  * exactly 0. q_w: (K, C, kernel, kernel) uint8 in PyTorch's layout, values
- * 0..qmax (qmax = 2^bits − 1), one weight zero point Z2 in 0..qmax.
+ * 0..qmax (qmax = 2^bits − 1); Z2 = Z2[k], a weight zero point in 0..qmax
+ * per output channel (the same K times for per-tensor quantization).
  * acc: (n, OH, OW, K) int32, NHWC, OH = (H + 2·pad − kernel)/stride + 1
  * (likewise OW), written, never read. Every value is bit for bit the
  * definition, whatever the CPU or the number of threads, or iconv_create
@@ -96,7 +97,7 @@ struct iconv;
  *       empty output, bits outside 2..8, a weight or Z2 above qmax) or a
  *       oneDNN failure. */
 int iconv_create(struct iconv **out, int batch, int C, int H, int W, int K, int kernel,
-		 int stride, int pad, const uint8_t *q_w, int32_t w_zero, int bits);
+		 int stride, int pad, const uint8_t *q_w, const int32_t *w_zero, int bits);
 
 /* Creates now the primitive a later run with n images (1 <= n <= batch)
  * would create at its first use (its JIT compilation takes milliseconds):

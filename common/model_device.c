@@ -41,7 +41,8 @@ struct dev_node {
 	int bits, clusters;            /* fakequant */
 	float smooth;
 	int weight_bits;               /* conv2d, linear: 0, or weights fake-quantized */
-	size_t weight_numel;
+	int weight_per_channel;        /* ... with a range per output channel */
+	size_t weight_numel, weight_channels;
 	float *weight_fq;              /* device: the fake-quantized copy */
 	const float *weight_used;      /* what the last forward used */
 	float *out, *dout;             /* device, (batch, out_shape) */
@@ -119,6 +120,7 @@ static int plan_node(struct model *m, int j, const struct layer *l, const char *
 		if (weight_fq_plan(&q, l, file))
 			return -1;
 		dn->weight_bits = q.bits;
+		dn->weight_per_channel = q.per_channel;
 	}
 	if (dn->kind == K_FQ && (op_param_int(l, file, "bits", FQ_MIN_BITS, FQ_MAX_BITS, &dn->bits) ||
 				 op_param_int(l, file, "clusters", 1, 65536, &dn->clusters) ||
@@ -152,6 +154,7 @@ static int plan_node(struct model *m, int j, const struct layer *l, const char *
 		dn->weight_numel = (size_t)n->out_shape.c *
 				   (dn->kind == K_CONV ? (size_t)in->c * dn->kernel * dn->kernel
 						       : act_numel(in));
+		dn->weight_channels = (size_t)n->out_shape.c;
 		dn->weight_fq = dalloc(d, dn->weight_numel * sizeof(float));
 	}
 	if (dn->kind == K_CONV) {
@@ -243,9 +246,16 @@ static int weights_for_forward(const struct model *m, struct dev_node *dn)
 	if (!dn->weight_bits || m->float_only)
 		return 0;
 	dn->weight_used = dn->weight_fq;
-	return o->range_of(m->dev->lohi, dn->t[0], dn->weight_numel) ||
-	       o->fq_forward(dn->weight_fq, NULL, dn->t[0], dn->weight_numel, m->dev->lohi, NULL,
-			     dn->weight_bits);
+	/* per channel: a (range, fake-quantize) pair per output channel, in
+	 * stream order, so lohi is reused */
+	size_t parts = dn->weight_per_channel ? dn->weight_channels : 1;
+	size_t per = dn->weight_numel / parts;
+	for (size_t c = 0; c < parts; c++)
+		if (o->range_of(m->dev->lohi, dn->t[0] + c * per, per) ||
+		    o->fq_forward(dn->weight_fq + c * per, NULL, dn->t[0] + c * per, per,
+				  m->dev->lohi, NULL, dn->weight_bits))
+			return -1;
+	return 0;
 }
 
 /* op_fakequant.c's forward: each cluster run of the batch updates its own

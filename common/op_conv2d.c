@@ -55,7 +55,8 @@ static int plan(struct node *n, const struct layer *l, const char *file,
 	plan->tensors[0] = (struct op_tensor){"weight", 4,
 		{p.k, in->c, p.kernel, p.kernel}, 1};
 	plan->n_tensors = 1;
-	weight_fq_alloc(&((struct conv_params *)n->p)->wq, (size_t)p.k * in->c * p.kernel * p.kernel);
+	weight_fq_alloc(&((struct conv_params *)n->p)->wq, (size_t)p.k * in->c * p.kernel * p.kernel,
+			(size_t)p.k);
 	if (p.bias)
 		plan->tensors[plan->n_tensors++] = (struct op_tensor){"bias", 1, {p.k}, 1};
 	plan->workspace_floats = conv2d_workspace_floats(&s);

@@ -40,7 +40,8 @@ static int plan(struct node *n, const struct layer *l, const char *file,
 	plan->out = (struct act_shape){p.out, 1, 1};
 	plan->tensors[0] = (struct op_tensor){"weight", 2, {p.out, n->in[0].c}, 1};
 	plan->n_tensors = 1;
-	weight_fq_alloc(&((struct linear_params *)n->p)->wq, (size_t)p.out * n->in[0].c);
+	weight_fq_alloc(&((struct linear_params *)n->p)->wq, (size_t)p.out * n->in[0].c,
+			(size_t)p.out);
 	if (p.bias)
 		plan->tensors[plan->n_tensors++] = (struct op_tensor){"bias", 1, {p.out}, 1};
 	return 0;

@@ -31,15 +31,15 @@ static const void *dev_copy(struct qdevice *d, const void *host, size_t bytes, i
 }
 
 /* The weights as the kernels read them: q_w − Z2 in (kh, kw, ic, kout),
- * from qmodel_load's int8 storage (kout, kh, kw, ic), its zero point and
- * its sparse rest. */
+ * from qmodel_load's int8 storage (kout, kh, kw, ic), each channel's
+ * offset from Z2 and the sparse rest. */
 static int16_t *exact_weights(const struct qnode *n)
 {
 	const size_t per = (size_t)n->kernel * n->kernel * n->ic;
 	int16_t *w = xmalloc((size_t)n->kout * per * sizeof(int16_t));
 	for (int o = 0; o < n->kout; o++)
 		for (size_t t = 0; t < per; t++)
-			w[t * n->kout + o] = (int16_t)(n->weight[(size_t)o * per + t] - n->wzero);
+			w[t * n->kout + o] = (int16_t)(n->weight[(size_t)o * per + t] + n->wcoef[o]);
 	for (int s = 0; s < n->n_sparse; s++)
 		w[(size_t)n->sparse[s].k * n->kout + n->sparse[s].n] += (int16_t)n->sparse[s].r;
 	return w;
@@ -58,7 +58,7 @@ static int plan_node(struct qdevice *d, int j)
 	*k = (struct qk_node){.op = ops[n->op], .c = n->c, .h = n->h, .w = n->w, .ic = n->ic,
 			      .ih = n->ih, .iw = n->iw, .kernel = n->kernel, .stride = n->stride,
 			      .pad = n->pad, .relu = n->relu, .acc_shift = n->acc_shift,
-			      .qmax = n->qmax};
+			      .qmax = n->qmax, .per_channel = n->per_channel};
 	const size_t K = (size_t)q->clusters * sizeof(int32_t);
 	int ok = 1;
 	if (n->op == QOP_CONV || n->op == QOP_LINEAR) {
@@ -70,8 +70,9 @@ static int plan_node(struct qdevice *d, int j)
 	}
 	k->in_zero = dev_copy(d, n->in_zero, K, &ok);
 	k->out_zero = dev_copy(d, n->out_zero, K, &ok);
-	k->m0 = dev_copy(d, n->m0, K, &ok);
-	k->shift = dev_copy(d, n->shift, K, &ok);
+	const size_t M = n->per_channel ? K * n->kout : K;   /* multipliers */
+	k->m0 = dev_copy(d, n->m0, M, &ok);
+	k->shift = dev_copy(d, n->shift, M, &ok);
 	k->b_zero = dev_copy(d, n->b_zero, K, &ok);
 	k->a_mult = dev_copy(d, n->a_mult, K, &ok);
 	k->b_mult = dev_copy(d, n->b_mult, K, &ok);

@@ -74,15 +74,19 @@ static void im2col(uint8_t *col, const uint8_t *x, const struct qnode *n, int im
 static struct requant_rows rows_params(const struct qnode *n, int c)
 {
 	const int32_t z3 = n->out_zero[c];
+	const size_t m = n->per_channel ? (size_t)c * n->kout : (size_t)c;
 	return (struct requant_rows){
 		.bias = n->offset + (size_t)c * n->kout,
 		.acc_shift = n->acc_shift,
-		.m0 = n->m0[c],
-		.shift = n->shift[c],
+		.m0 = n->per_channel ? 0 : n->m0[c],
+		.shift = n->per_channel ? 0 : n->shift[c],
+		.m0_k = n->per_channel ? n->m0 + m : NULL,
+		.shift_k = n->per_channel ? n->shift + m : NULL,
 		.z = z3,
 		.lo = n->relu ? z3 : 0,
 		.hi = n->qmax,
-		.plan = &n->plan[c],
+		.plan = &n->plan[m],
+		.channels = n->per_channel ? &n->channels[c] : NULL,
 	};
 }
 
@@ -254,7 +258,19 @@ static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int im
 		for (int e = 0; e < n->n_sparse; e++)
 			acc[n->sparse[e].n] += (uint32_t)n->sparse[e].r * a[(size_t)r * K + n->sparse[e].k];
 	}
-	finish(n, n->out, q->acc, images, cl, NULL, NULL, NULL, NULL);
+	/* per-channel weight offsets: wcoef[k]·Σ of the row (the GEMM's
+	 * input, padding included: it multiplies every weight) */
+	if (n->any_wcoef) {
+		#pragma omp parallel for schedule(static)
+		for (int r = 0; r < rows; r++) {
+			int32_t sum = 0;
+			for (int t = 0; t < K; t++)
+				sum += a[(size_t)r * K + t];
+			q->box[r] = sum;
+		}
+	}
+	finish(n, n->out, q->acc, images, cl, n->any_wcoef ? n->wcoef : NULL,
+	       n->any_wcoef ? q->box : NULL, NULL, NULL);
 }
 
 /* Each input's (q − Z) scaled to one fixed-point grid, summed, rounded

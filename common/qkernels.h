@@ -21,6 +21,7 @@ struct qk_node {
 	int c, h, w;               /* output per image */
 	int ic, ih, iw;            /* input 0 per image */
 	int kernel, stride, pad, relu, acc_shift, qmax;
+	int per_channel;           /* weighted: m0, shift (K, c) */
 	const int16_t *weight;     /* weighted: (kernel, kernel, ic, c), q_w − Z2: the
 				    * threads of neighbouring output channels read
 				    * neighbouring weights */
@@ -37,6 +38,7 @@ PCQ_HOST_DEVICE static inline uint8_t qk_clamp(int64_t v, int32_t lo, int32_t hi
 /* conv2d and linear (a 1×1 convolution of a 1×1 image): output byte
  * e = ((i·h + oy)·w + ox)·c + k is
  *   clamp(Z3 + M·(Σ (x − Z1)·(q_w − Z2) · 2^acc_shift + bias), lo, qmax)
+ * (M and Z2 of channel k with per-channel weights)
  * over the window's taps inside the image (the padding is real zero,
  * x = Z1), lo = Z3 under a ReLU, else 0. The sums fit int32
  * (qmodel_load checks the bias's room); they are taken modulo 2^32 so
@@ -69,7 +71,8 @@ PCQ_HOST_DEVICE static inline uint8_t qk_weighted_at(const struct qk_node *n, co
 	}
 	const uint32_t v = (acc << n->acc_shift) + (uint32_t)n->bias[(size_t)cluster * n->c + k];
 	const int32_t z3 = n->out_zero[cluster];
-	return qk_clamp((int64_t)z3 + fp_requantize((int32_t)v, n->m0[cluster], n->shift[cluster]),
+	const size_t m = n->per_channel ? (size_t)cluster * n->c + k : (size_t)cluster;
+	return qk_clamp((int64_t)z3 + fp_requantize((int32_t)v, n->m0[m], n->shift[m]),
 			n->relu ? z3 : 0, n->qmax);
 }
 

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 struct requant_plan;
+struct requant_channels;
 
 enum qop { QOP_QUANTIZE, QOP_CONV, QOP_LINEAR, QOP_ADD, QOP_MAXPOOL, QOP_GLOBAL_AVGPOOL,
 	   QOP_AVGPOOL_REQUANT, QOP_FLATTEN };
@@ -43,15 +44,27 @@ struct qnode {
 	int acc_shift;             /* conv/linear: acc·2^acc_shift + bias (finer bias) */
 	int8_t *weight;            /* (kout, kernel, kernel, ic) reordered, q_w − offset
 				    * (clamped to int8 where sparse has the rest) */
-	int8_t wzero;              /* Z2 − offset (offset Z2, or 128 for 8 bits
-				    * when too many q_w − Z2 are beyond int8) */
+	int8_t wzero;              /* the GEMM's weight zero point: Z2 − 128 for
+				    * per-tensor 8-bit weights with too many
+				    * q_w − Z2 beyond int8, else 0 */
+	int per_channel;           /* conv/linear: weights quantized per output
+				    * channel: m0, shift (K, kout) */
+	int32_t *z2;               /* (kout) each output channel's Z2 */
+	int32_t *wcoef;            /* (kout) q_w − Z2 = stored weight + wcoef[k]
+				    * (+ a sparse rest) */
+	int any_wcoef;             /* per channel: some wcoef != 0, so the GEMM
+				    * path adds wcoef[k]·Σ x (a box term) */
 	struct qsparse *sparse;    /* (n_sparse) the rest of those beyond int8 */
 	int n_sparse;
 	int32_t *wsum;             /* (kout) Σ (q_w − Z2): the input zero-point term */
 	int32_t *bias;             /* (K, kout) */
 	int32_t *offset;           /* (K, kout) bias − Z1·wsum·2^acc_shift */
-	struct requant_plan *plan; /* (K) the requantization's clamp bounds (requant.h) */
-	/* per cluster (K each): zero points, multipliers and shifts */
+	struct requant_plan *plan; /* (K), or (K, kout) with per_channel: the
+				    * requantization's clamp bounds (requant.h) */
+	struct requant_channels *channels;   /* per_channel: (K) the plans of
+				    * each cluster in vector form, or NULL */
+	/* per cluster (K each): zero points, multipliers and shifts (m0 and
+	 * shift (K, kout) with per_channel) */
 	int32_t *in_zero, *out_zero, *m0, *shift;
 	int32_t *b_zero;           /* add: the second input's zero points */
 	int32_t *a_mult, *b_mult;  /* add: the inputs' integer multipliers (K) */

@@ -60,23 +60,30 @@ static const void *need(const struct loader *ld, const char *suffix, enum dtype 
 	return t->data;
 }
 
-/* A per-cluster int32 vector with every value in [lo, hi]. */
-static int32_t *clusters_i32(const struct loader *ld, const char *suffix, int64_t lo, int64_t hi)
+/* A per-cluster int32 vector (K), or with cols > 0 a (K, cols) table, with
+ * every value in [lo, hi]. */
+static int32_t *clusters_table(const struct loader *ld, const char *suffix, int64_t cols,
+			       int64_t lo, int64_t hi)
 {
-	int64_t k = ld->q->clusters;
-	const int32_t *v = need(ld, suffix, DTYPE_I32, 1, &k);
+	int64_t shape[2] = {ld->q->clusters, cols}, n = shape[0] * (cols ? cols : 1);
+	const int32_t *v = need(ld, suffix, DTYPE_I32, cols ? 2 : 1, shape);
 	if (!v)
 		return NULL;
-	for (int64_t c = 0; c < k; c++)
-		if (v[c] < lo || v[c] > hi) {
+	for (int64_t i = 0; i < n; i++)
+		if (v[i] < lo || v[i] > hi) {
 			error("'%s': tensor '%s.%s' has %d for cluster %lld, expected %lld..%lld",
-			      ld->file, ld->l->name, suffix, v[c], (long long)c, (long long)lo,
-			      (long long)hi);
+			      ld->file, ld->l->name, suffix, v[i], (long long)(i / (n / shape[0])),
+			      (long long)lo, (long long)hi);
 			return NULL;
 		}
-	int32_t *copy = own(ld->q, (size_t)k * sizeof(int32_t));
-	memcpy(copy, v, (size_t)k * sizeof(int32_t));
+	int32_t *copy = own(ld->q, (size_t)n * sizeof(int32_t));
+	memcpy(copy, v, (size_t)n * sizeof(int32_t));
 	return copy;
+}
+
+static int32_t *clusters_i32(const struct loader *ld, const char *suffix, int64_t lo, int64_t hi)
+{
+	return clusters_table(ld, suffix, 0, lo, hi);
 }
 
 /* The zero points node `src` produces (-1: the quantize layer's). */
@@ -87,13 +94,16 @@ static const int32_t *zero_of(const struct qmodel *q, int src)
 	return src < 0 ? q->input_zero : q->nodes[src].out_zero;
 }
 
-/* Zero points, multipliers and shifts shared by qconv2d and qlinear. */
+/* Zero points, multipliers and shifts shared by qconv2d, qlinear and
+ * qavgpool; with per-channel weights a multiplier and shift per (cluster,
+ * output channel). */
 static int requant_params(const struct loader *ld, struct qnode *n)
 {
+	const int64_t cols = n->per_channel ? n->kout : 0;
 	if (!(n->in_zero = clusters_i32(ld, "in_zero", 0, ld->q->nodes[n->in[0]].qmax)) ||
 	    !(n->out_zero = clusters_i32(ld, "out_zero", 0, n->qmax)) ||
-	    !(n->m0 = clusters_i32(ld, "multiplier", 0, INT32_MAX)) ||
-	    !(n->shift = clusters_i32(ld, "shift", -31, 31)))
+	    !(n->m0 = clusters_table(ld, "multiplier", cols, 0, INT32_MAX)) ||
+	    !(n->shift = clusters_table(ld, "shift", cols, -31, 31)))
 		return -1;
 	const int32_t *z = zero_of(ld->q, n->in[0]);
 	if (memcmp(z, n->in_zero, (size_t)ld->q->clusters * sizeof(int32_t)) != 0)
@@ -141,37 +151,55 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 	int wbits;   /* absent: as the output (files from before mixed precision) */
 	if (op_param_int(ld->l, ld->file, "relu", 0, 1, &n->relu) ||
 	    op_param_int(ld->l, ld->file, "acc_shift", 0, 16, &n->acc_shift) ||
-	    op_param_int_opt(ld->l, ld->file, "weight_bits", 2, 8, n->bits, &wbits))
+	    op_param_int_opt(ld->l, ld->file, "weight_bits", 2, 8, n->bits, &wbits) ||
+	    op_param_int_opt(ld->l, ld->file, "weight_per_channel", 0, 1, 0, &n->per_channel))
 		return -1;
 	const int32_t wmax = (1 << wbits) - 1, in_qmax = q->nodes[n->in[0]].qmax;
 	size_t per = (size_t)k * k * n->ic;
 	if (per > 33025)
 		return error("'%s': layer '%s': %zu products per output exceed the int32 "
 			     "accumulator's exact range", ld->file, n->name, per);
-	int64_t wshape[4] = {n->kout, n->ic, k, k}, one = 1, kb[2] = {q->clusters, n->kout};
+	const int64_t parts = n->per_channel ? n->kout : 1;
+	int64_t wshape[4] = {n->kout, n->ic, k, k}, kb[2] = {q->clusters, n->kout};
 	const uint8_t *w = need(ld, "weight", DTYPE_U8, conv ? 4 : 2, wshape);
-	const int32_t *wz = w ? need(ld, "weight_zero", DTYPE_I32, 1, &one) : NULL;
+	const int32_t *wz = w ? need(ld, "weight_zero", DTYPE_I32, 1, &parts) : NULL;
 	const int32_t *bias = wz ? need(ld, "bias", DTYPE_I32, 2, kb) : NULL;
 	if (!bias || requant_params(ld, n))
 		return -1;
-	if (*wz < 0 || *wz > wmax)
-		return error("'%s': layer '%s': weight_zero %d is outside 0..%d", ld->file,
-			     n->name, *wz, wmax);
+	n->z2 = own(q, (size_t)n->kout * sizeof(int32_t));
+	for (int o = 0; o < n->kout; o++) {
+		n->z2[o] = wz[n->per_channel ? o : 0];
+		if (n->z2[o] < 0 || n->z2[o] > wmax)
+			return error("'%s': layer '%s': weight_zero %d is outside 0..%d", ld->file,
+				     n->name, n->z2[o], wmax);
+	}
 	/* int8 storage for the GEMM: q_w − Z2, so the GEMM has no weight zero
 	 * point (oneDNN's gemm is up to 6x slower with one), the few 8-bit
 	 * weights beyond int8 clamped and the rest kept as a sparse term
 	 * (as iconv.h's; added after the GEMM); with more of them than
-	 * iconv_sparse_limit, q_w − 128 and the zero point Z2 − 128 instead. */
+	 * iconv_sparse_limit, q_w − o with o = 128 and the GEMM's zero point
+	 * Z2 − 128 (per tensor), or per channel o[k] as near Z2[k] as int8
+	 * allows and the rest (o[k] − Z2[k])·Σ x as a box term (iconv.h's). */
 	size_t over = 0;
 	for (size_t i = 0; i < (size_t)n->kout * per; i++)
-		over += w[i] - *wz > INT8_MAX || w[i] - *wz < INT8_MIN;
+		over += w[i] - n->z2[i / per] > INT8_MAX || w[i] - n->z2[i / per] < INT8_MIN;
 	const int sparse = gemm_sparse && over <= (size_t)iconv_sparse_limit(n->kout);
-	const int offset = sparse ? *wz : 128;
-	n->wzero = (int8_t)(*wz - offset);
 	n->weight = own(q, (size_t)n->kout * per);
 	n->wsum = own(q, (size_t)n->kout * sizeof(int32_t));
+	n->wcoef = own(q, (size_t)n->kout * sizeof(int32_t));
 	n->sparse = sparse && over ? own(q, over * sizeof(*n->sparse)) : NULL;
 	for (int o = 0; o < n->kout; o++) {
+		const uint8_t *wo = w + (size_t)o * per;
+		int lo = 255, hi = 0;
+		for (size_t t = 0; t < per; t++) {
+			lo = wo[t] < lo ? wo[t] : lo;
+			hi = wo[t] > hi ? wo[t] : hi;
+		}
+		const int z = n->z2[o];
+		const int offset = sparse ? z : !n->per_channel ? 128
+				   : z < hi - 127 ? hi - 127 : z > lo + 128 ? lo + 128 : z;
+		n->wcoef[o] = offset - z;   /* q_w − Z2 = stored weight + wcoef (+ sparse) */
+		n->any_wcoef |= n->per_channel && offset != z;
 		int32_t sum = 0;
 		for (int c = 0; c < n->ic; c++)
 			for (int y = 0; y < k; y++)
@@ -185,10 +213,12 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 					n->weight[(size_t)o * per + t] = (int8_t)d8;
 					if (d8 != d)
 						n->sparse[n->n_sparse++] = (struct qsparse){ o, t, d - d8 };
-					sum += v - *wz;
+					sum += v - z;
 				}
 		n->wsum[o] = sum;
 	}
+	/* the GEMM's own zero point: per tensor without the sparse term */
+	n->wzero = (int8_t)(n->per_channel || sparse ? 0 : n->z2[0] - 128);
 	/* (acc − Z1·Σw)·2^acc_shift + bias must fit int32 for every input. */
 	int64_t room = (INT64_C(1) << 31) - 1 - ((int64_t)per * in_qmax * wmax << n->acc_shift);
 	for (int64_t i = 0; i < kb[0] * kb[1]; i++)
@@ -199,7 +229,7 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 	 * otherwise im2col and the integer GEMM. */
 	if (conv) {
 		int rc = iconv_create(&n->iconv, q->batch, n->ic, n->ih, n->iw, n->kout, k,
-				      n->stride, n->pad, w, *wz, wbits);
+				      n->stride, n->pad, w, n->z2, wbits);
 		if (rc < 0)
 			return -1;
 		if (rc > 0)
@@ -222,10 +252,19 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 		for (int o = 0; o < n->kout; o++)   /* within ±(K·in_qmax·wmax·2^s + |bias|) */
 			n->offset[(size_t)c * n->kout + o] = bias[(size_t)c * n->kout + o] -
 				n->in_zero[c] * n->wsum[o] * (1 << n->acc_shift);
-	n->plan = own(q, (size_t)q->clusters * sizeof(*n->plan));
+	n->plan = own(q, (size_t)q->clusters * parts * sizeof(*n->plan));
 	for (int c = 0; c < q->clusters; c++)
-		requant_plan_make(&n->plan[c], n->m0[c], n->shift[c], n->out_zero[c],
-				  n->relu ? n->out_zero[c] : 0, n->qmax);
+		for (int64_t p = 0; p < parts; p++) {
+			const int64_t m = c * parts + p;
+			requant_plan_make(&n->plan[m], n->m0[m], n->shift[m], n->out_zero[c],
+					  n->relu ? n->out_zero[c] : 0, n->qmax);
+		}
+	if (n->per_channel) {   /* the plans in vector form, per cluster */
+		n->channels = own(q, (size_t)q->clusters * sizeof(*n->channels));
+		for (int c = 0; c < q->clusters; c++)
+			requant_channels_make(&n->channels[c], &n->plan[(size_t)c * n->kout], n->kout,
+					      own(q, 6 * (size_t)n->kout * sizeof(int32_t)));
+	}
 	return 0;
 }
 
@@ -415,7 +454,8 @@ int qmodel_load(struct qmodel *q, const struct pcqfile *f, const char *file, int
 		size_t per = (size_t)n->c * n->h * n->w;
 		if (j > 0)
 			n->out = own(q, (size_t)batch * per);
-		if (n->iconv && iconv_coef(n->iconv) && (size_t)batch * n->h * n->w > box)
+		if (((n->iconv && iconv_coef(n->iconv)) || (!n->iconv && n->any_wcoef)) &&
+		    (size_t)batch * n->h * n->w > box)
 			box = (size_t)batch * n->h * n->w;
 		if (n->op == QOP_CONV || n->op == QOP_LINEAR) {
 			size_t rows = (size_t)batch * n->h * n->w;

@@ -160,23 +160,35 @@ static int weighted(struct qctx *q, int j, int conv)
 		snprintf(key, sizeof(key), "%s.bias", n->name);
 		const struct model_tensor *b = model_find_tensor(&q->m, key);
 		int outs = (int)w->shape[0];
-		float lo, hi;
-		range_of(w->data, w->numel, &lo, &hi);
-		struct qparams wq = qparams_from_range(lo, hi, bits);
+		/* the weights' (S2, Z2): one pair, or one per output channel
+		 * (weight_fq.h), each from the range of the weights it covers */
+		const struct value *pc = attrs_find(&fl->params, "weight_per_channel");
+		const int per_channel = pc && pc->type == VALUE_INT && pc->i == 1;
+		const int parts = per_channel ? outs : 1;
+		const size_t run = w->numel / (size_t)parts;
+		float *ws = add(q, n->name, "weight_scale", DTYPE_F32, 1, (int64_t[]){parts});
+		int32_t *wz = add(q, n->name, "weight_zero", DTYPE_I32, 1, (int64_t[]){parts});
 		uint8_t *qw = add(q, n->name, "weight", DTYPE_U8, w->ndim, w->shape);
-		for (size_t i = 0; i < w->numel; i++)   /* the codes fakequant_forward used */
-			qw[i] = (uint8_t)fq_clamp(fq_unclamped(w->data[i], wq.scale, (float)wq.zero),
-						  (float)wq.qmax);
-		*(float *)add(q, n->name, "weight_scale", DTYPE_F32, 1, (int64_t[]){1}) = wq.scale;
-		*(int32_t *)add(q, n->name, "weight_zero", DTYPE_I32, 1, (int64_t[]){1}) = wq.zero;
-		int64_t kc[1] = {K}, ko[2] = {K, outs};
+		struct qparams wq = {0};
+		for (int p = 0; p < parts; p++) {
+			float lo, hi;
+			range_of(w->data + p * run, run, &lo, &hi);
+			wq = qparams_from_range(lo, hi, bits);
+			ws[p] = wq.scale, wz[p] = wq.zero;
+			for (size_t i = p * run; i < (p + 1) * run; i++)   /* fakequant_forward's codes */
+				qw[i] = (uint8_t)fq_clamp(fq_unclamped(w->data[i], wq.scale,
+									(float)wq.zero), (float)wq.qmax);
+		}
+		int64_t kc[1] = {K}, ko[2] = {K, outs}, km[2] = {K, parts};
 		int32_t *qb = add(q, n->name, "bias", DTYPE_I32, 2, ko);
 		memcpy(add(q, n->name, "in_scale", DTYPE_F32, 1, kc), s1, (size_t)K * sizeof(float));
 		memcpy(add(q, n->name, "in_zero", DTYPE_I32, 1, kc), z1, (size_t)K * sizeof(int32_t));
 		memcpy(add(q, n->name, "out_scale", DTYPE_F32, 1, kc), s3, (size_t)K * sizeof(float));
 		memcpy(add(q, n->name, "out_zero", DTYPE_I32, 1, kc), z3, (size_t)K * sizeof(int32_t));
-		int32_t *m0 = add(q, n->name, "multiplier", DTYPE_I32, 1, kc);
-		int32_t *sh = add(q, n->name, "shift", DTYPE_I32, 1, kc);
+		int32_t *m0 = add(q, n->name, "multiplier", DTYPE_I32, per_channel ? 2 : 1,
+				  per_channel ? km : kc);
+		int32_t *sh = add(q, n->name, "shift", DTYPE_I32, per_channel ? 2 : 1,
+				  per_channel ? km : kc);
 		/* acc_shift: extra fractional bits for the bias (docs/QUANTIZATION.md):
 		 * the largest s <= ACC_SHIFT_MAX with (K·in_qmax·w_qmax + max|bias|)·2^s
 		 * < 2^31, so (acc − Z1·Σw)·2^s + q_bias never overflows int32. */
@@ -184,26 +196,27 @@ static int weighted(struct qctx *q, int j, int conv)
 		double bmax = 0;
 		for (int c = 0; c < K; c++)
 			for (int o = 0; o < outs && b; o++) {
-				double v = fabs(b->data[o] / ((double)s1[c] * wq.scale));
+				double v = fabs(b->data[o] / ((double)s1[c] * ws[per_channel ? o : 0]));
 				bmax = v > bmax ? v : bmax;
 			}
 		int acc_shift = acc_shift_for(products + bmax + 1);
 		attrs_set_int(&l->params, "acc_shift", acc_shift);
-		for (int c = 0; c < K && rc == 0; c++) {
-			double s12 = (double)s1[c] * (double)wq.scale;
+		for (int c = 0; c < K && rc == 0; c++)
 			for (int o = 0; o < outs && rc == 0; o++) {
+				const int p = per_channel ? o : 0;
+				double s12 = (double)s1[c] * (double)ws[p];
 				double v = rint(ldexp(b ? b->data[o] : 0.0, acc_shift) / s12);
 				if (fabs(v) + products * ldexp(1, acc_shift) > 2147483647.0)
 					rc = error("'%s': layer '%s': the bias %g does not fit int32 at "
 						   "scale %g", q->file, n->name, b->data[o], s12);
 				else
 					qb[c * outs + o] = (int32_t)v;
+				int shift;
+				if (rc == 0 && (o == p) &&   /* a multiplier per (cluster, part) */
+				    (rc = multiplier(q, n->name, ldexp(s12 / s3[c], -acc_shift),
+						     &m0[c * parts + p], &shift)) == 0)
+					sh[c * parts + p] = shift;
 			}
-			int shift;
-			if (rc == 0 && (rc = multiplier(q, n->name, ldexp(s12 / s3[c], -acc_shift),
-							&m0[c], &shift)) == 0)
-				sh[c] = shift;
-		}
 	}
 	free(s1);
 	free(s3);

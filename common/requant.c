@@ -145,7 +145,8 @@ static void requant_u8_rows_scalar(uint8_t *out, const int32_t *acc, size_t rows
 			size_t e = r * (size_t)kout + k;
 			int32_t v = conv_value(acc[e], p->coef ? p->coef[k] : 0,
 					       p->coef ? p->box[r] : 0, p->acc_shift, p->bias[k]);
-			out[e] = u8_one(v, p->m0, p->shift, p->z, p->lo, p->hi);
+			out[e] = p->m0_k ? u8_one(v, p->m0_k[k], p->shift_k[k], p->z, p->lo, p->hi)
+					 : u8_one(v, p->m0, p->shift, p->z, p->lo, p->hi);
 		}
 }
 
@@ -257,6 +258,22 @@ void requant_plan_make(struct requant_plan *pl, int32_t m0, int shift, int32_t z
 					     .H = INT32_MAX };
 	else
 		plan_fill(pl, m0, shift, z, (int32_t)L, H > INT32_MAX ? INT32_MAX : (int32_t)H);
+}
+
+void requant_channels_make(struct requant_channels *ch, const struct requant_plan *plans,
+			   int kout, int32_t *buf)
+{
+	int32_t *A = buf, *B = buf + kout, *c = buf + 2 * kout, *m0 = buf + 3 * kout;
+	int32_t *e = buf + 4 * kout, *sign = buf + 5 * kout;
+	*ch = (struct requant_channels){ .kout = kout, .ok = 1, .A = A, .B = B, .c = c, .m0 = m0,
+					 .e = e, .sign = sign };
+	for (int k = 0; k < kout; k++) {
+		const struct requant_plan *p = &plans[k];
+		ch->ok &= p->ok && p->z == plans[0].z && p->L == plans[0].L && p->H == plans[0].H;
+		A[k] = p->A, B[k] = p->B, c[k] = p->c, m0[k] = p->m0;
+		e[k] = p->shift > 0 ? p->shift : 0;
+		sign[k] = p->shift > 0 ? -1 : 0;   /* the −[h < 0] of a rounding division */
+	}
 }
 
 #if RQ_X86
@@ -472,6 +489,51 @@ AVX2_INLINE void rows_avx2_body(uint8_t *out, const int32_t *acc, size_t rows, i
 	}
 }
 
+/* Per channel, on the clamp-first path only (every plan ok): eight lanes
+ * of channels j..j+7 with their own A, B, m0, c and exponent e (0..31:
+ * the rounding division's sign term is masked off where e = 0). */
+AVX2_INLINE __m256i v8_conv_channels(__m256i x, const struct requant_channels *ch, int j)
+{
+	x = _mm256_min_epi32(_mm256_max_epi32(x, v8_load(ch->A + j)), v8_load(ch->B + j));
+	const __m256i m0 = v8_load(ch->m0 + j), nudge = _mm256_set1_epi64x(INT64_C(1) << 30);
+	__m256i ev = _mm256_add_epi64(_mm256_mul_epi32(x, m0), nudge);
+	__m256i od = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32),
+						       _mm256_srli_epi64(m0, 32)), nudge);
+	__m256i h = _mm256_blend_epi32(_mm256_srli_epi64(ev, 31), _mm256_slli_epi64(od, 1), 0xAA);
+	h = _mm256_add_epi32(_mm256_add_epi32(h, v8_load(ch->c + j)),
+			     _mm256_and_si256(_mm256_srai_epi32(h, 31), v8_load(ch->sign + j)));
+	return _mm256_srav_epi32(h, v8_load(ch->e + j));
+}
+
+AVX2_INLINE void rows_channels_body(uint8_t *out, const int32_t *acc, size_t rows, int kout,
+				    const struct requant_rows *p, int has_coef)
+{
+	const __m128i acc_shift = _mm_cvtsi32_si128(p->acc_shift);
+	for (size_t r = 0; r < rows; r++) {
+		const __m256i box = has_coef ? _mm256_set1_epi32(p->box[r]) : _mm256_setzero_si256();
+		const int32_t *a = acc + r * (size_t)kout;
+		uint8_t *o = out + r * (size_t)kout;
+		for (int j = 0; j < kout; j += 16) {
+			__m256i lo = v8_conv_value(a + j, p->coef + j, box, p->bias + j, acc_shift,
+						   has_coef);
+			__m256i hi = v8_conv_value(a + j + 8, p->coef + j + 8, box, p->bias + j + 8,
+						   acc_shift, has_coef);
+			store16(o + j, v8_conv_channels(lo, p->channels, j),
+				v8_conv_channels(hi, p->channels, j + 8));
+		}
+	}
+}
+
+/* kout a multiple of 16, p->channels ok. */
+AVX2_FN static void requant_u8_rows_channels_avx2(uint8_t *out, const int32_t *acc, size_t rows,
+						  int kout, const struct requant_rows *p)
+{
+	if (p->coef)
+		rows_channels_body(out, acc, rows, kout, p, 1);
+	else
+		rows_channels_body(out, acc, rows, kout, p, 0);
+}
+
 /* kout a multiple of 16. */
 AVX2_FN static void requant_u8_rows_avx2(uint8_t *out, const int32_t *acc, size_t rows, int kout,
 					 const struct requant_rows *p, int32_t L, int32_t H)
@@ -594,6 +656,20 @@ void requant_u8_rows(uint8_t *out, const int32_t *acc, size_t rows, int kout,
 	CHECK(p->shift >= -31 && p->shift <= 31);
 	CHECK(p->acc_shift >= 0 && p->acc_shift <= 31);
 	CHECK(0 <= p->lo && p->lo <= p->hi && p->hi <= 255);
+	CHECK(!p->m0_k == !p->shift_k);
+	for (int k = 0; p->m0_k && k < kout; k++)
+		CHECK(p->m0_k[k] >= 0 && p->shift_k[k] >= -31 && p->shift_k[k] <= 31);
+	if (p->m0_k) {
+#if RQ_X86
+		if (avx2_now() && kout % 16 == 0 && p->channels && p->channels->ok) {
+			CHECK(p->channels->kout == kout);
+			requant_u8_rows_channels_avx2(out, acc, rows, kout, p);
+			return;
+		}
+#endif
+		requant_u8_rows_scalar(out, acc, rows, kout, p);
+		return;
+	}
 #if RQ_X86
 	int64_t L = (int64_t)p->lo - p->z, H = (int64_t)p->hi - p->z;
 	if (avx2_now() && kout % 16 == 0 && L <= INT32_MAX) {

@@ -50,12 +50,25 @@ struct requant_plan {
 void requant_plan_make(struct requant_plan *pl, int32_t m0, int shift, int32_t z, int32_t lo,
 		       int32_t hi);
 
+/* The plans of kout channels (per-channel weight quantization: each its
+ * own m0 and shift, one z, lo, hi) laid out for requant_u8_rows's vector
+ * path; ok when every plan is (else that path is not taken). buf: 6·kout
+ * int32s that stay with it. */
+struct requant_channels {
+	int kout, ok;
+	const int32_t *A, *B, *c, *m0, *e, *sign;   /* (kout) each */
+};
+void requant_channels_make(struct requant_channels *ch, const struct requant_plan *plans,
+			   int kout, int32_t *buf);
+
 /* A convolution's epilogue over `rows` rows of kout accumulators, in one
  * pass: for row r and channel k,
  *   v = (acc[r·kout + k] + coef[k]·box[r])·2^acc_shift + bias[k]
  * in wrapping 32-bit arithmetic (the caller guarantees that the true v
  * fits int32, so the wrapped intermediates do not matter), then
- *   out[r·kout + k] = clamp(z + fp_requantize(v, m0, shift), lo, hi).
+ *   out[r·kout + k] = clamp(z + fp_requantize(v, m0, shift), lo, hi),
+ * or with m0_k, shift_k (per-channel weight quantization) m0_k[k] and
+ * shift_k[k] in place of m0 and shift.
  * coef NULL: no box term (box unused). acc_shift 0..31. */
 struct requant_rows {
 	const int32_t *bias;    /* (kout) */
@@ -64,11 +77,17 @@ struct requant_rows {
 	int acc_shift;
 	int32_t m0;
 	int shift;
+	const int32_t *m0_k, *shift_k;   /* (kout) each, or NULL */
 	int32_t z, lo, hi;
 	/* NULL, or requant_plan_make's for the same m0, shift, z, lo, hi
 	 * (CHECKed); NULL makes one on each call (two bisections over int32:
-	 * microseconds, so callers with short calls keep a plan) */
+	 * microseconds, so callers with short calls keep a plan). Unused
+	 * with m0_k. */
 	const struct requant_plan *plan;
+	/* with m0_k: NULL (the scalar path), or requant_channels_make's for
+	 * the same m0_k, shift_k, z, lo, hi (not checked: the caller keeps
+	 * them together) */
+	const struct requant_channels *channels;
 };
 void requant_u8_rows(uint8_t *out, const int32_t *acc, size_t rows, int kout,
 		     const struct requant_rows *p);

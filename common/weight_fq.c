@@ -15,15 +15,28 @@ int weight_fq_plan(struct weight_fq *q, const struct layer *l, const char *file)
 	if (q->bits == 1)
 		return error("'%s': layer '%s': 'weight_bits' is 1, expected 0 (float) or %d..%d",
 			     file, l->name, FQ_MIN_BITS, FQ_MAX_BITS);
-	return 0;
+	return op_param_int_opt(l, file, "weight_per_channel", 0, 1, 0, &q->per_channel);
 }
 
-void weight_fq_alloc(struct weight_fq *q, size_t numel)
+void weight_fq_alloc(struct weight_fq *q, size_t numel, size_t channels)
 {
 	if (!q->bits)
 		return;
 	q->numel = numel;
+	q->channels = channels;
 	q->copy = xmalloc(numel * sizeof(float));
+}
+
+void weight_fq_apply(float *out, const float *w, size_t channels, size_t per, int bits,
+		     int per_channel)
+{
+	size_t parts = per_channel ? channels : 1, n = per_channel ? per : channels * per;
+	for (size_t c = 0; c < parts; c++) {
+		float lo, hi;
+		range_of(w + c * n, n, &lo, &hi);
+		struct qparams p = qparams_from_range(lo, hi, bits);
+		fakequant_forward(out + c * n, NULL, w + c * n, n, &p);
+	}
 }
 
 const float *weight_fq_forward(struct weight_fq *q, const float *w, int training,
@@ -32,12 +45,9 @@ const float *weight_fq_forward(struct weight_fq *q, const float *w, int training
 	q->last = w;
 	if (!q->bits || float_only)
 		return w;
-	if (training || !q->fresh) {
-		float lo, hi;
-		range_of(w, q->numel, &lo, &hi);
-		struct qparams p = qparams_from_range(lo, hi, q->bits);
-		fakequant_forward(q->copy, NULL, w, q->numel, &p);
-	}
+	if (training || !q->fresh)
+		weight_fq_apply(q->copy, w, q->channels, q->numel / q->channels, q->bits,
+				q->per_channel);
 	q->fresh = !training;
 	q->last = q->copy;
 	return q->copy;

@@ -12,18 +12,20 @@
 
 static void usage(void)
 {
-	printf("Usage: pcq-fuse MODEL --bit B [--first-last-bit F] [--clusters K] [--smooth S] -o FILE\n"
+	printf("Usage: pcq-fuse MODEL --bit B [--first-last-bit F] [--per-channel] [--clusters K]\n"
+	       "                [--smooth S] -o FILE\n"
 	       "Fold every batch norm into the convolution before it and make a fused\n"
 	       "model for quantization-aware fine-tuning (SPEC §7): weights fake-quantized\n"
-	       "per tensor to B bits, and at every quantization point (the input, each\n"
-	       "conv/linear output after its ReLU, each residual branch and add output)\n"
-	       "a B-bit activation range per cluster, empty until pcq-train fills it.\n"
+	       "per tensor (or per channel) to B bits, and at every quantization point (the\n"
+	       "input, each conv/linear output after its ReLU, each residual branch and add\n"
+	       "output) a B-bit activation range per cluster, empty until pcq-train fills it.\n"
 	       "MODEL is a pre-trained model file (- for standard input).\n"
 	       "\n"
 	       "  --bit B            bits of weights and activations, 2..8 (required)\n"
 	       "  --first-last-bit F mixed precision: F bits, 2..8, for the first and last\n"
 	       "                     conv/linear layers' weights and inputs and for the\n"
 	       "                     logits; B bits inside (default F = B)\n"
+	       "  --per-channel      a weight range per output channel, not per layer\n"
 	       "  --clusters K       input clusters (PCQ); 1 is Google's QAT (default 1)\n"
 	       "  --smooth S         EMA factor of the activation ranges (default 0.999)\n"
 	       "  -o, --output FILE  the fused model (- for standard output)\n"
@@ -37,6 +39,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"bit", required_argument, NULL, 'b'},
 		{"first-last-bit", required_argument, NULL, 'f'},
+		{"per-channel", no_argument, NULL, 'c'},
 		{"clusters", required_argument, NULL, 'k'},
 		{"smooth", required_argument, NULL, 's'},
 		{"output", required_argument, NULL, 'o'},
@@ -52,6 +55,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'b': o.bits = (int)cli_int("--bit", optarg, 2, 8); break;
 		case 'f': o.first_last_bits = (int)cli_int("--first-last-bit", optarg, 2, 8); break;
+		case 'c': o.per_channel = 1; break;
 		case 'k': o.clusters = (int)cli_int("--clusters", optarg, 1, 65536); break;
 		case 's': o.smooth = cli_double("--smooth", optarg, 0, 1); break;
 		case 'o': out = optarg; break;

@@ -1,6 +1,7 @@
 # pcq-quantize and integer-only pcq-infer: for ResNet20 and AlexNetSmall,
 # at 4 and 8 bits, with one cluster (QAT) and three (PCQ), and at 4 bits
-# with 8-bit first and last layers (mixed precision), the engine's
+# with 8-bit first and last layers (mixed precision) and weights quantized
+# per output channel, the engine's
 # output integers equal those of tests/reference/qref.py — an independent
 # integer implementation — for every image of a test batch; integer and
 # simulated accuracy agree; bad inputs get one-line errors.
@@ -19,12 +20,13 @@ for arch in resnet20 alexnet-small; do
 	[ "$arch" = alexnet-small ] && n=600 tune=300
 	pcq-train --arch "$arch" --data "$fm" --limit $n --epochs 1 --batch 64 --lr 0.02 \
 		--seed 5 -o "$T/$arch.msgpack" 2>/dev/null
-	for setting in "4 3" "8 1" "4 3 8"; do
+	for setting in "4 3" "8 1" "4 3 8 pc"; do
 		set -- $setting
-		bits=$1 k=$2 edge=${3:-} km=
+		bits=$1 k=$2 edge=${3:-} pc=${4:+--per-channel} km=
 		[ "$k" -gt 1 ] && km="--kmeans $T/km.msgpack"
-		tag=$arch-$bits-$k${edge:+-$edge}
-		pcq-fuse "$T/$arch.msgpack" --bit "$bits" ${edge:+--first-last-bit $edge} --clusters "$k" -o - |
+		tag=$arch-$bits-$k${edge:+-$edge}${pc:+-pc}
+		pcq-fuse "$T/$arch.msgpack" --bit "$bits" ${edge:+--first-last-bit $edge} $pc \
+			--clusters "$k" -o - |
 			pcq-train - --data "$fm" --limit $tune --batch 32 $km -o "$T/$tag.fused" 2>/dev/null
 		pcq-quantize "$T/$tag.fused" -o "$T/$tag.int"
 		pcq-infer "$T/$tag.int" --data "$fm" --limit 48 $km --json \
@@ -35,7 +37,8 @@ for arch in resnet20 alexnet-small; do
 		echo "$tag: $(cat "$T/qref.out")"
 		if [ -n "$edge" ]; then
 			# the widened layers as the integer model has them: the input,
-			# the first layer's weights, the last's weights and logits
+			# the first layer's weights, the last's weights and logits;
+			# every weighted layer's weights per channel
 			$py - "$T/$tag.int" "$edge" "$bits" <<'PY' || fail "$tag: layer bits"
 import sys, msgpack
 g = msgpack.unpackb(open(sys.argv[1], 'rb').read(), raw=False)['graph']
@@ -44,6 +47,7 @@ w = [l for l in g if l['op'] in ('qconv2d', 'qlinear')]
 got = (g[0]['params']['bits'], w[0]['params']['weight_bits'], w[-1]['params']['weight_bits'],
        w[-1]['params']['bits'], w[1]['params']['weight_bits'], w[0]['params']['bits'])
 assert got == (edge,) * 4 + (inner,) * 2, got
+assert all(l['params'].get('weight_per_channel') == 1 for l in w)
 PY
 		fi
 		if [ "$arch" = alexnet-small ]; then

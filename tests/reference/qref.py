@@ -71,6 +71,21 @@ def per_image(v, cl, ndim):
     return v.astype(np.int64)[cl].reshape((-1,) + (1,) * (ndim - 1))
 
 
+def per_image_or_channel(v, cl, ndim):
+    """A multiplier or shift: per cluster (K), or per cluster and output
+    channel (K, C) with per-channel weights, broadcastable to (N, C, ...)."""
+    if v.ndim == 2:
+        return v.astype(np.int64)[cl].reshape(v[cl].shape + (1,) * (ndim - 2))
+    return per_image(v, cl, ndim)
+
+
+def weights(t, name):
+    """q_w - Z2, with Z2 per tensor (1) or per output channel (C_out)."""
+    w = t[name + '.weight'].astype(np.int64)
+    z2 = t[name + '.weight_zero'].astype(np.int64)
+    return w - z2.reshape((-1,) + (1,) * (w.ndim - 1))
+
+
 def exact_dot(a, b, axes):
     """np.tensordot of int64 arrays, computed in float64 and exact: with
     |a|, |b| at most A, B and L terms per sum, |any partial sum| <= L·A·B."""
@@ -83,7 +98,7 @@ def exact_dot(a, b, axes):
 def conv(x, cl, t, p, name, qmax):
     n, c, h, w = x.shape
     k, s, pad = p['kernel'], p['stride'], p['pad']
-    wq = t[name + '.weight'].astype(np.int64) - int(t[name + '.weight_zero'][0])
+    wq = weights(t, name)
     z1 = per_image(t[name + '.in_zero'], cl, 4)
     xp = np.broadcast_to(z1, (n, c, h + 2 * pad, w + 2 * pad)).copy()
     xp[:, :, pad:pad + h, pad:pad + w] = x
@@ -99,7 +114,7 @@ def conv(x, cl, t, p, name, qmax):
 
 
 def linear(x, cl, t, p, name, qmax):
-    wq = t[name + '.weight'].astype(np.int64) - int(t[name + '.weight_zero'][0])
+    wq = weights(t, name)
     z1 = per_image(t[name + '.in_zero'], cl, 2)
     acc = exact_dot(x.reshape(x.shape[0], -1) - z1, wq, ([1], [1]))
     return finish(acc, cl, t, p, name, qmax)
@@ -111,8 +126,8 @@ def finish(acc, cl, t, p, name, qmax):
     bias = t[name + '.bias'].astype(np.int64)[cl].reshape(acc.shape[:2] + (1,) * (nd - 2))
     v = acc * (1 << p.get('acc_shift', 0)) + bias
     assert v.min() >= INT32_MIN and v.max() <= INT32_MAX, name + ': int32 overflow'
-    m0 = np.broadcast_to(per_image(t[name + '.multiplier'], cl, nd), v.shape)
-    sh = np.broadcast_to(per_image(t[name + '.shift'], cl, nd), v.shape)
+    m0 = np.broadcast_to(per_image_or_channel(t[name + '.multiplier'], cl, nd), v.shape)
+    sh = np.broadcast_to(per_image_or_channel(t[name + '.shift'], cl, nd), v.shape)
     z3 = per_image(t[name + '.out_zero'], cl, nd)
     out = z3 + requantize(v, m0, sh)
     return np.clip(out, z3 if p['relu'] else 0, qmax)
@@ -167,7 +182,8 @@ def bits_summary(root):
     """'4 bits', or '4 bits, 8 at the first and last layers'."""
     a = root['attrs']
     edge = a.get('first_last_bits', a['bits'])
-    return f"{a['bits']} bits" + (f', {edge} at the first and last layers' if edge != a['bits'] else '')
+    return (f"{a['bits']} bits" + (f', {edge} at the first and last layers' if edge != a['bits'] else '')
+            + (', weights per channel' if a.get('per_channel') else ''))
 
 
 def run(model_path, pred_path, fixture=None):

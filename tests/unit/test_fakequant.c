@@ -3,7 +3,8 @@
  * against PyTorch (tests/fixtures/gen_fakequant.py: ties, saturation,
  * ranges without zero, a degenerate range); the range rules (first batch
  * sets, later ones smooth, absent clusters untouched); per-cluster
- * independence through a model; fake-quantized weights in a linear layer. */
+ * independence through a model; fake-quantized weights in a linear layer,
+ * per tensor and per output channel (against PyTorch's per-channel op). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include "fakequant.h"
 #include "fixture.h"
 #include "model.h"
+#include "weight_fq.h"
 
 #include <float.h>
 #include <stdlib.h>
@@ -65,6 +67,46 @@ static void test_matches_torch(void **state)
 		free(out);
 		free(dx);
 		free(mask);
+	}
+	pcqfile_free(&f);
+}
+
+/* weight_fq_apply per channel: each output channel its own (S, Z), the
+ * same bits as gen_fakequant.py's; and per tensor on a whole layer equals
+ * fakequant_forward with the layer's range. */
+static void test_per_channel_matches_torch(void **state)
+{
+	(void)state;
+	struct pcqfile f;
+	fixture_load(&f, "fakequant.msgpack");
+	static const char *const pcs[] = {"channels8", "channels4", "linear3"};
+	for (size_t i = 0; i < sizeof(pcs) / sizeof(pcs[0]); i++) {
+		const struct tensor *w = get(&f, pcs[i], "w");
+		const size_t n = w->nbytes / sizeof(float), K = (size_t)w->shape[0];
+		const int bits = *(const int32_t *)get(&f, pcs[i], "bits")->data;
+		const float *scale = get(&f, pcs[i], "scale")->data;
+		const int32_t *zero = get(&f, pcs[i], "zero")->data;
+		for (size_t k = 0; k < K; k++) {   /* the grids themselves */
+			float lo, hi;
+			range_of((const float *)w->data + k * (n / K), n / K, &lo, &hi);
+			struct qparams q = qparams_from_range(lo, hi, bits);
+			assert_true(q.scale == scale[k]);
+			assert_int_equal(q.zero, zero[k]);
+		}
+		float *out = malloc(n * sizeof(float)), *whole = malloc(n * sizeof(float));
+		weight_fq_apply(out, w->data, K, n / K, bits, 1);
+		assert_close(out, get(&f, pcs[i], "out")->data, n, 0, 0, pcs[i]);
+		/* per tensor: one range over every channel, so the narrow
+		 * channels collapse onto few levels and differ */
+		weight_fq_apply(whole, w->data, K, n / K, bits, 0);
+		float lo, hi;
+		range_of(w->data, n, &lo, &hi);
+		struct qparams q = qparams_from_range(lo, hi, bits);
+		fakequant_forward(out, NULL, w->data, n, &q);
+		assert_memory_equal(whole, out, n * sizeof(float));
+		assert_memory_not_equal(whole, get(&f, pcs[i], "out")->data, n * sizeof(float));
+		free(out);
+		free(whole);
 	}
 	pcqfile_free(&f);
 }
@@ -260,6 +302,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_matches_torch),
+		cmocka_unit_test(test_per_channel_matches_torch),
 		cmocka_unit_test(test_qparams_rules),
 		cmocka_unit_test(test_range_update),
 		cmocka_unit_test(test_cluster_independence),

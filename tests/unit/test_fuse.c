@@ -3,6 +3,7 @@
  * AlexNetSmall with non-trivial batch-norm statistics; the quantization
  * points are where SPEC §7 puts them; with mixed precision exactly the
  * first and last layers' weights and inputs and the logits are widened;
+ * --per-channel marks every weighted layer and nothing else;
  * models that cannot be fused are refused with the reason. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -216,6 +217,32 @@ static void test_first_last_bits(void **state)
 	}
 }
 
+static void test_per_channel(void **state)
+{
+	(void)state;
+	struct rng rng;
+	rng_seed(&rng, 4, 0);
+	struct pcqfile pre, fused;
+	build(&pre, "alexnet-small", &rng);
+	for (int pc = 0; pc < 2; pc++) {
+		struct fuse_options o = {.bits = 4, .clusters = 1, .smooth = 0.9, .per_channel = pc};
+		assert_int_equal(fuse_model(&fused, &pre, "pre", &o), 0);
+		int weighted = 0;
+		for (size_t i = 0; i < fused.n_layers; i++) {
+			const struct layer *l = &fused.layers[i];
+			int w = strcmp(l->op, "conv2d") == 0 || strcmp(l->op, "linear") == 0;
+			weighted += w;
+			assert_int_equal(bits_param(&fused, l->name, "weight_per_channel"),
+					 w && pc ? 1 : -1);
+		}
+		assert_int_equal(weighted, 8);   /* five convs, three linear layers */
+		const struct value *v = attrs_find(&fused.attrs, "per_channel");
+		assert_true(pc ? v && v->i == 1 : !v);
+		pcqfile_free(&fused);
+	}
+	pcqfile_free(&pre);
+}
+
 static void test_refuses_unfusable(void **state)
 {
 	(void)state;
@@ -246,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_alexnet_small_same_logits),
 		cmocka_unit_test(test_quantization_points),
 		cmocka_unit_test(test_first_last_bits),
+		cmocka_unit_test(test_per_channel),
 		cmocka_unit_test(test_refuses_unfusable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

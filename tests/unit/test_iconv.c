@@ -81,7 +81,7 @@ static int out_size(int in, const struct shape *s)
 
 /* The definition, in int64: x̃ padded with z1[i]. */
 static void reference(const struct shape *s, const uint8_t *x, int n, const int32_t *z1,
-		      const uint8_t *q_w, int w_zero, int32_t *want)
+		      const uint8_t *q_w, const int32_t *w_zero, int32_t *want)
 {
 	const int C = s->C, H = s->H, W = s->W, K = s->K, k = s->kernel;
 	const int OH = out_size(H, s), OW = out_size(W, s);
@@ -94,7 +94,7 @@ static void reference(const struct shape *s, const uint8_t *x, int n, const int3
 		for (int c = 0; c < C; c++)
 			for (int t = 0; t < k * k; t++)   /* t = ky·k + kx */
 				w[(size_t)o * taps + (size_t)t * C + c] =
-					q_w[((size_t)o * C + c) * k * k + t] - w_zero;
+					q_w[((size_t)o * C + c) * k * k + t] - w_zero[o];
 	for (size_t p = 0; p < (size_t)n * OH * OW; p++) {
 		const int i = (int)(p / ((size_t)OH * OW)), oy = (int)(p / OW % OH);
 		const int ox = (int)(p % OW);
@@ -121,7 +121,8 @@ static void reference(const struct shape *s, const uint8_t *x, int n, const int3
 
 struct layer {
 	const struct shape *s;
-	int batch, bits, w_zero;
+	int batch, bits, w_zero;   /* w_zero −1: a zero point per channel */
+	int32_t *zeros;            /* (K) Z2 of each output channel */
 	int constant;          /* x and q_w each one value */
 	uint8_t *q_w, *x;
 	int32_t *z1, *acc, *want;
@@ -140,6 +141,13 @@ static int layer_init(struct layer *l, const struct shape *s, int batch, int bit
 	l->bits = bits;
 	l->w_zero = w_zero;
 	const int qmax = (1 << bits) - 1;
+	struct rng rz;
+	rng_seed(&rz, seed, 5);
+	l->zeros = malloc((size_t)s->K * sizeof(int32_t));
+	assert_non_null(l->zeros);
+	for (int k = 0; k < s->K; k++)   /* per channel: 0, qmax, then any */
+		l->zeros[k] = w_zero >= 0 ? w_zero : k == 0 ? 0 : k == 1 ? qmax
+			      : (int32_t)rng_below(&rz, (uint32_t)qmax + 1);
 	const size_t nw = (size_t)s->K * s->C * s->kernel * s->kernel;
 	l->in_per = (size_t)s->H * s->W * s->C;
 	l->out_per = (size_t)out_size(s->H, s) * out_size(s->W, s) * s->K;
@@ -153,7 +161,7 @@ static int layer_init(struct layer *l, const struct shape *s, int batch, int bit
 	rng_seed(&r, seed, 11);
 	const int near_z2 = data == DATA_PARTIAL || data == DATA_SPARSE;
 	for (size_t i = 0; i < nw && near_z2; i++) {
-		int v = w_zero - 50 + (int)rng_below(&r, 101);
+		int v = l->zeros[i / (nw / s->K)] - 50 + (int)rng_below(&r, 101);
 		l->q_w[i] = (uint8_t)(v < 0 ? 0 : v > qmax ? qmax : v);
 	}
 	const size_t per_k = nw / s->K;
@@ -184,7 +192,7 @@ static int layer_init(struct layer *l, const struct shape *s, int batch, int bit
 					       : 255;
 	l->constant = data == DATA_X255_W0 || data == DATA_X255_WMAX;
 	int rc = iconv_create(&l->cv, batch, s->C, s->H, s->W, s->K, s->kernel, s->stride, s->pad,
-			      l->q_w, w_zero, bits);
+			      l->q_w, l->zeros, bits);
 	assert_true(rc == 0 || rc == 1);
 	if (rc == 1) {
 		const char *why = iconv_unavailable();
@@ -196,6 +204,7 @@ static int layer_init(struct layer *l, const struct shape *s, int batch, int bit
 		free(l->z1);
 		free(l->acc);
 		free(l->want);
+		free(l->zeros);
 		memset(l, 0, sizeof(*l));
 		return 1;
 	}
@@ -206,6 +215,7 @@ static int layer_init(struct layer *l, const struct shape *s, int batch, int bit
 static void layer_free(struct layer *l)
 {
 	iconv_free(l->cv);
+	free(l->zeros);
 	free(l->q_w);
 	free(l->x);
 	free(l->z1);
@@ -216,7 +226,7 @@ static void layer_free(struct layer *l)
 /* The definition in closed form when x is all xv and q_w all wv: the
  * valid taps times C times (xv − z1)·(wv − Z2). */
 static void reference_constant(const struct shape *s, int xv, int n, const int32_t *z1, int wv,
-			       int w_zero, int32_t *want)
+			       const int32_t *w_zero, int32_t *want)
 {
 	const int OH = out_size(s->H, s), OW = out_size(s->W, s), k = s->kernel;
 	for (size_t p = 0; p < (size_t)n * OH * OW; p++) {
@@ -228,10 +238,11 @@ static void reference_constant(const struct shape *s, int xv, int n, const int32
 			const int xx = ox * s->stride - s->pad + t % k;
 			taps += y >= 0 && y < s->H && xx >= 0 && xx < s->W;
 		}
-		const int64_t v = taps * s->C * (xv - z1[i]) * (wv - w_zero);
-		assert_true(v >= INT32_MIN && v <= INT32_MAX);
-		for (int o = 0; o < s->K; o++)
+		for (int o = 0; o < s->K; o++) {
+			const int64_t v = taps * s->C * (xv - z1[i]) * (wv - w_zero[o]);
+			assert_true(v >= INT32_MIN && v <= INT32_MAX);
 			want[p * s->K + o] = (int32_t)v;
+		}
 	}
 }
 
@@ -243,15 +254,15 @@ static void run_check(struct layer *l, int n, const char *what)
 {
 	const size_t out = l->out_per * n, all = l->out_per * l->batch;
 	if (l->constant)
-		reference_constant(l->s, l->x[0], n, l->z1, l->q_w[0], l->w_zero, l->want);
+		reference_constant(l->s, l->x[0], n, l->z1, l->q_w[0], l->zeros, l->want);
 	else
-		reference(l->s, l->x, n, l->z1, l->q_w, l->w_zero, l->want);
+		reference(l->s, l->x, n, l->z1, l->q_w, l->zeros, l->want);
 	const size_t per_k = (size_t)l->s->C * l->s->kernel * l->s->kernel;
 	int64_t *wsum = calloc(l->s->K, sizeof(int64_t));
 	assert_non_null(wsum);
 	for (int k = 0; k < l->s->K; k++)
 		for (size_t t = 0; t < per_k; t++)
-			wsum[k] += l->q_w[k * per_k + t] - l->w_zero;
+			wsum[k] += l->q_w[k * per_k + t] - l->zeros[k];
 	/* mode 0: iconv_run; 1: iconv_run_padded; 2: iconv_run_split, its box
 	 * term added here (and the box sums checked against direct sums) */
 	const struct shape *s = l->s;
@@ -353,8 +364,10 @@ static void check_shape_all_zero_points(const struct shape *s, int batch, uint64
 	const int bits[] = { 4, 8 };
 	for (int b = 0; b < 2; b++) {
 		const int qmax = (1 << bits[b]) - 1;
-		const int zs[] = { 0, qmax, qmax / 2 + 1, qmax / 3 };
-		for (int z = 0; z < 4; z++)
+		/* per channel (−1) at 8 bits, where channels need their own
+		 * offsets; at 4 bits every q_w − Z2[k] fits int8 anyway */
+		const int zs[] = { 0, qmax, qmax / 2 + 1, qmax / 3, -1 };
+		for (int z = 0; z < 4 + (bits[b] == 8); z++)
 			check_layer(s, batch, bits[b], zs[z], seed + 10 * b + z);
 	}
 }
@@ -529,20 +542,21 @@ static void test_bad_arguments(void **state)
 	(void)state;
 	uint8_t w[7 * 5 * 9];
 	memset(w, 3, sizeof(w));
+	const int32_t z0[7] = {0}, z4[7] = {0, 0, 0, 4};   /* Z2 4 > qmax at 2 bits */
 	struct iconv *cv = (struct iconv *)&cv;
-	assert_int_equal(iconv_create(&cv, 0, 5, 9, 11, 7, 3, 1, 1, w, 0, 4), -1);
+	assert_int_equal(iconv_create(&cv, 0, 5, 9, 11, 7, 3, 1, 1, w, z0, 4), -1);
 	assert_null(cv);
-	assert_int_equal(iconv_create(&cv, 2, 5, 9, 11, 7, 3, 1, 1, w, 0, 9), -1);
-	assert_int_equal(iconv_create(&cv, 2, 5, 9, 11, 7, 3, 1, 1, w, 4, 2), -1);   /* Z2 > qmax */
+	assert_int_equal(iconv_create(&cv, 2, 5, 9, 11, 7, 3, 1, 1, w, z0, 9), -1);
+	assert_int_equal(iconv_create(&cv, 2, 5, 9, 11, 7, 3, 1, 1, w, z4, 2), -1);   /* Z2 > qmax */
 	w[100] = 16;
-	assert_int_equal(iconv_create(&cv, 2, 5, 9, 11, 7, 3, 1, 1, w, 0, 4), -1);   /* w > qmax */
+	assert_int_equal(iconv_create(&cv, 2, 5, 9, 11, 7, 3, 1, 1, w, z0, 4), -1);   /* w > qmax */
 	w[100] = 3;
-	assert_int_equal(iconv_create(&cv, 2, 5, 1, 11, 7, 3, 1, 0, w, 0, 4), -1);   /* no output */
+	assert_int_equal(iconv_create(&cv, 2, 5, 1, 11, 7, 3, 1, 0, w, z0, 4), -1);   /* no output */
 	assert_null(cv);
 	/* kernel²·C above the int32 bound: not available */
 	uint8_t *big = calloc((size_t)2 * 3670 * 9, 1);
 	assert_non_null(big);
-	assert_int_equal(iconv_create(&cv, 1, 3670, 3, 3, 2, 3, 1, 0, big, 0, 8), 1);
+	assert_int_equal(iconv_create(&cv, 1, 3670, 3, 3, 2, 3, 1, 0, big, z0, 8), 1);
 	assert_null(cv);
 	free(big);
 }
@@ -558,8 +572,9 @@ static void child_unavailable(void **state)
 	print_message("note: %s\n", iconv_unavailable());
 	uint8_t w[7 * 5 * 9];
 	memset(w, 3, sizeof(w));
+	const int32_t z0[7] = {0};
 	struct iconv *cv = NULL;
-	assert_int_equal(iconv_create(&cv, 2, 5, 9, 11, 7, 3, 1, 1, w, 0, 4), 1);
+	assert_int_equal(iconv_create(&cv, 2, 5, 9, 11, 7, 3, 1, 1, w, z0, 4), 1);
 	assert_null(cv);
 }
 

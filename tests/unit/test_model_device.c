@@ -70,9 +70,10 @@ static void make_pool_windowed(struct pcqfile *f)
  * logit, since a flipped rounding moves a logit by a quantization step of
  * its cluster's range); state_tol: the relative tolerance of the
  * parameters, velocities and statistics after 3 steps. windowed: the
- * global pool written as make_pool_windowed's. */
+ * global pool written as make_pool_windowed's. per_channel: the fused
+ * model's weights fake-quantized per output channel. */
 static void check_trains_alike(const char *arch, const struct devops *ops, int bits,
-			       double tol, double state_tol, int windowed)
+			       double tol, double state_tol, int windowed, int per_channel)
 {
 	const int fused = bits > 0;
 	struct pcqfile pre = {.kind = KIND_MODEL}, f;
@@ -82,7 +83,8 @@ static void check_trains_alike(const char *arch, const struct devops *ops, int b
 	if (windowed)
 		make_pool_windowed(&pre);
 	if (fused) {
-		struct fuse_options o = {.bits = bits, .clusters = 3, .smooth = 0.9};
+		struct fuse_options o = {.bits = bits, .clusters = 3, .smooth = 0.9,
+					 .per_channel = per_channel};
 		assert_int_equal(fuse_model(&f, &pre, "pre", &o), 0);
 		pcqfile_free(&pre);
 	} else {
@@ -181,16 +183,17 @@ static void check_trains_alike(const char *arch, const struct devops *ops, int b
 static void test_host(void **state)
 {
 	(void)state;
-	check_trains_alike("resnet20", devops_host(), 0, 1e-4, 1e-3, 0);
-	check_trains_alike("alexnet-small", devops_host(), 0, 1e-4, 1e-3, 0);
-	check_trains_alike("resnet20", devops_host(), 0, 1e-4, 1e-3, 1);
+	check_trains_alike("resnet20", devops_host(), 0, 1e-4, 1e-3, 0, 0);
+	check_trains_alike("alexnet-small", devops_host(), 0, 1e-4, 1e-3, 0, 0);
+	check_trains_alike("resnet20", devops_host(), 0, 1e-4, 1e-3, 1, 0);
 }
 
 static void test_host_fused(void **state)
 {
 	(void)state;
-	check_trains_alike("resnet20", devops_host(), 4, 1e-4, 1e-3, 0);
-	check_trains_alike("alexnet-small", devops_host(), 4, 1e-4, 1e-3, 0);
+	check_trains_alike("resnet20", devops_host(), 4, 1e-4, 1e-3, 0, 0);
+	check_trains_alike("alexnet-small", devops_host(), 4, 1e-4, 1e-3, 0, 0);
+	check_trains_alike("resnet20", devops_host(), 4, 1e-4, 1e-3, 0, 1);
 }
 
 /* The GPU sums the convolutions in another order than the CPU: plain
@@ -208,11 +211,11 @@ static void test_cuda(void **state)
 		print_message("no GPU: skipped\n");
 		skip();
 	}
-	check_trains_alike("resnet20", gpu, 0, 1e-4, 1e-3, 0);
-	check_trains_alike("resnet20", gpu, 0, 1e-4, 1e-3, 1);
-	check_trains_alike("alexnet-small", gpu, 0, 1e-4, 1e-3, 0);
-	check_trains_alike("resnet20", gpu, 8, 5e-2, 5e-2, 0);
-	check_trains_alike("alexnet-small", gpu, 8, 5e-2, 5e-2, 0);
+	check_trains_alike("resnet20", gpu, 0, 1e-4, 1e-3, 0, 0);
+	check_trains_alike("resnet20", gpu, 0, 1e-4, 1e-3, 1, 0);
+	check_trains_alike("alexnet-small", gpu, 0, 1e-4, 1e-3, 0, 0);
+	check_trains_alike("resnet20", gpu, 8, 5e-2, 5e-2, 0, 0);
+	check_trains_alike("alexnet-small", gpu, 8, 5e-2, 5e-2, 0, 0);
 }
 
 int main(void)

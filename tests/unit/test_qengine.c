@@ -1,6 +1,6 @@
 /* The integer engine (qmodel_load.c, qengine.c) against its fixtures
  * (tests/fixtures/gen_integer.sh): quantized ResNet20 models made by the
- * tools (4 and 8 bits, and mixed precision), and for 32 quantized images the output integers computed by
+ * tools (4 and 8 bits, mixed precision, per-channel weights), and for 32 quantized images the output integers computed by
  * tests/reference/qref.py, an independent integer implementation. Every
  * output integer must match, on each convolution path: oneDNN's direct
  * convolution where it is usable, im2col with oneDNN's GEMM, im2col with
@@ -100,11 +100,20 @@ static void test_8bit_first_last(void **state)
 	check("int_resnet20_b4k3f8.msgpack", "int_resnet20_b4k3f8.expect.msgpack");
 }
 
+/* Weights per output channel, 8-bit: most layers have too many q_w − Z2
+ * beyond int8 for the sparse term, so per-channel offsets and their box
+ * term run (oneDNN's, and the GEMM path's in test_other_paths). */
+static void test_8bit_per_channel(void **state)
+{
+	(void)state;
+	check("int_resnet20_b8k3pc.msgpack", "int_resnet20_b8k3pc.expect.msgpack");
+}
+
 /* Every fixture on device ops. */
 static void check_all_on(const struct devops *dev)
 {
 	static const char *const names[] = {"int_resnet20_b4k3", "int_resnet20_b8k1",
-					    "int_resnet20_b4k3f8"};
+					    "int_resnet20_b4k3f8", "int_resnet20_b8k3pc"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
 		char model[64], expect[64];
 		snprintf(model, sizeof(model), "%s.msgpack", names[i]);
@@ -149,6 +158,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_4bit_3_clusters),
 		cmocka_unit_test(test_8bit_1_cluster),
 		cmocka_unit_test(test_8bit_first_last),
+		cmocka_unit_test(test_8bit_per_channel),
 	};
 	if (argc > 1) {   /* a child of test_other_paths */
 		if (strcmp(argv[1], "fallback") == 0)
@@ -161,6 +171,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_4bit_3_clusters),
 		cmocka_unit_test(test_8bit_1_cluster),
 		cmocka_unit_test(test_8bit_first_last),
+		cmocka_unit_test(test_8bit_per_channel),
 		cmocka_unit_test(test_other_paths),
 		cmocka_unit_test(test_device_host),
 		cmocka_unit_test(test_device_cuda),

@@ -443,7 +443,9 @@ static void test_known_values(void **state)
 /* requant_u8_rows: true values v = acc·2^acc_shift + bias (acc drawn, then
  * stored minus coef·box, wrapped, when there is a box term) against
  * ref_u8(v); channel counts that take the vector path (multiples of 16) and
- * the scalar one, negative shifts (saturating v·2^s) and ReLU clamps. */
+ * the scalar one, negative shifts (saturating v·2^s) and ReLU clamps; and
+ * per channel (m0_k, shift_k: each channel its own, the plans in vector
+ * form where every one allows it). */
 static void test_conv_rows(void **state)
 {
 	(void)state;
@@ -452,8 +454,12 @@ static void test_conv_rows(void **state)
 	static const int acc_shifts[] = { 0, 1, 4, 16 };
 	enum { ROWS = 37, MAXK = 64 };
 	int32_t acc[ROWS * MAXK], bias[MAXK], coef[MAXK], box[ROWS];
+	int32_t m0k[MAXK], shiftk[MAXK], buf[6 * MAXK];
+	struct requant_plan plans[MAXK];
+	struct requant_channels ch;
 	int64_t v[ROWS * MAXK];
 	uint8_t out[ROWS * MAXK + 16];
+	int vector_runs = 0;
 	struct rng r;
 	rng_seed(&r, 17, 0);
 	for (int p = 0; p < NPATHS; p++) {
@@ -461,7 +467,8 @@ static void test_conv_rows(void **state)
 		for (size_t ki = 0; ki < sizeof(kouts) / sizeof(kouts[0]); ki++)
 			for (size_t si = 0; si < sizeof(shifts) / sizeof(shifts[0]); si++)
 				for (size_t ai = 0; ai < sizeof(acc_shifts) / sizeof(acc_shifts[0]); ai++)
-					for (int with_coef = 0; with_coef < 2; with_coef++) {
+					for (int mode = 0; mode < 4; mode++) {
+			const int with_coef = mode % 2, pc = mode / 2;
 			const int kout = kouts[ki], as = acc_shifts[ai];
 			int32_t m0 = (int32_t)rand_range(&r, INT64_C(1) << 30, INT32_MAX);
 			int32_t z = (int32_t)rand_range(&r, 0, 255), lo = with_coef ? z : 0;
@@ -469,7 +476,16 @@ static void test_conv_rows(void **state)
 			for (int k = 0; k < kout; k++) {
 				bias[k] = (int32_t)rand_range(&r, -(1 << 29), 1 << 29);
 				coef[k] = (int32_t)rand_range(&r, -255, 255);
+				/* per channel: shifts around this one (negative ones
+				 * take the scalar path), multipliers of every size */
+				int sh = shifts[si] + (shifts[si] >= 0 ? k % 3 : 0);
+				shiftk[k] = sh > 31 ? 31 : sh;
+				m0k[k] = k % 4 == 3 ? (int32_t)rand_range(&r, 0, 1 << 20)
+					 : (int32_t)rand_range(&r, INT64_C(1) << 30, INT32_MAX);
+				requant_plan_make(&plans[k], m0k[k], shiftk[k], z, lo, 255);
 			}
+			requant_channels_make(&ch, plans, kout, buf);
+			vector_runs += pc && ch.ok && kout % 16 == 0;
 			for (int row = 0; row < ROWS; row++) {
 				box[row] = (int32_t)rand_range(&r, 0, 255 * 576);
 				for (int k = 0; k < kout; k++) {
@@ -485,19 +501,24 @@ static void test_conv_rows(void **state)
 			struct requant_rows rp = {
 				.bias = bias, .coef = with_coef ? coef : NULL, .box = box,
 				.acc_shift = as, .m0 = m0, .shift = shifts[si],
-				.z = z, .lo = lo, .hi = 255,
+				.m0_k = pc ? m0k : NULL, .shift_k = pc ? shiftk : NULL,
+				.z = z, .lo = lo, .hi = 255, .channels = pc ? &ch : NULL,
 			};
 			requant_u8_rows(out, acc, ROWS, kout, &rp);
 			for (size_t e = 0; e < (size_t)ROWS * kout; e++) {
-				uint8_t want = ref_u8((int32_t)v[e], m0, shifts[si], z, lo, 255);
+				const int k = (int)(e % (size_t)kout);
+				uint8_t want = pc ? ref_u8((int32_t)v[e], m0k[k], shiftk[k], z, lo, 255)
+						  : ref_u8((int32_t)v[e], m0, shifts[si], z, lo, 255);
 				if (out[e] != want)
-					fail_msg("%s: requant_u8_rows kout %d shift %d acc_shift %d coef %d: "
-						 "out[%zu] = %d, want %d", path, kout, shifts[si], as,
-						 with_coef, e, out[e], want);
+					fail_msg("%s: requant_u8_rows kout %d shift %d acc_shift %d coef %d "
+						 "per channel %d: out[%zu] = %d, want %d", path, kout,
+						 pc ? shiftk[k] : shifts[si], as, with_coef, pc, e, out[e],
+						 want);
 			}
 			assert_int_equal(out[(size_t)ROWS * kout], 0xee);
 		}
 	}
+	assert_true(vector_runs > 0);   /* the per-channel vector path ran */
 }
 
 /* requant_u8_rows with values dense around every output level: v near
@@ -505,12 +526,16 @@ static void test_conv_rows(void **state)
  * and a little beyond (the clamp-first path's bounds A and B, requant.c),
  * for 8- and 4-bit ranges, ReLU clamps, lo = hi, zero points inside and
  * outside 0..255, every shift −4..31, acc_shift 0 and 3, with and without
- * a box term. */
+ * a box term; and per channel, each channel with its own multiplier and a
+ * shift of shift..shift + 2. */
 static void test_conv_rows_dense(void **state)
 {
 	(void)state;
 	enum { ROWS = 23, KOUT = 32 };
 	int32_t acc[ROWS * KOUT], bias[KOUT], coef[KOUT], box[ROWS];
+	int32_t m0k[KOUT], shiftk[KOUT], buf[6 * KOUT];
+	struct requant_plan plans[KOUT];
+	struct requant_channels ch;
 	int32_t v[ROWS * KOUT];
 	uint8_t out[ROWS * KOUT + 16];
 	static const int32_t m0s[] = { 0, 1, 1 << 30, INT32_MAX, -1, -1, -1 };
@@ -520,7 +545,8 @@ static void test_conv_rows_dense(void **state)
 		const char *path = set_path(p);
 		for (int shift = -4; shift <= 31; shift++)
 			for (size_t mi = 0; mi < sizeof(m0s) / sizeof(m0s[0]); mi++)
-				for (int kind = 0; kind < 6; kind++) {
+				for (int kinds = 0; kinds < 12; kinds++) {
+			const int kind = kinds % 6, pc = kinds / 6;
 			const int32_t m0 = m0s[mi] >= 0 ? m0s[mi]
 					   : (int32_t)rand_range(&r, INT64_C(1) << 30, INT32_MAX);
 			const int hi = kind < 3 ? 255 : 15;
@@ -533,15 +559,21 @@ static void test_conv_rows_dense(void **state)
 			for (int k = 0; k < KOUT; k++) {
 				bias[k] = (int32_t)rand_range(&r, -1000, 1000);
 				coef[k] = (int32_t)rand_range(&r, -255, 255);
+				m0k[k] = k % 2 ? m0 : (int32_t)rand_range(&r, INT64_C(1) << 30, INT32_MAX);
+				shiftk[k] = shift + k % 3 > 31 ? 31 : shift + k % 3;
+				requant_plan_make(&plans[k], m0k[k], shiftk[k], z, lo, top);
 			}
+			requant_channels_make(&ch, plans, KOUT, buf);
 			for (int row = 0; row < ROWS; row++) {
 				box[row] = (int32_t)rand_range(&r, 0, 255 * 9);
 				for (int k = 0; k < KOUT; k++) {
+					const int32_t m = pc ? m0k[k] : m0;
+					const int sh = pc ? shiftk[k] : shift;
 					/* r = T/2 around [lo − z − 3, top − z + 3] */
 					int64_t T = 2 * rand_range(&r, (int64_t)lo - z - 3,
 								   (int64_t)top - z + 3) +
 						    (int64_t)rng_below(&r, 2);
-					int64_t want_v = near_value(&r, m0, shift, T);
+					int64_t want_v = near_value(&r, m, sh, T);
 					/* a·2^as + bias within int32 (|bias| <= 1000) */
 					const int64_t amax = (INT32_MAX - 1000) >> as;
 					int64_t a = (want_v - bias[k]) >> as;   /* floor */
@@ -559,11 +591,15 @@ static void test_conv_rows_dense(void **state)
 			struct requant_rows rp = {
 				.bias = bias, .coef = with_coef ? coef : NULL, .box = box,
 				.acc_shift = as, .m0 = m0, .shift = shift,
+				.m0_k = pc ? m0k : NULL, .shift_k = pc ? shiftk : NULL,
 				.z = z, .lo = lo, .hi = top, .plan = mi % 2 ? &plan : NULL,
+				.channels = pc ? &ch : NULL,
 			};
 			requant_u8_rows(out, acc, ROWS, KOUT, &rp);
 			for (size_t e = 0; e < (size_t)ROWS * KOUT; e++) {
-				uint8_t want = ref_u8(v[e], m0, shift, z, lo, top);
+				const int k = (int)(e % KOUT);
+				uint8_t want = pc ? ref_u8(v[e], m0k[k], shiftk[k], z, lo, top)
+						  : ref_u8(v[e], m0, shift, z, lo, top);
 				if (out[e] != want)
 					fail_msg("%s: requant_u8_rows (dense) m0 %d shift %d z %d [%d, %d] "
 						 "acc_shift %d coef %d: v %d: got %d, want %d", path, m0,
