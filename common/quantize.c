@@ -121,6 +121,21 @@ static struct layer *emit(struct qctx *q, int j, const char *op, int relu, int p
 	return l;
 }
 
+/* The finest weight scale at which every bias of output channels
+ * [o0, o1) can be written as round(b/(S1·S2)) within `room` for every
+ * cluster; 0 when any scale can. */
+static double bias_scale_floor(const struct model_tensor *b, int o0, int o1, const float *s1,
+			       int K, double room)
+{
+	double need = 0;
+	for (int c = 0; c < K && b; c++)
+		for (int o = o0; o < o1; o++) {
+			double v = fabs(b->data[o]) / ((double)s1[c] * room);
+			need = v > need ? v : need;
+		}
+	return need;
+}
+
 /* qconv2d / qlinear. */
 static int weighted(struct qctx *q, int j, int conv)
 {
@@ -170,15 +185,35 @@ static int weighted(struct qctx *q, int j, int conv)
 		int32_t *wz = add(q, n->name, "weight_zero", DTYPE_I32, 1, (int64_t[]){parts});
 		uint8_t *qw = add(q, n->name, "weight", DTYPE_U8, w->ndim, w->shape);
 		struct qparams wq = {0};
+		/* half of the int32 room the products leave, for the bias */
+		const int wmax = (1 << bits) - 1;
+		const double room = (2147483647.0 - (double)w->numel / outs *
+				     qmax_of(q, q->qsource[src]) * wmax) / 2;
+		int widened = 0;
 		for (int p = 0; p < parts; p++) {
 			float lo, hi;
 			range_of(w->data + p * run, run, &lo, &hi);
 			wq = qparams_from_range(lo, hi, bits);
+			/* a grid so fine that a bias cannot be written on S1·S2
+			 * (a near-dead channel: tiny weights, a real bias) is
+			 * coarsened until it can (docs/QUANTIZATION.md) */
+			double need = room > 0 ? bias_scale_floor(b, per_channel ? p : 0,
+							     per_channel ? p + 1 : outs, s1, K, room) : 0;
+			if (wq.scale < need) {
+				wq.scale = nextafterf((float)need, INFINITY);
+				float z = rintf(-fminf(lo, 0.0f) / wq.scale);
+				wq.zero = !(z > 0) ? 0 : z > (float)wmax ? wmax : (int32_t)z;
+				widened++;
+			}
 			ws[p] = wq.scale, wz[p] = wq.zero;
 			for (size_t i = p * run; i < (p + 1) * run; i++)   /* fakequant_forward's codes */
 				qw[i] = (uint8_t)fq_clamp(fq_unclamped(w->data[i], wq.scale,
 									(float)wq.zero), (float)wq.qmax);
 		}
+		if (widened)
+			warn("'%s': layer '%s': %d weight grid(s) so fine that a bias would overflow "
+			     "int32, coarsened (near-zero weights; the integer model differs from the "
+			     "simulation there)", q->file, n->name, widened);
 		int64_t kc[1] = {K}, ko[2] = {K, outs}, km[2] = {K, parts};
 		int32_t *qb = add(q, n->name, "bias", DTYPE_I32, 2, ko);
 		memcpy(add(q, n->name, "in_scale", DTYPE_F32, 1, kc), s1, (size_t)K * sizeof(float));

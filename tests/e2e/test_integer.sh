@@ -75,6 +75,28 @@ PY
 	done
 done
 
+# A near-dead channel (per-channel weights ~1e-9, a bias of 100): its bias
+# cannot be written on S1·S2 in int32, so pcq-quantize coarsens that
+# channel's grid, says so in one line, and the integer model still equals
+# qref.py's.
+$py - "$T/resnet20-4-3-8-pc.fused" "$T/dead.fused" <<'PY'
+import sys, msgpack, numpy as np
+m = msgpack.unpackb(open(sys.argv[1], 'rb').read(), raw=False)
+for t in m['tensors']:
+    if t['name'] in ('layer1.0.conv1.weight', 'layer1.0.conv1.bias'):
+        a = np.frombuffer(t['data'], '<f4').reshape(t['shape']).copy()
+        a[0] = a[0] * 1e-8 if a.ndim > 1 else 100.0
+        t['data'] = a.tobytes()
+open(sys.argv[2], 'wb').write(msgpack.packb(m, use_bin_type=True))
+PY
+pcq-quantize "$T/dead.fused" -o "$T/dead.int" 2>"$T/err"
+grep -q "layer 'layer1.0.conv1': 1 weight grid(s) so fine that a bias would overflow" "$T/err" ||
+	fail "dead channel: $(cat "$T/err")"
+pcq-infer "$T/dead.int" --data "$fm" --limit 48 --kmeans "$T/km.msgpack" \
+	--predictions "$T/dead.pred" --save-quantized-input >/dev/null
+$py tests/reference/qref.py "$T/dead.int" "$T/dead.pred" >"$T/qref.out" ||
+	fail "dead channel: $(cat "$T/qref.out")"
+
 # Refusals: a fused model never fine-tuned, a pre-trained model, no k-means.
 pcq-fuse "$T/resnet20.msgpack" --bit 4 -o "$T/raw.fused"
 expect_error 1 "layer 'input.fq' has no activation range for cluster 0" \
