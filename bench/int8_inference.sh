@@ -4,7 +4,9 @@
 # paths, in one run on the same machine (issue 6):
 #   bench/int8_inference.sh [ARCH] [TEST_BATCHES]   (default resnet20 20)
 # Synthetic 3x32x32 images. For pcq-infer: a model pre-trained one epoch,
-# fused at 8 and 4 bits with K = 1 and K = 10, fine-tuned one epoch (to
+# fused at 8 and 4 bits with K = 1 and K = 10 (SETTINGS: BITS:K words, BITS
+# with a pc suffix for per-channel weights, as PyTorch's onednn qconfig
+# quantizes them; default "8:1 8:10 4:1 4:10 8pc:1 4pc:10"), fine-tuned one epoch (to
 # calibrate its ranges), quantized; images/s at batch 128 over the whole
 # evaluation (input quantization included, JPEG decoding and
 # normalisation excluded: pcq-infer's engine_seconds), and the latency of
@@ -30,37 +32,36 @@ data=dataset:$tmp/synth.msgpack
 "$bin/pcq-train" --arch "$arch" --data "$data" --epochs 1 --batch 64 --lr 0.01 --no-augment \
 	--threads "$threads" -o "$tmp/pre.msgpack" 2>/dev/null
 "$bin/pcq-kmeans" fit --data "$data" --clusters 10 --no-augment -o "$tmp/km.msgpack" 2>/dev/null
-for bits in 8 4; do
-	for k in 1 10; do
-		km=
-		[ "$k" -gt 1 ] && km="--kmeans $tmp/km.msgpack"
-		"$bin/pcq-fuse" "$tmp/pre.msgpack" --bit $bits --clusters $k -o - |
-			"$bin/pcq-train" - --data "$data" $km --batch 32 --no-augment --threads "$threads" \
-				-o "$tmp/ft.msgpack" 2>/dev/null
-		"$bin/pcq-quantize" "$tmp/ft.msgpack" -o "$tmp/int-$bits-$k.msgpack"
-	done
+settings=${SETTINGS:-8:1 8:10 4:1 4:10 8pc:1 4pc:10}
+for s in $settings; do
+	bits=${s%%:*} k=${s#*:} km= pc=
+	[ "$k" -gt 1 ] && km="--kmeans $tmp/km.msgpack"
+	case $bits in *pc) pc=--per-channel ;; esac
+	"$bin/pcq-fuse" "$tmp/pre.msgpack" --bit "${bits%pc}" $pc --clusters "$k" -o - |
+		"$bin/pcq-train" - --data "$data" $km --batch 32 --no-augment --threads "$threads" \
+			-o "$tmp/ft.msgpack" 2>/dev/null
+	"$bin/pcq-quantize" "$tmp/ft.msgpack" -o "$tmp/int-$bits-$k.msgpack"
 done
 r=1
 while [ $r -le $rounds ]; do
 	$py "$here/torch_int8.py" "$arch" 128 "$threads" "$batches" >"$tmp/torch.$r.json"
 	"$bin/pcq-infer" "$tmp/pre.msgpack" --data "$data" --batch 128 --threads "$threads" --json \
 		>"$tmp/fp32.$r.json"
-	for bits in 8 4; do
-		for k in 1 10; do
-			km=
-			[ "$k" -gt 1 ] && km="--kmeans $tmp/km.msgpack"
-			"$bin/pcq-infer" "$tmp/int-$bits-$k.msgpack" --data "$data" $km --batch 128 \
-				--threads "$threads" --json >"$tmp/int-$bits-$k.$r.json"
-			"$bin/pcq-infer" "$tmp/int-$bits-$k.msgpack" --data "$data" $km --batch 1 \
-				--limit 200 --threads "$threads" --json >"$tmp/one-$bits-$k.$r.json"
-		done
+	for s in $settings; do
+		bits=${s%%:*} k=${s#*:} km=
+		[ "$k" -gt 1 ] && km="--kmeans $tmp/km.msgpack"
+		"$bin/pcq-infer" "$tmp/int-$bits-$k.msgpack" --data "$data" $km --batch 128 \
+			--threads "$threads" --json >"$tmp/int-$bits-$k.$r.json"
+		"$bin/pcq-infer" "$tmp/int-$bits-$k.msgpack" --data "$data" $km --batch 1 \
+			--limit 200 --threads "$threads" --json >"$tmp/one-$bits-$k.$r.json"
 	done
 	r=$((r + 1))
 done
 
-python3 - "$tmp" "$arch" "$threads" "$rounds" <<'PY'
+python3 - "$tmp" "$arch" "$threads" "$rounds" "$settings" <<'PY'
 import json, os, sys
 d, arch, threads, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+settings = [s.split(':') for s in sys.argv[5].split()]
 def runs(name):
     return [json.load(open(os.path.join(d, f'{name}.{r}.json'))) for r in range(1, rounds + 1)]
 def best(values):
@@ -75,12 +76,12 @@ print(f"{arch}, batch 128, {threads} threads (PyTorch {t[0]['torch']}, engine {t
 print(f"  PyTorch FP32:          {torch_fp32:8.0f} images/s {sf}")
 print(f"  pcq-infer FP32:        {fp32:8.0f} images/s {sp} (whole evaluation)")
 print(f"  PyTorch int8:          {torch_int8:8.0f} images/s {si}, one image {torch_one:.2f} ms")
-for bits in (8, 4):
-    for k in (1, 10):
-        ips, spread = best([x['n'] / x['engine_seconds'] for x in runs(f'int-{bits}-{k}')])
-        one = min(1000 * x['engine_seconds'] / x['n'] for x in runs(f'one-{bits}-{k}'))
-        print(f"  pcq-infer {bits}-bit K={k:<2}:   {ips:8.0f} images/s {spread}, one image "
-              f"{one:.2f} ms;  ratio to PyTorch int8 {ips / torch_int8:.2f}x")
+for bits, k in settings:
+    ips, spread = best([x['n'] / x['engine_seconds'] for x in runs(f'int-{bits}-{k}')])
+    one = min(1000 * x['engine_seconds'] / x['n'] for x in runs(f'one-{bits}-{k}'))
+    name = f"{bits.replace('pc', '')}-bit{' per-channel' if 'pc' in bits else ''} K={k}"
+    print(f"  pcq-infer {name:<20} {ips:8.0f} images/s {spread}, one image "
+          f"{one:.2f} ms;  ratio to PyTorch int8 {ips / torch_int8:.2f}x")
 PY
 if [ -n "${KEEP:-}" ]; then
 	mkdir -p "$KEEP"

@@ -6,7 +6,10 @@
 fm=fashion-mnist:/usr/share/datasets/fashion-mnist
 export SOURCE_DATE_EPOCH=1700000000
 
-pcq-train --arch resnet20 --data "$fm" --limit 4000 --epochs 1 --batch 64 --lr 0.05 \
+# lr 0.01: after one epoch at 0.05 the eval-mode accuracy (batch norm's
+# running statistics lag weights that move fast) swung from 27% to 66%
+# with the seed and thread count, measured on 8 seeds; at 0.01, 43-55%.
+pcq-train --arch resnet20 --data "$fm" --limit 4000 --epochs 1 --batch 64 --lr 0.01 \
 	--seed 3 --log "$T/log.json" -o "$T/m.msgpack" 2>"$T/err"
 [ -f "$T/m.msgpack" ] && [ -f "$T/m.best.msgpack" ] || fail "checkpoints: $(ls "$T")"
 pcq-info --json "$T/m.msgpack" >"$T/info.json"
@@ -21,7 +24,7 @@ pcq-info --json "$T/m.msgpack" >"$T/info.json"
 pcq-infer "$T/m.msgpack" --data "$fm" --limit 4000 --json --predictions "$T/p.msgpack" >"$T/eval.json"
 top1=$(json "$T/eval.json" "j['top1']")
 echo "resnet20, 1 epoch on 4000 Fashion-MNIST images: test top-1 $top1% on 4000"
-[ "$(json "$T/eval.json" "j['top1'] > 50 and j['top5'] >= j['top1'] and j['n'] == 4000")" = True ] ||
+[ "$(json "$T/eval.json" "j['top1'] > 35 and j['top5'] >= j['top1'] and j['n'] == 4000")" = True ] ||
 	fail "accuracy too low (chance is 10%): $(cat "$T/eval.json")"
 [ "$(json "$T/eval.json" "sum(map(sum, j['confusion']))")" = 4000 ] || fail "confusion"
 pcq-info --json "$T/p.msgpack" >"$T/p.json"
@@ -41,7 +44,7 @@ done
 cmp -s "$T/first.msgpack" "$T/again.msgpack" || fail "same seed and threads, different bytes"
 
 # Resume for a second epoch.
-pcq-train --resume "$T/m.msgpack" --data "$fm" --limit 4000 --epochs 2 --batch 64 --lr 0.05 \
+pcq-train --resume "$T/m.msgpack" --data "$fm" --limit 4000 --epochs 2 --batch 64 --lr 0.01 \
 	--seed 3 --log "$T/log.json" -o "$T/m2.msgpack" 2>/dev/null
 [ "$(pcq-info --json "$T/m2.msgpack" | python3 -c 'import json,sys; print(json.load(sys.stdin)["attrs"]["epochs_done"])')" = 2 ] ||
 	fail "resume did not continue to epoch 2"
