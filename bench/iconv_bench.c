@@ -171,11 +171,11 @@ int main(int argc, char **argv)
 				}
 
 		struct iconv *cv;
-		int32_t zeros[s->K];
+		int32_t w_zeros[s->K];
 		for (int k = 0; k < s->K; k++)
-			zeros[k] = w_zero;
+			w_zeros[k] = w_zero;
 		int rc = iconv_create(&cv, BATCH, s->C, s->H, s->H, s->K, s->kernel, s->stride,
-				      s->pad, q_w, zeros, bits);
+				      s->pad, q_w, w_zeros, bits);
 		if (rc < 0)
 			return 1;
 		const double ops = 2.0 * (double)nout * (double)taps;
