@@ -59,9 +59,10 @@
  *     both within 2^24 for every output channel: always so for bits <= 4
  *     and kernel²·C <= 4386; then any implementation but oneDNN's slow
  *     reference one is accepted), or
- *     else when oneDNN picked brgconv on avx512_core_vnni (libdnnl 2.6:
- *     the unit tests check raw outputs around 5·10^7, odd values
- *     included, bit for bit). Where every implementation is exact,
+ *     else when oneDNN picked brgconv on avx512_core_vnni or on AMX
+ *     (avx512_core_amx*, whose tdpbusd also sums exactly in int32; libdnnl
+ *     2.6: the unit tests check raw outputs around 5·10^7, odd values
+ *     included, bit for bit, on whichever of the two the CPU has). Where every implementation is exact,
  *     the direct jit kernel (jit_int8:avx512_core_vnni) is taken when
  *     oneDNN offers it: it beat brgconv on every layer shape of ResNet20
  *     and AlexNetSmall measured here (by 3-36%, most on 16-channel and
