@@ -18,6 +18,14 @@ struct qparams {
 	int32_t qmax;     /* 2^b − 1 */
 };
 
+/* Z = clamp(round(−lo/S), 0, qmax) for lo <= 0. */
+PCQ_HOST_DEVICE static inline int32_t fq_zero(float lo, float scale, int32_t qmax)
+{
+	float z = rintf(-lo / scale);
+	/* NaN (lo = −inf: inf/inf) goes to 0, not into an undefined cast. */
+	return !(z > 0) ? 0 : z > (float)qmax ? qmax : (int32_t)z;
+}
+
 /* fakequant.h's qparams_from_range, for 2 <= bits <= 8. */
 PCQ_HOST_DEVICE static inline struct qparams fq_params(float lo, float hi, int bits)
 {
@@ -27,9 +35,7 @@ PCQ_HOST_DEVICE static inline struct qparams fq_params(float lo, float hi, int b
 	q.scale = (hi - lo) / (float)q.qmax;
 	if (!(q.scale >= FLT_EPSILON))
 		q.scale = FLT_EPSILON;
-	float z = rintf(-lo / q.scale);
-	/* NaN (lo = −inf: inf/inf) goes to 0, not into an undefined cast. */
-	q.zero = !(z > 0) ? 0 : z > (float)q.qmax ? q.qmax : (int32_t)z;
+	q.zero = fq_zero(lo, q.scale, q.qmax);
 	return q;
 }
 

@@ -340,6 +340,17 @@ int iconv_sparse_limit(int K)
 	return K / 8 > 2 ? K / 8 : 2;
 }
 
+int iconv_int8_offset(const uint8_t *w, size_t n, int z)
+{
+	int lo = 255, hi = 0;
+	for (size_t t = 0; t < n; t++) {
+		lo = w[t] < lo ? w[t] : lo;
+		hi = w[t] > hi ? w[t] : hi;
+	}
+	/* w − o in [−128, 127] for o in [hi − 127, lo + 128] (not empty) */
+	return z < hi - 127 ? hi - 127 : z > lo + 128 ? lo + 128 : z;
+}
+
 int iconv_create(struct iconv **out, int batch, int C, int H, int W, int K, int kernel,
 		 int stride, int pad, const uint8_t *q_w, const int32_t *w_zero, int bits)
 {
@@ -409,14 +420,8 @@ int iconv_create(struct iconv **out, int batch, int C, int H, int W, int K, int 
 	cv->small = 1;
 	for (int k = 0; k < K; k++) {
 		const uint8_t *w = q_w + (size_t)k * per_k;
-		int lo = 255, hi = 0;
-		for (size_t t = 0; t < per_k; t++) {
-			lo = w[t] < lo ? w[t] : lo;
-			hi = w[t] > hi ? w[t] : hi;
-		}
-		/* w − o in [−128, 127] for o in [hi − 127, lo + 128] (not empty) */
 		const int z = w_zero[k];
-		int o = sparse ? z : z < hi - 127 ? hi - 127 : z > lo + 128 ? lo + 128 : z;
+		int o = sparse ? z : iconv_int8_offset(w, per_k, z);
 		cv->coef[k] = o - z;
 		if (o != z)
 			cv->offset_k[cv->n_offset_k++] = k;

@@ -80,6 +80,7 @@
 #ifndef PCQ_ICONV_H
 #define PCQ_ICONV_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct iconv;
@@ -97,6 +98,10 @@ struct iconv;
  *   -1  after an error message (error()): bad arguments (sizes <= 0, an
  *       empty output, bits outside 2..8, a weight or Z2 above qmax) or a
  *       oneDNN failure. */
+/* The offset o nearest z for which every w[t] − o of the n weights fits
+ * int8 (one exists: the weights lie in 0..255): one output channel's. */
+int iconv_int8_offset(const uint8_t *w, size_t n, int z);
+
 int iconv_create(struct iconv **out, int batch, int C, int H, int W, int K, int kernel,
 		 int stride, int pad, const uint8_t *q_w, const int32_t *w_zero, int bits);
 

@@ -49,7 +49,6 @@ struct qnode {
 				    * q_w − Z2 beyond int8, else 0 */
 	int per_channel;           /* conv/linear: weights quantized per output
 				    * channel: m0, shift (K, kout) */
-	int32_t *z2;               /* (kout) each output channel's Z2 */
 	int32_t *wcoef;            /* (kout) q_w − Z2 = stored weight + wcoef[k]
 				    * (+ a sparse rest) */
 	int any_wcoef;             /* per channel: some wcoef != 0, so the GEMM

@@ -166,12 +166,12 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 	const int32_t *bias = wz ? need(ld, "bias", DTYPE_I32, 2, kb) : NULL;
 	if (!bias || requant_params(ld, n))
 		return -1;
-	n->z2 = own(q, (size_t)n->kout * sizeof(int32_t));
+	int32_t *z2 = own(q, (size_t)n->kout * sizeof(int32_t));   /* each channel's Z2 */
 	for (int o = 0; o < n->kout; o++) {
-		n->z2[o] = wz[n->per_channel ? o : 0];
-		if (n->z2[o] < 0 || n->z2[o] > wmax)
+		z2[o] = wz[n->per_channel ? o : 0];
+		if (z2[o] < 0 || z2[o] > wmax)
 			return error("'%s': layer '%s': weight_zero %d is outside 0..%d", ld->file,
-				     n->name, n->z2[o], wmax);
+				     n->name, z2[o], wmax);
 	}
 	/* int8 storage for the GEMM: q_w − Z2, so the GEMM has no weight zero
 	 * point (oneDNN's gemm is up to 6x slower with one), the few 8-bit
@@ -182,22 +182,16 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 	 * allows and the rest (o[k] − Z2[k])·Σ x as a box term (iconv.h's). */
 	size_t over = 0;
 	for (size_t i = 0; i < (size_t)n->kout * per; i++)
-		over += w[i] - n->z2[i / per] > INT8_MAX || w[i] - n->z2[i / per] < INT8_MIN;
+		over += w[i] - z2[i / per] > INT8_MAX || w[i] - z2[i / per] < INT8_MIN;
 	const int sparse = gemm_sparse && over <= (size_t)iconv_sparse_limit(n->kout);
 	n->weight = own(q, (size_t)n->kout * per);
 	n->wsum = own(q, (size_t)n->kout * sizeof(int32_t));
 	n->wcoef = own(q, (size_t)n->kout * sizeof(int32_t));
 	n->sparse = sparse && over ? own(q, over * sizeof(*n->sparse)) : NULL;
 	for (int o = 0; o < n->kout; o++) {
-		const uint8_t *wo = w + (size_t)o * per;
-		int lo = 255, hi = 0;
-		for (size_t t = 0; t < per; t++) {
-			lo = wo[t] < lo ? wo[t] : lo;
-			hi = wo[t] > hi ? wo[t] : hi;
-		}
-		const int z = n->z2[o];
+		const int z = z2[o];
 		const int offset = sparse ? z : !n->per_channel ? 128
-				   : z < hi - 127 ? hi - 127 : z > lo + 128 ? lo + 128 : z;
+				   : iconv_int8_offset(w + (size_t)o * per, per, z);
 		n->wcoef[o] = offset - z;   /* q_w − Z2 = stored weight + wcoef (+ sparse) */
 		n->any_wcoef |= n->per_channel && offset != z;
 		int32_t sum = 0;
@@ -218,7 +212,7 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 		n->wsum[o] = sum;
 	}
 	/* the GEMM's own zero point: per tensor without the sparse term */
-	n->wzero = (int8_t)(n->per_channel || sparse ? 0 : n->z2[0] - 128);
+	n->wzero = (int8_t)(n->per_channel || sparse ? 0 : z2[0] - 128);
 	/* (acc − Z1·Σw)·2^acc_shift + bias must fit int32 for every input. */
 	int64_t room = (INT64_C(1) << 31) - 1 - ((int64_t)per * in_qmax * wmax << n->acc_shift);
 	for (int64_t i = 0; i < kb[0] * kb[1]; i++)
@@ -229,7 +223,7 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 	 * otherwise im2col and the integer GEMM. */
 	if (conv) {
 		int rc = iconv_create(&n->iconv, q->batch, n->ic, n->ih, n->iw, n->kout, k,
-				      n->stride, n->pad, w, n->z2, wbits);
+				      n->stride, n->pad, w, z2, wbits);
 		if (rc < 0)
 			return -1;
 		if (rc > 0)

@@ -184,16 +184,15 @@ static int weighted(struct qctx *q, int j, int conv)
 		float *ws = add(q, n->name, "weight_scale", DTYPE_F32, 1, (int64_t[]){parts});
 		int32_t *wz = add(q, n->name, "weight_zero", DTYPE_I32, 1, (int64_t[]){parts});
 		uint8_t *qw = add(q, n->name, "weight", DTYPE_U8, w->ndim, w->shape);
-		struct qparams wq = {0};
-		/* half of the int32 room the products leave, for the bias */
-		const int wmax = (1 << bits) - 1;
-		const double room = (2147483647.0 - (double)w->numel / outs *
-				     qmax_of(q, q->qsource[src]) * wmax) / 2;
+		/* K·in_qmax·w_qmax: the largest |acc − Z1·Σw| */
+		const double products = (double)w->numel / outs * qmax_of(q, q->qsource[src]) *
+					((1 << bits) - 1);
+		const double room = (2147483647.0 - products) / 2;   /* half the rest: the bias's */
 		int widened = 0;
 		for (int p = 0; p < parts; p++) {
 			float lo, hi;
 			range_of(w->data + p * run, run, &lo, &hi);
-			wq = qparams_from_range(lo, hi, bits);
+			struct qparams wq = qparams_from_range(lo, hi, bits);
 			/* a grid so fine that a bias cannot be written on S1·S2
 			 * (a near-dead channel: tiny weights, a real bias) is
 			 * coarsened until it can (docs/QUANTIZATION.md) */
@@ -201,8 +200,7 @@ static int weighted(struct qctx *q, int j, int conv)
 							     per_channel ? p + 1 : outs, s1, K, room) : 0;
 			if (wq.scale < need) {
 				wq.scale = nextafterf((float)need, INFINITY);
-				float z = rintf(-fminf(lo, 0.0f) / wq.scale);
-				wq.zero = !(z > 0) ? 0 : z > (float)wmax ? wmax : (int32_t)z;
+				wq.zero = fq_zero(fminf(lo, 0.0f), wq.scale, wq.qmax);
 				widened++;
 			}
 			ws[p] = wq.scale, wz[p] = wq.zero;
@@ -225,9 +223,8 @@ static int weighted(struct qctx *q, int j, int conv)
 		int32_t *sh = add(q, n->name, "shift", DTYPE_I32, per_channel ? 2 : 1,
 				  per_channel ? km : kc);
 		/* acc_shift: extra fractional bits for the bias (docs/QUANTIZATION.md):
-		 * the largest s <= ACC_SHIFT_MAX with (K·in_qmax·w_qmax + max|bias|)·2^s
+		 * the largest s <= ACC_SHIFT_MAX with (products + max|bias|)·2^s
 		 * < 2^31, so (acc − Z1·Σw)·2^s + q_bias never overflows int32. */
-		double products = (double)w->numel / outs * qmax_of(q, q->qsource[src]) * wq.qmax;
 		double bmax = 0;
 		for (int c = 0; c < K; c++)
 			for (int o = 0; o < outs && b; o++) {
@@ -238,17 +235,19 @@ static int weighted(struct qctx *q, int j, int conv)
 		attrs_set_int(&l->params, "acc_shift", acc_shift);
 		for (int c = 0; c < K && rc == 0; c++)
 			for (int o = 0; o < outs && rc == 0; o++) {
-				const int p = per_channel ? o : 0;
-				double s12 = (double)s1[c] * (double)ws[p];
+				double s12 = (double)s1[c] * (double)ws[per_channel ? o : 0];
 				double v = rint(ldexp(b ? b->data[o] : 0.0, acc_shift) / s12);
 				if (fabs(v) + products * ldexp(1, acc_shift) > 2147483647.0)
 					rc = error("'%s': layer '%s': the bias %g does not fit int32 at "
 						   "scale %g", q->file, n->name, b->data[o], s12);
 				else
 					qb[c * outs + o] = (int32_t)v;
+			}
+		for (int c = 0; c < K && rc == 0; c++)   /* a multiplier per (cluster, part) */
+			for (int p = 0; p < parts && rc == 0; p++) {
 				int shift;
-				if (rc == 0 && (o == p) &&   /* a multiplier per (cluster, part) */
-				    (rc = multiplier(q, n->name, ldexp(s12 / s3[c], -acc_shift),
+				double s12 = (double)s1[c] * (double)ws[p];
+				if ((rc = multiplier(q, n->name, ldexp(s12 / s3[c], -acc_shift),
 						     &m0[c * parts + p], &shift)) == 0)
 					sh[c * parts + p] = shift;
 			}

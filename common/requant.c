@@ -657,16 +657,17 @@ void requant_u8_rows(uint8_t *out, const int32_t *acc, size_t rows, int kout,
 	CHECK(p->acc_shift >= 0 && p->acc_shift <= 31);
 	CHECK(0 <= p->lo && p->lo <= p->hi && p->hi <= 255);
 	CHECK(!p->m0_k == !p->shift_k);
-	for (int k = 0; p->m0_k && k < kout; k++)
-		CHECK(p->m0_k[k] >= 0 && p->shift_k[k] >= -31 && p->shift_k[k] <= 31);
 	if (p->m0_k) {
 #if RQ_X86
+		/* the plans' m0 and shift were checked by requant_plan_make */
 		if (avx2_now() && kout % 16 == 0 && p->channels && p->channels->ok) {
 			CHECK(p->channels->kout == kout);
 			requant_u8_rows_channels_avx2(out, acc, rows, kout, p);
 			return;
 		}
 #endif
+		for (int k = 0; k < kout; k++)
+			CHECK(p->m0_k[k] >= 0 && p->shift_k[k] >= -31 && p->shift_k[k] <= 31);
 		requant_u8_rows_scalar(out, acc, rows, kout, p);
 		return;
 	}
