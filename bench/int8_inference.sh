@@ -16,6 +16,9 @@
 # interleaved, and the best of each is reported with the spread.
 # KEEP=DIR keeps the quantized models (int-BITS-K.msgpack) and the k-means
 # model there, for build/*/bench/qengine_bench.
+# BASELINE=DIR also times DIR/pcq-infer (the bin/ of another checkout,
+# such as the commit before a change) on the same models in the same
+# rounds, interleaved, and prints its images/s and this build's ratio to it.
 set -eu
 arch=${1:-resnet20}
 batches=${2:-20}
@@ -54,13 +57,17 @@ while [ $r -le $rounds ]; do
 			--threads "$threads" --json >"$tmp/int-$bits-$k.$r.json"
 		"$bin/pcq-infer" "$tmp/int-$bits-$k.msgpack" --data "$data" $km --batch 1 \
 			--limit 200 --threads "$threads" --json >"$tmp/one-$bits-$k.$r.json"
+		[ -z "${BASELINE:-}" ] ||
+			"$BASELINE/pcq-infer" "$tmp/int-$bits-$k.msgpack" --data "$data" $km \
+				--batch 128 --threads "$threads" --json >"$tmp/base-$bits-$k.$r.json"
 	done
 	r=$((r + 1))
 done
 
-python3 - "$tmp" "$arch" "$threads" "$rounds" "$settings" <<'PY'
+python3 - "$tmp" "$arch" "$threads" "$rounds" "$settings" "${BASELINE:-}" <<'PY'
 import json, os, sys
 d, arch, threads, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+baseline = sys.argv[6]
 settings = [s.split(':') for s in sys.argv[5].split()]
 def runs(name):
     return [json.load(open(os.path.join(d, f'{name}.{r}.json'))) for r in range(1, rounds + 1)]
@@ -82,6 +89,10 @@ for bits, k in settings:
     name = f"{bits.replace('pc', '')}-bit{' per-channel' if 'pc' in bits else ''} K={k}"
     print(f"  pcq-infer {name:<20} {ips:8.0f} images/s {spread}, one image "
           f"{one:.2f} ms;  ratio to PyTorch int8 {ips / torch_int8:.2f}x")
+    if baseline:
+        base, bspread = best([x['n'] / x['engine_seconds'] for x in runs(f'base-{bits}-{k}')])
+        print(f"    baseline {baseline}: {base:8.0f} images/s {bspread};  "
+              f"this build {ips / base:.2f}x")
 PY
 if [ -n "${KEEP:-}" ]; then
 	mkdir -p "$KEEP"

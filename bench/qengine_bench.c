@@ -7,6 +7,7 @@
  * set in the environment, each node's time as well.
  *   qengine_bench INT.msgpack [BATCH] [REPS] [THREADS] [TRIALS]
  *   (128, 20, 2, 5) */
+#include "iconv.h"
 #include "pcqfile.h"
 #include "qmodel.h"
 #include "rng.h"
@@ -79,8 +80,9 @@ int main(int argc, char **argv)
 			printf("  %-16s %6.1f us/image %5.1f%%\n", op_names[o],
 			       1e6 * by_op[o] / (reps * batch), 100 * by_op[o] / total);
 	for (int j = 0; getenv("PER_NODE") && j < q.n_nodes; j++)
-		printf("  node %2d %-24s %-16s %dx%dx%d %8.2f us/image\n", j, q.nodes[j].name,
+		printf("  node %2d %-24s %-16s %dx%dx%d %8.2f us/image  %s\n", j, q.nodes[j].name,
 		       op_names[q.nodes[j].op], q.nodes[j].c, q.nodes[j].h, q.nodes[j].w,
-		       1e-3 * (double)ns[j] / (reps * batch));
+		       1e-3 * (double)ns[j] / (reps * batch),
+		       q.nodes[j].iconv ? iconv_impl(q.nodes[j].iconv) : "");
 	return 0;
 }

@@ -13,11 +13,17 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* kernel²·C above this could overflow int32 (igemm.h's IGEMM_MAX_K). */
 #define ICONV_MAX_TAPS 33025
 /* Integers up to this magnitude survive oneDNN's int32 → float → int32. */
 #define ICONV_FLOAT_EXACT (1 << 24)
+/* Implementations timed per primitive (prim_create): oneDNN offers up to
+ * four fast exact ones on one layer (brgconv and the direct jit kernel, on
+ * AMX and on VNNI), then slower fallbacks. */
+#define ICONV_MAX_CANDIDATES 4
+#define ICONV_TIMING_ROUNDS 3
 
 /* ---- oneDNN's engine and stream, and the availability, made once ---- */
 
@@ -25,6 +31,7 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static dnnl_engine_t engine;
 static const char *unavailable;   /* NULL: usable */
 static int env_one;               /* PCQ_ICONV=one: smaller batches image by image */
+static int pick = -1;             /* iconv_pick; PCQ_ICONV=first: 0 */
 static char unavailable_buf[96];
 
 /* dnnl_cpu_isa_t values are bit sets containing the ISAs below them. */
@@ -42,8 +49,10 @@ static void init(void)
 	}
 	if (e && !strcmp(e, "one"))
 		env_one = 1;
+	else if (e && !strcmp(e, "first"))
+		pick = 0;
 	else if (e && *e && strcmp(e, "auto"))
-		warn("PCQ_ICONV=%s: expected auto, off or one; using auto", e);
+		warn("PCQ_ICONV=%s: expected auto, first, off or one; using auto", e);
 	dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
 #if defined(__x86_64__)
 	int vnni = isa_has(isa, dnnl_cpu_isa_avx512_core_vnni) ||
@@ -88,6 +97,7 @@ struct sparse_tap {
 
 struct iconv {
 	int batch, C, H, W, K, kernel, stride, pad, OH, OW;
+	int candidates;        /* implementations tried for n = batch */
 	int small;             /* 255·max(Σ w'+, Σ w'−) <= 2^24 for every output channel */
 	int8_t *w8;            /* (K, C, kernel, kernel): q_w − o[k] */
 	int32_t *coef;         /* (K) o[k] − Z2 */
@@ -151,74 +161,25 @@ static int impl_accepted(const struct iconv *cv, const char *impl)
 	       (strstr(impl, "avx512_core_vnni") || strstr(impl, "avx512_core_amx"));
 }
 
-/* The primitive for n images: 0 and *out (usable or not, see impl_accepted),
- * -1 after an error message. */
-static int prim_create(const struct iconv *cv, int n, struct prim **out)
+/* Makes p's primitive from pd: the weights reordered once into its layout,
+ * its scratchpad and argument handles. 0, or -1 after an error message. */
+static int prim_build(const struct iconv *cv, struct prim *p, const_dnnl_primitive_desc_t pd)
 {
-	*out = NULL;
-	struct prim *p = calloc(1, sizeof(*p));
-	if (!p)
-		return error("oneDNN convolution: out of memory");
-	p->n = n;
-	dnnl_memory_desc_t src_md, wei_md, wei_user_md, dst_md;
-	dnnl_dims_t src_dims = { n, cv->C, cv->H, cv->W };
+	dnnl_memory_desc_t src_md, wei_user_md, dst_md;
+	dnnl_dims_t src_dims = { p->n, cv->C, cv->H, cv->W };
 	dnnl_dims_t wei_dims = { cv->K, cv->C, cv->kernel, cv->kernel };
-	dnnl_dims_t dst_dims = { n, cv->K, cv->OH, cv->OW };
-	dnnl_dims_t strides = { cv->stride, cv->stride };
-	/* oneDNN checks (H − kernel + pad_l + pad_r)/stride + 1 == OH, rounded
-	 * down: true of the symmetric pad, as OH was defined with it. */
-	dnnl_dims_t pad_l = { cv->pad, cv->pad }, pad_r = { cv->pad, cv->pad };
-	dnnl_primitive_attr_t attr = NULL;
-	dnnl_primitive_desc_t pd = NULL, rpd = NULL;
-	dnnl_primitive_desc_iterator_t it = NULL;
+	dnnl_dims_t dst_dims = { p->n, cv->K, cv->OH, cv->OW };
+	dnnl_primitive_desc_t rpd = NULL;
 	dnnl_primitive_t reorder = NULL;
 	dnnl_memory_t wei_user = NULL;
-	dnnl_convolution_desc_t cd;
 	dnnl_status_t s;
 	const char *what;
 	int rc = -1;
 
 #define TRY(call) do { what = #call; if ((s = (call)) != dnnl_success) goto fail; } while (0)
 	TRY(dnnl_memory_desc_init_by_tag(&src_md, 4, src_dims, dnnl_u8, dnnl_nhwc));
-	TRY(dnnl_memory_desc_init_by_tag(&wei_md, 4, wei_dims, dnnl_s8, dnnl_format_tag_any));
 	TRY(dnnl_memory_desc_init_by_tag(&wei_user_md, 4, wei_dims, dnnl_s8, dnnl_oihw));
 	TRY(dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_s32, dnnl_nhwc));
-	TRY(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference,
-					       dnnl_convolution_direct, &src_md, &wei_md, NULL,
-					       &dst_md, strides, pad_l, pad_r));
-	TRY(dnnl_primitive_attr_create(&attr));
-	TRY(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
-	TRY(dnnl_primitive_desc_iterator_create(&it, &cd, attr, engine, NULL));
-	const char *impl = NULL;
-	/* oneDNN's first choice, or where every implementation is exact
-	 * (small), its direct jit kernel when offered (iconv.h) */
-	static const char direct[] = "jit_int8:avx512_core_vnni";
-	if (!(pd = dnnl_primitive_desc_iterator_fetch(it)))
-		goto fetch_failed;
-	TRY(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
-	while (cv->small && strcmp(impl, direct) &&
-	       dnnl_primitive_desc_iterator_next(it) == dnnl_success) {
-		dnnl_primitive_desc_t next = dnnl_primitive_desc_iterator_fetch(it);
-		const char *name = NULL;
-		if (!next)
-			goto fetch_failed;
-		if (dnnl_primitive_desc_query(next, dnnl_query_impl_info_str, 0, &name) ==
-		    dnnl_success && !strcmp(name, direct)) {
-			dnnl_primitive_desc_destroy(pd);
-			pd = next;
-			impl = name;
-		} else {
-			dnnl_primitive_desc_destroy(next);
-		}
-	}
-	snprintf(p->impl, sizeof(p->impl), "%s", impl ? impl : "?");
-	p->usable = impl_accepted(cv, p->impl) && !(env_one && n != cv->batch && n != 1);
-	if (!p->usable) {
-		rc = 0;
-		goto done;
-	}
-
-	/* The weights, once, in the primitive's layout. */
 	const dnnl_memory_desc_t *pd_wei =
 		dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
 	TRY(dnnl_memory_create(&p->wei, pd_wei, engine, DNNL_MEMORY_ALLOCATE));
@@ -239,9 +200,6 @@ static int prim_create(const struct iconv *cv, int n, struct prim **out)
 #undef TRY
 	rc = 0;
 	goto done;
-fetch_failed:
-	s = dnnl_out_of_memory;
-	what = "dnnl_primitive_desc_iterator_fetch";
 fail:
 	dnnl_error(what, s);
 done:
@@ -251,8 +209,175 @@ done:
 		dnnl_primitive_desc_destroy(rpd);
 	if (wei_user)
 		dnnl_memory_destroy(wei_user);
-	if (pd)
-		dnnl_primitive_desc_destroy(pd);
+	return rc;
+}
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void execute(dnnl_stream_t stream, struct prim *p, const uint8_t *x, int32_t *acc);
+
+/* Which of the m built candidates c[] runs n images fastest here: each
+ * once to warm up (pages, caches, JIT state), then ICONV_TIMING_ROUNDS
+ * rounds of one call each, interleaved (this machine's speed drifts),
+ * the best call of each compared. The data are arbitrary: the kernels'
+ * speed does not depend on the values. */
+static int fastest(const struct iconv *cv, struct prim **c, int m, int n)
+{
+	const size_t in = (size_t)n * cv->H * cv->W * cv->C;
+	uint8_t *x = malloc(in);
+	int32_t *acc = malloc((size_t)n * cv->OH * cv->OW * cv->K * sizeof(int32_t));
+	if (!x || !acc)
+		die("iconv: out of memory");
+	for (size_t i = 0; i < in; i++)
+		x[i] = (uint8_t)(i * 131 >> 3);
+	double best[ICONV_MAX_CANDIDATES];
+	for (int j = 0; j < m; j++) {
+		execute(cv->stream, c[j], x, acc);
+		best[j] = 1e30;
+	}
+	for (int r = 0; r < ICONV_TIMING_ROUNDS; r++)
+		for (int j = 0; j < m; j++) {
+			double t = now();
+			execute(cv->stream, c[j], x, acc);
+			t = now() - t;
+			best[j] = t < best[j] ? t : best[j];
+		}
+	free(x);
+	free(acc);
+	int win = 0;
+	for (int j = 1; j < m; j++)
+		win = best[j] < best[win] ? j : win;
+	return win;
+}
+
+/* The primitive for n images: 0 and *out (usable or not, see impl_accepted),
+ * -1 after an error message. The candidates are the implementations
+ * oneDNN offers that are exact here (impl_accepted), in its order, the
+ * gemm-based ones left out (im2col and a GEMM: many times slower on every
+ * layer measured), at most ICONV_MAX_CANDIDATES; of these it takes the
+ * one named `like` when given and offered, else the iconv_pick one, else
+ * the fastest (fastest()). */
+static int prim_create(struct iconv *cv, int n, const char *like, struct prim **out)
+{
+	*out = NULL;
+	struct prim *p = calloc(1, sizeof(*p));
+	if (!p)
+		return error("oneDNN convolution: out of memory");
+	p->n = n;
+	dnnl_memory_desc_t src_md, wei_md, dst_md;
+	dnnl_dims_t src_dims = { n, cv->C, cv->H, cv->W };
+	dnnl_dims_t wei_dims = { cv->K, cv->C, cv->kernel, cv->kernel };
+	dnnl_dims_t dst_dims = { n, cv->K, cv->OH, cv->OW };
+	dnnl_dims_t strides = { cv->stride, cv->stride };
+	/* oneDNN checks (H − kernel + pad_l + pad_r)/stride + 1 == OH, rounded
+	 * down: true of the symmetric pad, as OH was defined with it. */
+	dnnl_dims_t pad_l = { cv->pad, cv->pad }, pad_r = { cv->pad, cv->pad };
+	dnnl_primitive_attr_t attr = NULL;
+	dnnl_primitive_desc_t pd[ICONV_MAX_CANDIDATES] = { NULL };
+	dnnl_primitive_desc_iterator_t it = NULL;
+	struct prim *built[ICONV_MAX_CANDIDATES] = { NULL };
+	dnnl_convolution_desc_t cd;
+	dnnl_status_t s;
+	const char *what;
+	int m = 0, rc = -1;
+
+#define TRY(call) do { what = #call; if ((s = (call)) != dnnl_success) goto fail; } while (0)
+	TRY(dnnl_memory_desc_init_by_tag(&src_md, 4, src_dims, dnnl_u8, dnnl_nhwc));
+	TRY(dnnl_memory_desc_init_by_tag(&wei_md, 4, wei_dims, dnnl_s8, dnnl_format_tag_any));
+	TRY(dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_s32, dnnl_nhwc));
+	TRY(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference,
+					       dnnl_convolution_direct, &src_md, &wei_md, NULL,
+					       &dst_md, strides, pad_l, pad_r));
+	TRY(dnnl_primitive_attr_create(&attr));
+	TRY(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
+	TRY(dnnl_primitive_desc_iterator_create(&it, &cd, attr, engine, NULL));
+#undef TRY
+	/* the candidates' descriptors; p->impl names oneDNN's first choice
+	 * until one is taken (for iconv_impl when none is) */
+	int offered = 0;
+	do {
+		dnnl_primitive_desc_t next = dnnl_primitive_desc_iterator_fetch(it);
+		const char *name = NULL;
+		if (!next) {
+			s = dnnl_out_of_memory;
+			what = "dnnl_primitive_desc_iterator_fetch";
+			goto fail;
+		}
+		if ((s = dnnl_primitive_desc_query(next, dnnl_query_impl_info_str, 0, &name)) !=
+		    dnnl_success) {
+			dnnl_primitive_desc_destroy(next);
+			what = "dnnl_primitive_desc_query";
+			goto fail;
+		}
+		if (!offered++)
+			snprintf(p->impl, sizeof(p->impl), "%s", name);
+		/* oneDNN offers some implementations twice, at times */
+		int again = 0;
+		for (int j = 0; j < m; j++) {
+			const char *had = NULL;
+			dnnl_primitive_desc_query(pd[j], dnnl_query_impl_info_str, 0, &had);
+			again |= had && !strcmp(had, name);
+		}
+		if (m < ICONV_MAX_CANDIDATES && !again && impl_accepted(cv, name) &&
+		    !strstr(name, "gemm"))
+			pd[m++] = next;
+		else
+			dnnl_primitive_desc_destroy(next);
+	} while (dnnl_primitive_desc_iterator_next(it) == dnnl_success);
+	if (n == cv->batch)
+		cv->candidates = m;
+	p->usable = m > 0 && !(env_one && n != cv->batch && n != 1);
+	if (!p->usable) {
+		rc = 0;
+		goto done;
+	}
+
+	int take = -1;
+	for (int j = 0; like && j < m && take < 0; j++) {
+		const char *name = NULL;
+		if (dnnl_primitive_desc_query(pd[j], dnnl_query_impl_info_str, 0, &name) ==
+		    dnnl_success && !strcmp(name, like))
+			take = j;
+	}
+	if (take < 0 && pick >= 0)
+		take = pick < m ? pick : m - 1;
+	if (take < 0 && m == 1)
+		take = 0;
+	/* build the one taken, or every candidate to time them */
+	for (int j = 0; j < m; j++) {
+		if (take >= 0 && j != take)
+			continue;
+		if (!(built[j] = calloc(1, sizeof(struct prim)))) {
+			error("oneDNN convolution: out of memory");
+			goto done;
+		}
+		built[j]->n = n;
+		built[j]->usable = 1;
+		if (prim_build(cv, built[j], pd[j]))
+			goto done;
+		const char *name = NULL;
+		dnnl_primitive_desc_query(pd[j], dnnl_query_impl_info_str, 0, &name);
+		snprintf(built[j]->impl, sizeof(built[j]->impl), "%s", name ? name : "?");
+	}
+	if (take < 0)
+		take = fastest(cv, built, m, n);
+	prim_free(p);
+	p = built[take];
+	built[take] = NULL;
+	rc = 0;
+	goto done;
+fail:
+	dnnl_error(what, s);
+done:
+	for (int j = 0; j < m; j++) {
+		prim_free(built[j]);
+		dnnl_primitive_desc_destroy(pd[j]);
+	}
 	if (it)
 		dnnl_primitive_desc_iterator_destroy(it);
 	if (attr)
@@ -329,6 +454,17 @@ void iconv_free(struct iconv *cv)
 const char *iconv_impl(const struct iconv *cv)
 {
 	return cv->prims->impl;
+}
+
+int iconv_candidates(const struct iconv *cv)
+{
+	return cv->candidates;
+}
+
+void iconv_pick(int candidate)
+{
+	pthread_once(&init_once, init);
+	pick = candidate;
 }
 
 /* Each weight in the sparse term costs a multiply-add per output row,
@@ -505,14 +641,14 @@ int iconv_create(struct iconv **out, int batch, int C, int H, int W, int K, int 
 		return dnnl_error("dnnl_stream_create", st);
 	}
 	struct prim *p;
-	int rc = prim_create(cv, batch, &p);
+	int rc = prim_create(cv, batch, NULL, &p);
 	if (rc) {
 		iconv_free(cv);
 		return rc;
 	}
 	cv->prims = cv->one = p;
 	if (p->usable && batch > 1) {
-		if ((rc = prim_create(cv, 1, &p))) {
+		if ((rc = prim_create(cv, 1, NULL, &p))) {
 			iconv_free(cv);
 			return rc;
 		}
@@ -536,7 +672,7 @@ static int prim_get(struct iconv *cv, int n, struct prim **out)
 	while (p && p->n != n)
 		p = p->next;
 	if (!p) {
-		if (prim_create(cv, n, &p))
+		if (prim_create(cv, n, cv->prims->impl, &p))
 			return -1;
 		p->next = cv->prims->next;   /* keep the batch's first */
 		cv->prims->next = p;

@@ -62,11 +62,17 @@
  *     else when oneDNN picked brgconv on avx512_core_vnni or on AMX
  *     (avx512_core_amx*, whose tdpbusd also sums exactly in int32; libdnnl
  *     2.6: the unit tests check raw outputs around 5·10^7, odd values
- *     included, bit for bit, on whichever of the two the CPU has). Where every implementation is exact,
- *     the direct jit kernel (jit_int8:avx512_core_vnni) is taken when
- *     oneDNN offers it: it beat brgconv on every layer shape of ResNet20
- *     and AlexNetSmall measured here (by 3-36%, most on 16-channel and
- *     1x1 layers); otherwise oneDNN's first choice. oneDNN's own src
+ *     included, bit for bit, on whichever of the two the CPU has).
+ *     Of the accepted implementations oneDNN offers (up to four, the
+ *     gemm-based one left out), each primitive takes the fastest, timed on
+ *     the spot when it is created: which wins depends on the CPU and the
+ *     layer (on an AMX Xeon, brgconv or the jit AMX kernel on 3x3 layers of
+ *     16 channels and more, the VNNI direct kernel on the 3-channel stem
+ *     and 1x1 ones; on AVX-512 VNNI without AMX the direct kernel nearly
+ *     everywhere), and all are exact, so the choice changes only the
+ *     speed. A primitive for the last, smaller batch takes the batch's
+ *     choice untimed. PCQ_ICONV=first takes oneDNN's first accepted one
+ *     instead, untimed. oneDNN's own src
  *     zero-point attribute is not used: one zero point per call, not per
  *     image, and it sends brgconv down the float post-op path.
  *   - the corrections are added in uint32 (wrapping); each term and the
@@ -88,7 +94,8 @@ struct iconv;
 /* Plans the convolution for batches of up to `batch` images: checks the
  * arguments, offsets and reorders the weights once into the layout
  * oneDNN's primitive wants, creates the primitives for n = batch and
- * n = 1, their scratchpads and the correction tables. Returns
+ * n = 1 (each timing the candidate implementations: some milliseconds
+ * per layer), their scratchpads and the correction tables. Returns
  *    0  and *out, to be freed with iconv_free;
  *    1  (*out = NULL) when oneDNN cannot be used exactly for this layer
  *       here: no VNNI in oneDNN's effective ISA, PCQ_ICONV=off in the
@@ -164,6 +171,16 @@ void iconv_free(struct iconv *cv);
 
 /* oneDNN's implementation for n = batch, e.g. "brgconv:avx512_core_vnni". */
 const char *iconv_impl(const struct iconv *cv);
+
+/* How many implementations were candidates for n = batch (prim_create in
+ * iconv.c: the exact ones oneDNN offers, at most four). */
+int iconv_candidates(const struct iconv *cv);
+
+/* For tests and benchmarks: primitives created from now on take the
+ * candidate-th candidate (the last when there are fewer), or with −1 (the
+ * default) the fastest, timed. Not thread-safe; PCQ_ICONV=first in the
+ * environment starts it at 0. */
+void iconv_pick(int candidate);
 
 /* NULL when this machine and environment allow iconv at all (oneDNN has
  * VNNI, PCQ_ICONV is not "off"); else why not, for messages and tests. A

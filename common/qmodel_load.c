@@ -222,22 +222,21 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 	/* oneDNN's direct int8 convolution where it is exact here (iconv.h);
 	 * otherwise im2col and the integer GEMM. */
 	if (conv) {
-		int rc = iconv_create(&n->iconv, q->batch, n->ic, n->ih, n->iw, n->kout, k,
+		/* runs of the largest power of two images whose accumulators
+		 * fit ICONV_CHUNK_BYTES: its primitive (timed against the
+		 * other implementations, iconv.c) made now rather than in the
+		 * first batch */
+		size_t acc_bytes = (size_t)n->h * n->w * n->kout * sizeof(int32_t);
+		for (n->chunk = 1; n->chunk < q->batch && 2 * n->chunk * acc_bytes <= ICONV_CHUNK_BYTES;)
+			n->chunk *= 2;
+		n->chunk = n->chunk < q->batch ? n->chunk : q->batch;
+		int rc = iconv_create(&n->iconv, n->chunk, n->ic, n->ih, n->iw, n->kout, k,
 				      n->stride, n->pad, w, z2, wbits);
 		if (rc < 0)
 			return -1;
 		if (rc > 0)
 			n->iconv = NULL;
 		n->im2col = !n->iconv && !(k == 1 && n->stride == 1 && n->pad == 0);
-		/* the largest power of two images whose accumulators fit
-		 * ICONV_CHUNK_BYTES, its primitive made now rather than in the
-		 * first batch */
-		size_t acc_bytes = (size_t)n->h * n->w * n->kout * sizeof(int32_t);
-		for (n->chunk = 1; n->chunk < q->batch && 2 * n->chunk * acc_bytes <= ICONV_CHUNK_BYTES;)
-			n->chunk *= 2;
-		n->chunk = n->chunk < q->batch ? n->chunk : q->batch;
-		if (n->iconv && iconv_prepare(n->iconv, n->chunk))
-			return -1;
 	}
 	n->bias = own(q, (size_t)q->clusters * n->kout * sizeof(int32_t));
 	memcpy(n->bias, bias, (size_t)q->clusters * n->kout * sizeof(int32_t));

@@ -9,7 +9,10 @@
  * and 255, extreme operands (x all 255 with weights all 0 or all qmax),
  * outputs far beyond 2^24 (where a float round trip inside oneDNN would
  * show), the last smaller batch (a primitive created at run time), one
- * thread and two.
+ * thread and two. Every check runs on the implementation iconv timed
+ * fastest and again on each implementation it tried (iconv_pick), so all
+ * of oneDNN's kernels that iconv may take on this CPU are held to the
+ * definition, whichever wins the timing.
  *
  * iconv needs oneDNN with VNNI; where iconv_create says "not available"
  * the comparisons are skipped with a note, so the tests pass on any CPU.
@@ -246,40 +249,44 @@ static void reference_constant(const struct shape *s, int xv, int n, const int32
 	}
 }
 
-/* Runs n images (zero points already in l->z1) through iconv_run and
- * iconv_run_padded and compares with the reference (the closed form for
- * constant operands), plus z1·Σ(q_w − Z2) for the latter; the output past
- * n must stay untouched. */
-static void run_check(struct layer *l, int n, const char *what)
+/* The layer's convolution again, with the candidate-th implementation
+ * (iconv_pick). */
+static struct iconv *layer_forced(const struct layer *l, int candidate)
+{
+	const struct shape *s = l->s;
+	struct iconv *cv = NULL;
+	iconv_pick(candidate);
+	assert_int_equal(iconv_create(&cv, l->batch, s->C, s->H, s->W, s->K, s->kernel, s->stride,
+				      s->pad, l->q_w, l->zeros, l->bits), 0);
+	iconv_pick(-1);
+	return cv;
+}
+
+/* Runs n images (zero points already in l->z1) through iconv_run,
+ * iconv_run_padded and iconv_run_split on cv and compares with l->want,
+ * plus z1·Σ(q_w − Z2) (wsum) for the padded ones; the output past n must
+ * stay untouched. */
+static void check_modes(struct layer *l, struct iconv *cv, int n, const char *what,
+			const int64_t *wsum)
 {
 	const size_t out = l->out_per * n, all = l->out_per * l->batch;
-	if (l->constant)
-		reference_constant(l->s, l->x[0], n, l->z1, l->q_w[0], l->zeros, l->want);
-	else
-		reference(l->s, l->x, n, l->z1, l->q_w, l->zeros, l->want);
-	const size_t per_k = (size_t)l->s->C * l->s->kernel * l->s->kernel;
-	int64_t *wsum = calloc(l->s->K, sizeof(int64_t));
-	assert_non_null(wsum);
-	for (int k = 0; k < l->s->K; k++)
-		for (size_t t = 0; t < per_k; t++)
-			wsum[k] += l->q_w[k * per_k + t] - l->zeros[k];
-	/* mode 0: iconv_run; 1: iconv_run_padded; 2: iconv_run_split, its box
-	 * term added here (and the box sums checked against direct sums) */
 	const struct shape *s = l->s;
 	const int OH = out_size(s->H, s), OW = out_size(s->W, s);
 	int32_t *box = malloc((size_t)l->batch * OH * OW * sizeof(int32_t));
 	assert_non_null(box);
+	/* mode 0: iconv_run; 1: iconv_run_padded; 2: iconv_run_split, its box
+	 * term added here (and the box sums checked against direct sums) */
 	for (int mode = 0; mode < 3; mode++) {
 		const int padded = mode > 0;
 		memset(l->acc, 0x5a, all * sizeof(int32_t));
 		memset(box, 0x5a, (size_t)l->batch * OH * OW * sizeof(int32_t));
 		if (mode == 2)
-			iconv_run_split(l->cv, l->x, n, l->z1, l->acc, box);
+			iconv_run_split(cv, l->x, n, l->z1, l->acc, box);
 		else if (padded)
-			iconv_run_padded(l->cv, l->x, n, l->z1, l->acc);
+			iconv_run_padded(cv, l->x, n, l->z1, l->acc);
 		else
-			iconv_run(l->cv, l->x, n, l->z1, l->acc);
-		const int32_t *coef = iconv_coef(l->cv);
+			iconv_run(cv, l->x, n, l->z1, l->acc);
+		const int32_t *coef = iconv_coef(cv);
 		if (mode == 2 && coef)
 			for (int i = 0; i < n; i++)
 				for (int oy = 0; oy < OH; oy++)
@@ -298,14 +305,14 @@ static void run_check(struct layer *l, int n, const char *what)
 					}
 		if (mode == 2 && !coef)
 			assert_int_equal(box[0], 0x5a5a5a5a);   /* not written */
-		if (mode == 2 && iconv_sparse_count(l->cv)) {
+		if (mode == 2 && iconv_sparse_count(cv)) {
 			/* as the engine adds it: in two row blocks, the second
 			 * starting inside an output row */
 			const int rows = OH * OW, cut = rows / 3 + (OW > 1);
 			for (int i = 0; i < n; i++) {
 				int32_t *a = l->acc + (size_t)i * l->out_per;
-				iconv_add_sparse(l->cv, l->x, i, 0, cut, a);
-				iconv_add_sparse(l->cv, l->x, i, cut, rows, a + (size_t)cut * s->K);
+				iconv_add_sparse(cv, l->x, i, 0, cut, a);
+				iconv_add_sparse(cv, l->x, i, cut, rows, a + (size_t)cut * s->K);
 			}
 		}
 		for (size_t e = 0; e < out; e++) {
@@ -319,9 +326,9 @@ static void run_check(struct layer *l, int n, const char *what)
 				got = (int32_t)((uint32_t)got + (uint32_t)coef[e % l->s->K] *
 							       (uint32_t)box[e / l->s->K]);
 			if (got != want) {
-				print_error("%s, %d bits, Z2 %d, n %d (%s%s): acc[%zu] = %d, "
+				print_error("%s, %d bits, Z2 %d, n %d (%s, %s%s): acc[%zu] = %d, "
 					    "expected %lld\n", l->s->name, l->bits, l->w_zero, n,
-					    what, mode == 2 ? ", split" : padded ? ", padded" : "", e,
+					    what, iconv_impl(cv), mode == 2 ? ", split" : padded ? ", padded" : "", e,
 					    got, (long long)want);
 				fail();
 			}
@@ -330,6 +337,35 @@ static void run_check(struct layer *l, int n, const char *what)
 			assert_int_equal(l->acc[e], 0x5a5a5a5a);
 	}
 	free(box);
+}
+
+/* The reference for n images (zero points already in l->z1; the closed
+ * form for constant operands), and check_modes on the layer's convolution
+ * (the implementation timed fastest), then, where iconv tried several, on
+ * each of them; the timed one must be one of them. */
+static void run_check(struct layer *l, int n, const char *what)
+{
+	if (l->constant)
+		reference_constant(l->s, l->x[0], n, l->z1, l->q_w[0], l->zeros, l->want);
+	else
+		reference(l->s, l->x, n, l->z1, l->q_w, l->zeros, l->want);
+	const size_t per_k = (size_t)l->s->C * l->s->kernel * l->s->kernel;
+	int64_t *wsum = calloc(l->s->K, sizeof(int64_t));
+	assert_non_null(wsum);
+	for (int k = 0; k < l->s->K; k++)
+		for (size_t t = 0; t < per_k; t++)
+			wsum[k] += l->q_w[k * per_k + t] - l->zeros[k];
+	check_modes(l, l->cv, n, what, wsum);
+	const int candidates = iconv_candidates(l->cv);
+	int timed_tried = 0;
+	for (int k = 0; candidates > 1 && k < candidates; k++) {
+		struct iconv *cv = layer_forced(l, k);
+		timed_tried |= !strcmp(iconv_impl(cv), iconv_impl(l->cv));
+		check_modes(l, cv, n, what, wsum);
+		iconv_free(cv);
+	}
+	assert_true(candidates >= 1);
+	assert_true(timed_tried || candidates == 1);
 	free(wsum);
 }
 
