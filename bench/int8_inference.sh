@@ -6,7 +6,8 @@
 # Synthetic 3x32x32 images. For pcq-infer: a model pre-trained one epoch,
 # fused at 8 and 4 bits with K = 1 and K = 10 (SETTINGS: BITS:K words, BITS
 # with a pc suffix for per-channel weights, as PyTorch's onednn qconfig
-# quantizes them; default "8:1 8:10 4:1 4:10 8pc:1 4pc:10"), fine-tuned one epoch (to
+# quantizes them, then an s suffix for the symmetric weight grid, as its
+# qint8 weights are; default "8:1 8:10 4:1 4:10 8pc:1 4pc:10"), fine-tuned one epoch (to
 # calibrate its ranges), quantized; images/s at batch 128 over the whole
 # evaluation (input quantization included, JPEG decoding and
 # normalisation excluded: pcq-infer's engine_seconds), and the latency of
@@ -37,10 +38,11 @@ data=dataset:$tmp/synth.msgpack
 "$bin/pcq-kmeans" fit --data "$data" --clusters 10 --no-augment -o "$tmp/km.msgpack" 2>/dev/null
 settings=${SETTINGS:-8:1 8:10 4:1 4:10 8pc:1 4pc:10}
 for s in $settings; do
-	bits=${s%%:*} k=${s#*:} km= pc=
+	bits=${s%%:*} k=${s#*:} km= pc= sym=
 	[ "$k" -gt 1 ] && km="--kmeans $tmp/km.msgpack"
-	case $bits in *pc) pc=--per-channel ;; esac
-	"$bin/pcq-fuse" "$tmp/pre.msgpack" --bit "${bits%pc}" $pc --clusters "$k" -o - |
+	case $bits in *pc | *pcs) pc=--per-channel ;; esac
+	case $bits in *s) sym=--symmetric ;; esac
+	"$bin/pcq-fuse" "$tmp/pre.msgpack" --bit "${bits%%[ps]*}" $pc $sym --clusters "$k" -o - |
 		"$bin/pcq-train" - --data "$data" $km --batch 32 --no-augment --threads "$threads" \
 			-o "$tmp/ft.msgpack" 2>/dev/null
 	"$bin/pcq-quantize" "$tmp/ft.msgpack" -o "$tmp/int-$bits-$k.msgpack"
@@ -86,8 +88,9 @@ print(f"  PyTorch int8:          {torch_int8:8.0f} images/s {si}, one image {tor
 for bits, k in settings:
     ips, spread = best([x['n'] / x['engine_seconds'] for x in runs(f'int-{bits}-{k}')])
     one = min(1000 * x['engine_seconds'] / x['n'] for x in runs(f'one-{bits}-{k}'))
-    name = f"{bits.replace('pc', '')}-bit{' per-channel' if 'pc' in bits else ''} K={k}"
-    print(f"  pcq-infer {name:<20} {ips:8.0f} images/s {spread}, one image "
+    name = (f"{bits.replace('pc', '').replace('s', '')}-bit{' per-channel' if 'pc' in bits else ''}"
+            f"{' symmetric' if bits.endswith('s') else ''} K={k}")
+    print(f"  pcq-infer {name:<30} {ips:8.0f} images/s {spread}, one image "
           f"{one:.2f} ms;  ratio to PyTorch int8 {ips / torch_int8:.2f}x")
     if baseline:
         base, bspread = best([x['n'] / x['engine_seconds'] for x in runs(f'base-{bits}-{k}')])

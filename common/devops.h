@@ -49,7 +49,7 @@ struct devops {
 	 * (min, max) of x[0..n), n > 0, to lohi[0..1]; range_update is
 	 * range_update(range, batches, lohi[0], lohi[1], smooth);
 	 * fq_forward quantizes with qparams_from_range(range[0], range[1],
-	 * bits), or copies with every mask byte 1 when range is NULL or
+	 * bits) (bits with FQ_SYMMETRIC: the symmetric grid), or copies with every mask byte 1 when range is NULL or
 	 * *batches is 0 (batches NULL: always quantizes); mask may be NULL. */
 	int (*range_of)(float *lohi, const float *x, size_t n);
 	int (*range_update)(float *range, float *batches, const float *lohi, float smooth);

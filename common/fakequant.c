@@ -7,7 +7,8 @@
 
 struct qparams qparams_from_range(float lo, float hi, int bits)
 {
-	CHECK(bits >= FQ_MIN_BITS && bits <= FQ_MAX_BITS);
+	const int b = bits & ~FQ_SYMMETRIC;
+	CHECK(b >= FQ_MIN_BITS && b <= FQ_MAX_BITS);
 	return fq_params(lo, hi, bits);
 }
 

@@ -10,6 +10,12 @@
  * Z = clamp(round(−min/S), 0, 2^b − 1). round is round-half-to-even
  * (rintf in the default rounding mode, as torch.round).
  *
+ * The symmetric grid (weights only, `pcq-fuse --symmetric`, SPEC §10):
+ * S = max(|min|, |max|)/(2^(b−1) − 1) (same floor), Z = 2^(b−1), the
+ * "narrow range" of TensorFlow Lite's int8 weights in unsigned form: the
+ * range's codes are 1..2^b − 1, symmetric about Z, and q − Z fits int8 at
+ * every width, so the integer engine never needs weight offsets.
+ *
  * Quantize-dequantize: q = clamp(round(x/S) + Z, 0, 2^b − 1),
  * x̂ = S·(q − Z), all in float32. The gradient passes unchanged where
  * round(x/S) + Z lies in [0, 2^b − 1] and is zero where it saturates
@@ -25,6 +31,7 @@
 #define FQ_MIN_BITS 2
 #define FQ_MAX_BITS 8
 
+/* bits: 2..8, or with FQ_SYMMETRIC (fq_rule.h) the symmetric grid. */
 struct qparams qparams_from_range(float lo, float hi, int bits);
 
 /* fq_unclamped and fq_clamp (fq_rule.h): the rounding rule. */

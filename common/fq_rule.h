@@ -26,9 +26,26 @@ PCQ_HOST_DEVICE static inline int32_t fq_zero(float lo, float scale, int32_t qma
 	return !(z > 0) ? 0 : z > (float)qmax ? qmax : (int32_t)z;
 }
 
-/* fakequant.h's qparams_from_range, for 2 <= bits <= 8. */
+/* A grid's width in bits, with this flag for the symmetric weight grid
+ * (fakequant.h): what fq_params and the devices' fq_forward take. */
+#define FQ_SYMMETRIC 0x100
+
+/* The symmetric grid of fakequant.h, for 2 <= bits <= 8. */
+PCQ_HOST_DEVICE static inline struct qparams fq_params_symmetric(float lo, float hi, int bits)
+{
+	struct qparams q = {0, 1 << (bits - 1), (1 << bits) - 1};
+	q.scale = fmaxf(-lo, hi) / (float)((1 << (bits - 1)) - 1);
+	if (!(q.scale >= FLT_EPSILON))
+		q.scale = FLT_EPSILON;
+	return q;
+}
+
+/* fakequant.h's qparams_from_range, for 2 <= bits <= 8, the symmetric grid
+ * with FQ_SYMMETRIC. */
 PCQ_HOST_DEVICE static inline struct qparams fq_params(float lo, float hi, int bits)
 {
+	if (bits & FQ_SYMMETRIC)
+		return fq_params_symmetric(lo, hi, bits & ~FQ_SYMMETRIC);
 	struct qparams q = {0, 0, (1 << bits) - 1};
 	lo = fminf(lo, 0.0f);
 	hi = fmaxf(hi, 0.0f);

@@ -144,6 +144,8 @@ int fuse_model(struct pcqfile *out, const struct pcqfile *in, const char *name,
 		attrs_set_int(&out->attrs, "first_last_bits", o->first_last_bits);
 	if (o->per_channel)
 		attrs_set_int(&out->attrs, "per_channel", 1);
+	if (o->symmetric)
+		attrs_set_int(&out->attrs, "symmetric", 1);
 
 	int n = (int)in->n_layers, rc = 0;
 	char **alias = xcalloc((size_t)n + 1, sizeof(char *));  /* [n]: "input" */
@@ -177,6 +179,8 @@ int fuse_model(struct pcqfile *out, const struct pcqfile *in, const char *name,
 				attrs_set_int(&nl->params, "weight_bits", o->bits);
 			if (weighted && o->per_channel)
 				attrs_set_int(&nl->params, "weight_per_channel", 1);
+			if (weighted && o->symmetric)
+				attrs_set_int(&nl->params, "weight_symmetric", 1);
 			if (model_node_is(&g, j, "conv2d") && model_node_is(&g, next, "batchnorm2d")) {
 				attrs_set_int(&nl->params, "bias", 1);
 				rc = fold(out, in, name, j, next);

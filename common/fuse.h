@@ -22,7 +22,9 @@
  * logits, which at 4 bits would tie on a 16-level grid.
  *
  * Weights are quantized with one range per tensor, or with per_channel
- * one per output channel (the param weight_per_channel = 1, SPEC §10). */
+ * one per output channel (the param weight_per_channel = 1, SPEC §10);
+ * on fakequant.h's asymmetric grid, or with symmetric on its symmetric
+ * one (the param weight_symmetric = 1, SPEC §10). */
 #ifndef PCQ_FUSE_H
 #define PCQ_FUSE_H
 
@@ -32,6 +34,7 @@ struct fuse_options {
 	int bits;        /* 2..8 */
 	int first_last_bits;  /* 0 (= bits), or 2..8: see above */
 	int per_channel;      /* 1: weights get a range per output channel */
+	int symmetric;        /* 1: weights on the symmetric grid */
 	int clusters;    /* K >= 1 */
 	double smooth;   /* EMA factor of the activation ranges */
 };

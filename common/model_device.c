@@ -42,6 +42,7 @@ struct dev_node {
 	float smooth;
 	int weight_bits;               /* conv2d, linear: 0, or weights fake-quantized */
 	int weight_per_channel;        /* ... with a range per output channel */
+	int weight_symmetric;          /* ... on the symmetric grid */
 	size_t weight_numel, weight_channels;
 	float *weight_fq;              /* device: the fake-quantized copy */
 	const float *weight_used;      /* what the last forward used */
@@ -121,6 +122,7 @@ static int plan_node(struct model *m, int j, const struct layer *l, const char *
 			return -1;
 		dn->weight_bits = q.bits;
 		dn->weight_per_channel = q.per_channel;
+		dn->weight_symmetric = q.symmetric;
 	}
 	if (dn->kind == K_FQ && (op_param_int(l, file, "bits", FQ_MIN_BITS, FQ_MAX_BITS, &dn->bits) ||
 				 op_param_int(l, file, "clusters", 1, 65536, &dn->clusters) ||
@@ -253,7 +255,8 @@ static int weights_for_forward(const struct model *m, struct dev_node *dn)
 	for (size_t c = 0; c < parts; c++)
 		if (o->range_of(m->dev->lohi, dn->t[0] + c * per, per) ||
 		    o->fq_forward(dn->weight_fq + c * per, NULL, dn->t[0] + c * per, per,
-				  m->dev->lohi, NULL, dn->weight_bits))
+				  m->dev->lohi, NULL,
+				  dn->weight_bits | (dn->weight_symmetric ? FQ_SYMMETRIC : 0)))
 			return -1;
 	return 0;
 }

@@ -178,7 +178,9 @@ static int weighted(struct qctx *q, int j, int conv)
 		/* the weights' (S2, Z2): one pair, or one per output channel
 		 * (weight_fq.h), each from the range of the weights it covers */
 		const struct value *pc = attrs_find(&fl->params, "weight_per_channel");
+		const struct value *sy = attrs_find(&fl->params, "weight_symmetric");
 		const int per_channel = pc && pc->type == VALUE_INT && pc->i == 1;
+		const int grid = bits | (sy && sy->type == VALUE_INT && sy->i == 1 ? FQ_SYMMETRIC : 0);
 		const int parts = per_channel ? outs : 1;
 		const size_t run = w->numel / (size_t)parts;
 		float *ws = add(q, n->name, "weight_scale", DTYPE_F32, 1, (int64_t[]){parts});
@@ -192,7 +194,7 @@ static int weighted(struct qctx *q, int j, int conv)
 		for (int p = 0; p < parts; p++) {
 			float lo, hi;
 			range_of(w->data + p * run, run, &lo, &hi);
-			struct qparams wq = qparams_from_range(lo, hi, bits);
+			struct qparams wq = qparams_from_range(lo, hi, grid);
 			/* a grid so fine that a bias cannot be written on S1·S2
 			 * (a near-dead channel: tiny weights, a real bias) is
 			 * coarsened until it can (docs/QUANTIZATION.md) */
@@ -200,7 +202,8 @@ static int weighted(struct qctx *q, int j, int conv)
 							     per_channel ? p + 1 : outs, s1, K, room) : 0;
 			if (wq.scale < need) {
 				wq.scale = nextafterf((float)need, INFINITY);
-				wq.zero = fq_zero(fminf(lo, 0.0f), wq.scale, wq.qmax);
+				if (!(grid & FQ_SYMMETRIC))   /* the symmetric grid's Z is fixed */
+					wq.zero = fq_zero(fminf(lo, 0.0f), wq.scale, wq.qmax);
 				widened++;
 			}
 			ws[p] = wq.scale, wz[p] = wq.zero;

@@ -15,7 +15,8 @@ int weight_fq_plan(struct weight_fq *q, const struct layer *l, const char *file)
 	if (q->bits == 1)
 		return error("'%s': layer '%s': 'weight_bits' is 1, expected 0 (float) or %d..%d",
 			     file, l->name, FQ_MIN_BITS, FQ_MAX_BITS);
-	return op_param_int_opt(l, file, "weight_per_channel", 0, 1, 0, &q->per_channel);
+	return op_param_int_opt(l, file, "weight_per_channel", 0, 1, 0, &q->per_channel) ||
+	       op_param_int_opt(l, file, "weight_symmetric", 0, 1, 0, &q->symmetric) ? -1 : 0;
 }
 
 void weight_fq_alloc(struct weight_fq *q, size_t numel, size_t channels)
@@ -46,8 +47,8 @@ const float *weight_fq_forward(struct weight_fq *q, const float *w, int training
 	if (!q->bits || float_only)
 		return w;
 	if (training || !q->fresh)
-		weight_fq_apply(q->copy, w, q->channels, q->numel / q->channels, q->bits,
-				q->per_channel);
+		weight_fq_apply(q->copy, w, q->channels, q->numel / q->channels,
+				q->bits | (q->symmetric ? FQ_SYMMETRIC : 0), q->per_channel);
 	q->fresh = !training;
 	q->last = q->copy;
 	return q->copy;

@@ -3,7 +3,8 @@
  * The float master weights stay in the model and are what SGD updates;
  * the forward pass and the input gradient use a quantize-dequantize copy
  * with the per-tensor range (min w, max w) — or, with the param
- * "weight_per_channel" = 1, each output channel's own (min, max) — and the
+ * "weight_per_channel" = 1, each output channel's own (min, max); with
+ * "weight_symmetric" = 1 on fakequant.h's symmetric grid — and the
  * weight gradient goes to the master weights unchanged (the
  * straight-through estimator; the range spans every weight, so nothing
  * saturates). A layer's weights are (channels, ...) with each output
@@ -18,6 +19,7 @@
 struct weight_fq {
 	int bits;          /* 0: off */
 	int per_channel;   /* 1: a range per output channel */
+	int symmetric;     /* 1: the symmetric grid */
 	size_t channels;   /* output channels */
 	float *copy;       /* [numel] the fake-quantized weights */
 	size_t numel;
@@ -25,10 +27,12 @@ struct weight_fq {
 	const float *last; /* what the last forward used */
 };
 
-/* Reads the optional "weight_bits" and "weight_per_channel" params. */
+/* Reads the optional "weight_bits", "weight_per_channel" and
+ * "weight_symmetric" params. */
 int weight_fq_plan(struct weight_fq *q, const struct layer *l, const char *file);
 void weight_fq_alloc(struct weight_fq *q, size_t numel, size_t channels);
-/* Fake-quantizes w (channels, per) into out: per tensor, or per channel. */
+/* Fake-quantizes w (channels, per) into out: per tensor, or per channel;
+ * bits may carry FQ_SYMMETRIC (fq_rule.h). */
 void weight_fq_apply(float *out, const float *w, size_t channels, size_t per, int bits,
 		     int per_channel);
 /* The weights the forward pass uses: w itself (no weight_bits, or

@@ -17,6 +17,8 @@
 #                 bits (pcq-fuse --first-last-bit); in CHAINS written BITfF, e.g. 4f8
 #   PER_CHANNEL [] 1: weights quantized per output channel (pcq-fuse
 #                 --per-channel); in CHAINS a pc suffix, e.g. 4pc or 4f8pc
+#   SYMMETRIC [] 1: weights on the symmetric grid (pcq-fuse --symmetric); in
+#                 CHAINS an s suffix after any pc, e.g. 8s or 8pcs
 #   PRE_EPOCHS [100]  PRE_LR [0.01]  PRE_BATCH [128]  PRE_STEP [30]  (SPEC §5)
 #   FT_EPOCHS [1]  FT_LR [1e-4]  FT_BATCH [32, 8 for QAT]  (the reference README)
 #   PARTITIONS [4]  RESULTS [results]
@@ -24,7 +26,7 @@
 #                 when one is usable); results do not name it
 # Outputs: $(RESULTS)/<data>/<arch>-s<seed>[-n<limit>]/...: pre-e<E>-lr<LR>.msgpack,
 # fp32.json, kmeans-k<K>-p<P>.msgpack, and per chain a folder
-# {pcq-b<BITS>-k<K>|qat-b<BITS>}-ft<E>-lr<LR>-bs<B>/ (BITS: BIT[f<F>][pc]) with fused.msgpack,
+# {pcq-b<BITS>-k<K>|qat-b<BITS>}-ft<E>-lr<LR>-bs<B>/ (BITS: BIT[f<F>][pc][s]) with fused.msgpack,
 # ft.msgpack (fine-tuned), int.msgpack (integer), sim.json, int.json.
 
 ARCH ?= resnet20
@@ -32,6 +34,7 @@ DATA ?= fashion-mnist:/usr/share/datasets/fashion-mnist
 BIT ?= 4
 FIRST_LAST_BIT ?=
 PER_CHANNEL ?=
+SYMMETRIC ?=
 K ?= 10
 SEED ?= 1
 LIMIT ?=
@@ -82,12 +85,13 @@ $(call kmeans_of,$(1)): $$(PRE) | $$(BINS)
 endef
 
 # A chain's bits: B, BfF (B bits inside, F at the first and last layers),
-# either with a pc suffix (weights per channel).
-bit_tag = $(BIT)$(if $(FIRST_LAST_BIT),f$(FIRST_LAST_BIT))$(if $(filter 1,$(PER_CHANNEL)),pc)
-bit_parts = $(subst f, ,$(subst pc,,$(1)))
-fuse_bits = --bit $(word 1,$(call bit_parts,$(1)))$(if $(word 2,$(call bit_parts,$(1))), --first-last-bit $(word 2,$(call bit_parts,$(1))))$(if $(findstring pc,$(1)), --per-channel)
+# either with a pc suffix (weights per channel), then an s suffix (the
+# symmetric weight grid).
+bit_tag = $(BIT)$(if $(FIRST_LAST_BIT),f$(FIRST_LAST_BIT))$(if $(filter 1,$(PER_CHANNEL)),pc)$(if $(filter 1,$(SYMMETRIC)),s)
+bit_parts = $(subst f, ,$(subst s,,$(subst pc,,$(1))))
+fuse_bits = --bit $(word 1,$(call bit_parts,$(1)))$(if $(word 2,$(call bit_parts,$(1))), --first-last-bit $(word 2,$(call bit_parts,$(1))))$(if $(findstring pc,$(1)), --per-channel)$(if $(findstring s,$(1)), --symmetric)
 
-# One fine-tuning chain: $(1) bits (B[fF][pc]), $(2) clusters. A PCQ chain starts from
+# One fine-tuning chain: $(1) bits (B[fF][pc][s]), $(2) clusters. A PCQ chain starts from
 # its k-means model too (the fused model is made for its K), so a new
 # k-means model remakes the whole chain and nothing else.
 define chain

@@ -12,8 +12,8 @@
 
 static void usage(void)
 {
-	printf("Usage: pcq-fuse MODEL --bit B [--first-last-bit F] [--per-channel] [--clusters K]\n"
-	       "                [--smooth S] -o FILE\n"
+	printf("Usage: pcq-fuse MODEL --bit B [--first-last-bit F] [--per-channel] [--symmetric]\n"
+	       "                [--clusters K] [--smooth S] -o FILE\n"
 	       "Fold every batch norm into the convolution before it and make a fused\n"
 	       "model for quantization-aware fine-tuning (SPEC §7): weights fake-quantized\n"
 	       "per tensor (or per channel) to B bits, and at every quantization point (the\n"
@@ -26,6 +26,8 @@ static void usage(void)
 	       "                     conv/linear layers' weights and inputs and for the\n"
 	       "                     logits; B bits inside (default F = B)\n"
 	       "  --per-channel      a weight range per output channel, not per layer\n"
+	       "  --symmetric        weights on a grid symmetric about zero: scale\n"
+	       "                     max|w|/(2^(B-1) - 1), zero point 2^(B-1)\n"
 	       "  --clusters K       input clusters (PCQ); 1 is Google's QAT (default 1)\n"
 	       "  --smooth S         EMA factor of the activation ranges (default 0.999)\n"
 	       "  -o, --output FILE  the fused model (- for standard output)\n"
@@ -40,6 +42,7 @@ int main(int argc, char **argv)
 		{"bit", required_argument, NULL, 'b'},
 		{"first-last-bit", required_argument, NULL, 'f'},
 		{"per-channel", no_argument, NULL, 'c'},
+		{"symmetric", no_argument, NULL, 'y'},
 		{"clusters", required_argument, NULL, 'k'},
 		{"smooth", required_argument, NULL, 's'},
 		{"output", required_argument, NULL, 'o'},
@@ -56,6 +59,7 @@ int main(int argc, char **argv)
 		case 'b': o.bits = (int)cli_int("--bit", optarg, 2, 8); break;
 		case 'f': o.first_last_bits = (int)cli_int("--first-last-bit", optarg, 2, 8); break;
 		case 'c': o.per_channel = 1; break;
+		case 'y': o.symmetric = 1; break;
 		case 'k': o.clusters = (int)cli_int("--clusters", optarg, 1, 65536); break;
 		case 's': o.smooth = cli_double("--smooth", optarg, 0, 1); break;
 		case 'o': out = optarg; break;

@@ -1,7 +1,8 @@
 # pcq-quantize and integer-only pcq-infer: for ResNet20 and AlexNetSmall,
 # at 4 and 8 bits, with one cluster (QAT) and three (PCQ), and at 4 bits
 # with 8-bit first and last layers (mixed precision) and weights quantized
-# per output channel, the engine's
+# per output channel, and at 8 bits with per-channel weights on the
+# symmetric grid, the engine's
 # output integers equal those of tests/reference/qref.py — an independent
 # integer implementation — for every image of a test batch; integer and
 # simulated accuracy agree; bad inputs get one-line errors.
@@ -20,12 +21,14 @@ for arch in resnet20 alexnet-small; do
 	[ "$arch" = alexnet-small ] && n=600 tune=300
 	pcq-train --arch "$arch" --data "$fm" --limit $n --epochs 1 --batch 64 --lr 0.02 \
 		--seed 5 -o "$T/$arch.msgpack" 2>/dev/null
-	for setting in "4 3" "8 1" "4 3 8 pc"; do
+	for setting in "4 3" "8 1" "4 3 8 pc" "8 3 8 pcs"; do
 		set -- $setting
-		bits=$1 k=$2 edge=${3:-} pc=${4:+--per-channel} km=
+		bits=$1 k=$2 edge=${3:-} pc= sym= km=
+		case ${4:-} in pc*) pc=--per-channel ;; esac
+		case ${4:-} in *s) sym=--symmetric ;; esac
 		[ "$k" -gt 1 ] && km="--kmeans $T/km.msgpack"
-		tag=$arch-$bits-$k${edge:+-$edge}${pc:+-pc}
-		pcq-fuse "$T/$arch.msgpack" --bit "$bits" ${edge:+--first-last-bit $edge} $pc \
+		tag=$arch-$bits-$k${edge:+-$edge}${4:+-$4}
+		pcq-fuse "$T/$arch.msgpack" --bit "$bits" ${edge:+--first-last-bit $edge} $pc $sym \
 			--clusters "$k" -o - |
 			pcq-train - --data "$fm" --limit $tune --batch 32 $km -o "$T/$tag.fused" 2>/dev/null
 		pcq-quantize "$T/$tag.fused" -o "$T/$tag.int"
@@ -38,16 +41,28 @@ for arch in resnet20 alexnet-small; do
 		if [ -n "$edge" ]; then
 			# the widened layers as the integer model has them: the input,
 			# the first layer's weights, the last's weights and logits;
-			# every weighted layer's weights per channel
-			$py - "$T/$tag.int" "$edge" "$bits" <<'PY' || fail "$tag: layer bits"
-import sys, msgpack
-g = msgpack.unpackb(open(sys.argv[1], 'rb').read(), raw=False)['graph']
-edge, inner = int(sys.argv[2]), int(sys.argv[3])
+			# every weighted layer's weights per channel; on the symmetric
+			# grid, every weight zero point 2^(b-1) and every code q with
+			# |q - Z2| <= 2^(b-1) - 1, the largest reached in each channel
+			$py - "$T/$tag.int" "$edge" "$bits" "$sym" <<'PY' || fail "$tag: layer bits"
+import sys, msgpack, numpy as np
+f = msgpack.unpackb(open(sys.argv[1], 'rb').read(), raw=False)
+g = f['graph']
+edge, inner, sym = int(sys.argv[2]), int(sys.argv[3]), bool(sys.argv[4])
 w = [l for l in g if l['op'] in ('qconv2d', 'qlinear')]
 got = (g[0]['params']['bits'], w[0]['params']['weight_bits'], w[-1]['params']['weight_bits'],
        w[-1]['params']['bits'], w[1]['params']['weight_bits'], w[0]['params']['bits'])
 assert got == (edge,) * 4 + (inner,) * 2, got
 assert all(l['params'].get('weight_per_channel') == 1 for l in w)
+assert all(bool(l['params'].get('weight_symmetric')) == sym for l in w)
+t = {t['name']: t for t in f['tensors']}
+for l in w if sym else []:
+    b, name = l['params']['weight_bits'], l['name']
+    z = np.frombuffer(t[name + '.weight_zero']['data'], dtype='<i4')
+    q = np.frombuffer(t[name + '.weight']['data'], dtype=np.uint8).reshape(len(z), -1)
+    reach = np.abs(q.astype(int) - z[:, None]).max(axis=1)
+    assert (z == 1 << (b - 1)).all(), (name, z)
+    assert (reach == (1 << (b - 1)) - 1).all(), (name, reach)
 PY
 		fi
 		if [ "$arch" = alexnet-small ]; then

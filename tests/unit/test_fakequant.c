@@ -111,6 +111,53 @@ static void test_per_channel_matches_torch(void **state)
 	pcqfile_free(&f);
 }
 
+/* The symmetric grid (FQ_SYMMETRIC): qparams_from_range's scale and zero
+ * point and weight_fq_apply's output equal gen_fakequant.py's bit for bit,
+ * per channel and per tensor; the grid's codes reach 1 and 2^b − 1 only
+ * at ±max|w|, so the asymmetric grid of the same range differs. */
+static void test_symmetric_matches_torch(void **state)
+{
+	(void)state;
+	struct pcqfile f;
+	fixture_load(&f, "fakequant.msgpack");
+	static const char *const cases[] = {"sym_channels8", "sym_channels4", "sym_tensor2",
+					    "sym_tensor8"};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct tensor *w = get(&f, cases[i], "w");
+		const size_t n = w->nbytes / sizeof(float), K = (size_t)w->shape[0];
+		const int bits = *(const int32_t *)get(&f, cases[i], "bits")->data;
+		const int per_channel = *(const int32_t *)get(&f, cases[i], "per_channel")->data;
+		const float *scale = get(&f, cases[i], "scale")->data;
+		const int32_t *zero = get(&f, cases[i], "zero")->data;
+		const size_t parts = per_channel ? K : 1, run = n / parts;
+		for (size_t k = 0; k < parts; k++) {
+			float lo, hi;
+			range_of((const float *)w->data + k * run, run, &lo, &hi);
+			struct qparams q = qparams_from_range(lo, hi, bits | FQ_SYMMETRIC);
+			assert_true(q.scale == scale[k]);
+			assert_int_equal(q.zero, zero[k]);
+			assert_int_equal(q.zero, 1 << (bits - 1));
+			assert_int_equal(q.qmax, (1 << bits) - 1);
+		}
+		float *out = malloc(n * sizeof(float)), *asym = malloc(n * sizeof(float));
+		weight_fq_apply(out, w->data, K, n / K, bits | FQ_SYMMETRIC, per_channel);
+		assert_close(out, get(&f, cases[i], "out")->data, n, 0, 0, cases[i]);
+		weight_fq_apply(asym, w->data, K, n / K, bits, per_channel);
+		assert_memory_not_equal(asym, out, n * sizeof(float));
+		free(out);
+		free(asym);
+	}
+	/* a degenerate range gets the floor, and Z stays 2^(b−1) */
+	struct qparams d = qparams_from_range(0, 0, 4 | FQ_SYMMETRIC);
+	assert_true(d.scale == FLT_EPSILON);
+	assert_int_equal(d.zero, 8);
+	/* a range that does not contain zero is still symmetric about it */
+	struct qparams e = qparams_from_range(2, 5, 8 | FQ_SYMMETRIC);
+	assert_true(e.scale == 5.0f / 127.0f);
+	assert_int_equal(e.zero, 128);
+	pcqfile_free(&f);
+}
+
 static void test_qparams_rules(void **state)
 {
 	(void)state;
@@ -303,6 +350,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_matches_torch),
 		cmocka_unit_test(test_per_channel_matches_torch),
+		cmocka_unit_test(test_symmetric_matches_torch),
 		cmocka_unit_test(test_qparams_rules),
 		cmocka_unit_test(test_range_update),
 		cmocka_unit_test(test_cluster_independence),

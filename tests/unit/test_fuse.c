@@ -224,8 +224,12 @@ static void test_per_channel(void **state)
 	rng_seed(&rng, 4, 0);
 	struct pcqfile pre, fused;
 	build(&pre, "alexnet-small", &rng);
-	for (int pc = 0; pc < 2; pc++) {
-		struct fuse_options o = {.bits = 4, .clusters = 1, .smooth = 0.9, .per_channel = pc};
+	/* per channel (bit 0) and on the symmetric grid (bit 1), each alone
+	 * and both */
+	for (int opts = 0; opts < 4; opts++) {
+		const int pc = opts & 1, sym = opts >> 1;
+		struct fuse_options o = {.bits = 4, .clusters = 1, .smooth = 0.9, .per_channel = pc,
+					 .symmetric = sym};
 		assert_int_equal(fuse_model(&fused, &pre, "pre", &o), 0);
 		int weighted = 0;
 		for (size_t i = 0; i < fused.n_layers; i++) {
@@ -234,10 +238,14 @@ static void test_per_channel(void **state)
 			weighted += w;
 			assert_int_equal(bits_param(&fused, l->name, "weight_per_channel"),
 					 w && pc ? 1 : -1);
+			assert_int_equal(bits_param(&fused, l->name, "weight_symmetric"),
+					 w && sym ? 1 : -1);
 		}
 		assert_int_equal(weighted, 8);   /* five convs, three linear layers */
 		const struct value *v = attrs_find(&fused.attrs, "per_channel");
 		assert_true(pc ? v && v->i == 1 : !v);
+		v = attrs_find(&fused.attrs, "symmetric");
+		assert_true(sym ? v && v->i == 1 : !v);
 		pcqfile_free(&fused);
 	}
 	pcqfile_free(&pre);

@@ -70,10 +70,12 @@ static void make_pool_windowed(struct pcqfile *f)
  * logit, since a flipped rounding moves a logit by a quantization step of
  * its cluster's range); state_tol: the relative tolerance of the
  * parameters, velocities and statistics after 3 steps. windowed: the
- * global pool written as make_pool_windowed's. per_channel: the fused
- * model's weights fake-quantized per output channel. */
+ * global pool written as make_pool_windowed's. weights: the fused
+ * model's weights fake-quantized per output channel (WEIGHTS_PER_CHANNEL)
+ * and/or on the symmetric grid (WEIGHTS_SYMMETRIC). */
+enum { WEIGHTS_PER_CHANNEL = 1, WEIGHTS_SYMMETRIC = 2 };
 static void check_trains_alike(const char *arch, const struct devops *ops, int bits,
-			       double tol, double state_tol, int windowed, int per_channel)
+			       double tol, double state_tol, int windowed, int weights)
 {
 	const int fused = bits > 0;
 	struct pcqfile pre = {.kind = KIND_MODEL}, f;
@@ -84,7 +86,8 @@ static void check_trains_alike(const char *arch, const struct devops *ops, int b
 		make_pool_windowed(&pre);
 	if (fused) {
 		struct fuse_options o = {.bits = bits, .clusters = 3, .smooth = 0.9,
-					 .per_channel = per_channel};
+					 .per_channel = !!(weights & WEIGHTS_PER_CHANNEL),
+					 .symmetric = !!(weights & WEIGHTS_SYMMETRIC)};
 		assert_int_equal(fuse_model(&f, &pre, "pre", &o), 0);
 		pcqfile_free(&pre);
 	} else {
@@ -193,7 +196,9 @@ static void test_host_fused(void **state)
 	(void)state;
 	check_trains_alike("resnet20", devops_host(), 4, 1e-4, 1e-3, 0, 0);
 	check_trains_alike("alexnet-small", devops_host(), 4, 1e-4, 1e-3, 0, 0);
-	check_trains_alike("resnet20", devops_host(), 4, 1e-4, 1e-3, 0, 1);
+	check_trains_alike("resnet20", devops_host(), 4, 1e-4, 1e-3, 0, WEIGHTS_PER_CHANNEL);
+	check_trains_alike("alexnet-small", devops_host(), 4, 1e-4, 1e-3, 0,
+			   WEIGHTS_PER_CHANNEL | WEIGHTS_SYMMETRIC);
 }
 
 /* The GPU sums the convolutions in another order than the CPU: plain
