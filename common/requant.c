@@ -492,34 +492,65 @@ AVX2_INLINE void rows_avx2_body(uint8_t *out, const int32_t *acc, size_t rows, i
 /* Per channel, on the clamp-first path only (every plan ok): eight lanes
  * of channels j..j+7 with their own A, B, m0, c and exponent e (0..31:
  * the rounding division's sign term is masked off where e = 0). */
-AVX2_INLINE __m256i v8_conv_channels(__m256i x, const struct requant_channels *ch, int j)
+struct v8_channels {
+	__m256i A, B, m0, m0_odd, c, sign, e;
+};
+
+AVX2_INLINE struct v8_channels v8_channels_at(const struct requant_channels *ch, int j)
 {
-	x = _mm256_min_epi32(_mm256_max_epi32(x, v8_load(ch->A + j)), v8_load(ch->B + j));
-	const __m256i m0 = v8_load(ch->m0 + j), nudge = _mm256_set1_epi64x(INT64_C(1) << 30);
-	__m256i ev = _mm256_add_epi64(_mm256_mul_epi32(x, m0), nudge);
-	__m256i od = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32),
-						       _mm256_srli_epi64(m0, 32)), nudge);
-	__m256i h = _mm256_blend_epi32(_mm256_srli_epi64(ev, 31), _mm256_slli_epi64(od, 1), 0xAA);
-	h = _mm256_add_epi32(_mm256_add_epi32(h, v8_load(ch->c + j)),
-			     _mm256_and_si256(_mm256_srai_epi32(h, 31), v8_load(ch->sign + j)));
-	return _mm256_srav_epi32(h, v8_load(ch->e + j));
+	const __m256i m0 = v8_load(ch->m0 + j);
+	return (struct v8_channels){ .A = v8_load(ch->A + j), .B = v8_load(ch->B + j), .m0 = m0,
+				     .m0_odd = _mm256_srli_epi64(m0, 32), .c = v8_load(ch->c + j),
+				     .sign = v8_load(ch->sign + j), .e = v8_load(ch->e + j) };
 }
 
+AVX2_INLINE __m256i v8_conv_channels(__m256i x, const struct v8_channels *k)
+{
+	x = _mm256_min_epi32(_mm256_max_epi32(x, k->A), k->B);
+	const __m256i nudge = _mm256_set1_epi64x(INT64_C(1) << 30);
+	__m256i ev = _mm256_add_epi64(_mm256_mul_epi32(x, k->m0), nudge);
+	__m256i od = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), k->m0_odd), nudge);
+	__m256i h = _mm256_blend_epi32(_mm256_srli_epi64(ev, 31), _mm256_slli_epi64(od, 1), 0xAA);
+	h = _mm256_add_epi32(_mm256_add_epi32(h, k->c),
+			     _mm256_and_si256(_mm256_srai_epi32(h, 31), k->sign));
+	return _mm256_srav_epi32(h, k->e);
+}
+
+/* kout16: kout is 16, so both vectors' channel constants are made once,
+ * before the rows (the output stores are bytes, which may alias anything:
+ * loaded inside the loop, every constant is loaded again for each row). */
 AVX2_INLINE void rows_channels_body(uint8_t *out, const int32_t *acc, size_t rows, int kout,
-				    const struct requant_rows *p, int has_coef)
+				    const struct requant_rows *p, int has_coef, int kout16)
 {
 	const __m128i acc_shift = _mm_cvtsi32_si128(p->acc_shift);
+	const struct requant_channels ch = *p->channels;   /* a local: stores cannot alias it */
+	const int32_t *coef = p->coef, *bias = p->bias, *box_of = p->box;
+	const struct v8_channels k0 = v8_channels_at(&ch, 0), k1 = v8_channels_at(&ch, 8);
+	const __m256i bias0 = v8_load(bias), bias1 = v8_load(bias + 8);
+	const __m256i coef0 = has_coef ? v8_load(coef) : bias0;
+	const __m256i coef1 = has_coef ? v8_load(coef + 8) : bias1;
 	for (size_t r = 0; r < rows; r++) {
-		const __m256i box = has_coef ? _mm256_set1_epi32(p->box[r]) : _mm256_setzero_si256();
+		const __m256i box = has_coef ? _mm256_set1_epi32(box_of[r]) : _mm256_setzero_si256();
 		const int32_t *a = acc + r * (size_t)kout;
 		uint8_t *o = out + r * (size_t)kout;
+		if (kout16) {
+			__m256i lo = v8_load(a), hi = v8_load(a + 8);
+			if (has_coef) {
+				lo = _mm256_add_epi32(lo, _mm256_mullo_epi32(coef0, box));
+				hi = _mm256_add_epi32(hi, _mm256_mullo_epi32(coef1, box));
+			}
+			lo = _mm256_add_epi32(_mm256_sll_epi32(lo, acc_shift), bias0);
+			hi = _mm256_add_epi32(_mm256_sll_epi32(hi, acc_shift), bias1);
+			store16(o, v8_conv_channels(lo, &k0), v8_conv_channels(hi, &k1));
+			continue;
+		}
 		for (int j = 0; j < kout; j += 16) {
-			__m256i lo = v8_conv_value(a + j, p->coef + j, box, p->bias + j, acc_shift,
-						   has_coef);
-			__m256i hi = v8_conv_value(a + j + 8, p->coef + j + 8, box, p->bias + j + 8,
+			__m256i lo = v8_conv_value(a + j, coef + j, box, bias + j, acc_shift, has_coef);
+			__m256i hi = v8_conv_value(a + j + 8, coef + j + 8, box, bias + j + 8,
 						   acc_shift, has_coef);
-			store16(o + j, v8_conv_channels(lo, p->channels, j),
-				v8_conv_channels(hi, p->channels, j + 8));
+			const struct v8_channels kl = v8_channels_at(&ch, j);
+			const struct v8_channels kh = v8_channels_at(&ch, j + 8);
+			store16(o + j, v8_conv_channels(lo, &kl), v8_conv_channels(hi, &kh));
 		}
 	}
 }
@@ -528,10 +559,12 @@ AVX2_INLINE void rows_channels_body(uint8_t *out, const int32_t *acc, size_t row
 AVX2_FN static void requant_u8_rows_channels_avx2(uint8_t *out, const int32_t *acc, size_t rows,
 						  int kout, const struct requant_rows *p)
 {
-	if (p->coef)
-		rows_channels_body(out, acc, rows, kout, p, 1);
+	if (kout == 16)
+		p->coef ? rows_channels_body(out, acc, rows, kout, p, 1, 1)
+			: rows_channels_body(out, acc, rows, kout, p, 0, 1);
 	else
-		rows_channels_body(out, acc, rows, kout, p, 0);
+		p->coef ? rows_channels_body(out, acc, rows, kout, p, 1, 0)
+			: rows_channels_body(out, acc, rows, kout, p, 0, 0);
 }
 
 /* kout a multiple of 16. */
