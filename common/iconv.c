@@ -689,13 +689,6 @@ static struct prim *prim_for(struct iconv *cv, int n)
 	return p;
 }
 
-int iconv_prepare(struct iconv *cv, int n)
-{
-	CHECK(n >= 1 && n <= cv->batch);
-	struct prim *p;
-	return prim_get(cv, n, &p);
-}
-
 static void execute(dnnl_stream_t stream, struct prim *p, const uint8_t *x, int32_t *acc)
 {
 	dnnl_status_t s;

@@ -112,11 +112,6 @@ int iconv_int8_offset(const uint8_t *w, size_t n, int z);
 int iconv_create(struct iconv **out, int batch, int C, int H, int W, int K, int kernel,
 		 int stride, int pad, const uint8_t *q_w, const int32_t *w_zero, int bits);
 
-/* Creates now the primitive a later run with n images (1 <= n <= batch)
- * would create at its first use (its JIT compilation takes milliseconds):
- * 0, or -1 after an error message. */
-int iconv_prepare(struct iconv *cv, int n);
-
 /* acc = the definition above for images 0..n−1 of x (1 <= n <= batch);
  * z1: n zero points, each 0..255 (CHECK). A primitive for an n other than
  * batch and 1 (the last, smaller batch) is created at its first use and
