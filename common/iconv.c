@@ -3,6 +3,7 @@
 #include "iconv.h"
 
 #include "check.h"
+#include "progress.h"
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -13,7 +14,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* kernel²·C above this could overflow int32 (igemm.h's IGEMM_MAX_K). */
 #define ICONV_MAX_TAPS 33025
@@ -212,13 +212,6 @@ done:
 	return rc;
 }
 
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static void execute(dnnl_stream_t stream, struct prim *p, const uint8_t *x, int32_t *acc);
 
 /* Which of the m built candidates c[] runs n images fastest here: each
@@ -242,9 +235,9 @@ static int fastest(const struct iconv *cv, struct prim **c, int m, int n)
 	}
 	for (int r = 0; r < ICONV_TIMING_ROUNDS; r++)
 		for (int j = 0; j < m; j++) {
-			double t = now();
+			double t = progress_now();
 			execute(cv->stream, c[j], x, acc);
-			t = now() - t;
+			t = progress_now() - t;
 			best[j] = t < best[j] ? t : best[j];
 		}
 	free(x);
@@ -279,6 +272,7 @@ static int prim_create(struct iconv *cv, int n, const char *like, struct prim **
 	dnnl_dims_t pad_l = { cv->pad, cv->pad }, pad_r = { cv->pad, cv->pad };
 	dnnl_primitive_attr_t attr = NULL;
 	dnnl_primitive_desc_t pd[ICONV_MAX_CANDIDATES] = { NULL };
+	const char *names[ICONV_MAX_CANDIDATES];   /* pd[j]'s, owned by it */
 	dnnl_primitive_desc_iterator_t it = NULL;
 	struct prim *built[ICONV_MAX_CANDIDATES] = { NULL };
 	dnnl_convolution_desc_t cd;
@@ -318,16 +312,15 @@ static int prim_create(struct iconv *cv, int n, const char *like, struct prim **
 			snprintf(p->impl, sizeof(p->impl), "%s", name);
 		/* oneDNN offers some implementations twice, at times */
 		int again = 0;
-		for (int j = 0; j < m; j++) {
-			const char *had = NULL;
-			dnnl_primitive_desc_query(pd[j], dnnl_query_impl_info_str, 0, &had);
-			again |= had && !strcmp(had, name);
-		}
+		for (int j = 0; j < m; j++)
+			again |= !strcmp(names[j], name);
 		if (m < ICONV_MAX_CANDIDATES && !again && impl_accepted(cv, name) &&
-		    !strstr(name, "gemm"))
-			pd[m++] = next;
-		else
+		    !strstr(name, "gemm")) {
+			pd[m] = next;
+			names[m++] = name;
+		} else {
 			dnnl_primitive_desc_destroy(next);
+		}
 	} while (dnnl_primitive_desc_iterator_next(it) == dnnl_success);
 	if (n == cv->batch)
 		cv->candidates = m;
@@ -338,12 +331,9 @@ static int prim_create(struct iconv *cv, int n, const char *like, struct prim **
 	}
 
 	int take = -1;
-	for (int j = 0; like && j < m && take < 0; j++) {
-		const char *name = NULL;
-		if (dnnl_primitive_desc_query(pd[j], dnnl_query_impl_info_str, 0, &name) ==
-		    dnnl_success && !strcmp(name, like))
+	for (int j = 0; like && j < m && take < 0; j++)
+		if (!strcmp(names[j], like))
 			take = j;
-	}
 	if (take < 0 && pick >= 0)
 		take = pick < m ? pick : m - 1;
 	if (take < 0 && m == 1)
@@ -360,9 +350,7 @@ static int prim_create(struct iconv *cv, int n, const char *like, struct prim **
 		built[j]->usable = 1;
 		if (prim_build(cv, built[j], pd[j]))
 			goto done;
-		const char *name = NULL;
-		dnnl_primitive_desc_query(pd[j], dnnl_query_impl_info_str, 0, &name);
-		snprintf(built[j]->impl, sizeof(built[j]->impl), "%s", name ? name : "?");
+		snprintf(built[j]->impl, sizeof(built[j]->impl), "%s", names[j]);
 	}
 	if (take < 0)
 		take = fastest(cv, built, m, n);

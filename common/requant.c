@@ -436,13 +436,19 @@ AVX2_INLINE void store16(uint8_t *out, __m256i a, __m256i b)
 
 /* The conv epilogue's value v = (acc + coef·box)·2^acc_shift + bias, eight
  * lanes (wrapping adds, as conv_value). */
+AVX2_INLINE __m256i v8_conv_value_of(__m256i x, __m256i coef, __m256i box, __m256i bias,
+				     __m128i acc_shift, int has_coef)
+{
+	if (has_coef)
+		x = _mm256_add_epi32(x, _mm256_mullo_epi32(coef, box));
+	return _mm256_add_epi32(_mm256_sll_epi32(x, acc_shift), bias);
+}
+
 AVX2_INLINE __m256i v8_conv_value(const int32_t *acc, const int32_t *coef, __m256i box,
 				  const int32_t *bias, __m128i acc_shift, int has_coef)
 {
-	__m256i x = v8_load(acc);
-	if (has_coef)
-		x = _mm256_add_epi32(x, _mm256_mullo_epi32(v8_load(coef), box));
-	return _mm256_add_epi32(_mm256_sll_epi32(x, acc_shift), v8_load(bias));
+	return v8_conv_value_of(v8_load(acc), has_coef ? v8_load(coef) : _mm256_setzero_si256(),
+				box, v8_load(bias), acc_shift, has_coef);
 }
 
 /* The lane constants of one requant_u8_rows call. */
@@ -527,20 +533,16 @@ AVX2_INLINE void rows_channels_body(uint8_t *out, const int32_t *acc, size_t row
 	const int32_t *coef = p->coef, *bias = p->bias, *box_of = p->box;
 	const struct v8_channels k0 = v8_channels_at(&ch, 0), k1 = v8_channels_at(&ch, 8);
 	const __m256i bias0 = v8_load(bias), bias1 = v8_load(bias + 8);
-	const __m256i coef0 = has_coef ? v8_load(coef) : bias0;
-	const __m256i coef1 = has_coef ? v8_load(coef + 8) : bias1;
+	const __m256i coef0 = has_coef ? v8_load(coef) : _mm256_setzero_si256();
+	const __m256i coef1 = has_coef ? v8_load(coef + 8) : _mm256_setzero_si256();
 	for (size_t r = 0; r < rows; r++) {
 		const __m256i box = has_coef ? _mm256_set1_epi32(box_of[r]) : _mm256_setzero_si256();
 		const int32_t *a = acc + r * (size_t)kout;
 		uint8_t *o = out + r * (size_t)kout;
 		if (kout16) {
-			__m256i lo = v8_load(a), hi = v8_load(a + 8);
-			if (has_coef) {
-				lo = _mm256_add_epi32(lo, _mm256_mullo_epi32(coef0, box));
-				hi = _mm256_add_epi32(hi, _mm256_mullo_epi32(coef1, box));
-			}
-			lo = _mm256_add_epi32(_mm256_sll_epi32(lo, acc_shift), bias0);
-			hi = _mm256_add_epi32(_mm256_sll_epi32(hi, acc_shift), bias1);
+			__m256i lo = v8_conv_value_of(v8_load(a), coef0, box, bias0, acc_shift, has_coef);
+			__m256i hi = v8_conv_value_of(v8_load(a + 8), coef1, box, bias1, acc_shift,
+						      has_coef);
 			store16(o, v8_conv_channels(lo, &k0), v8_conv_channels(hi, &k1));
 			continue;
 		}

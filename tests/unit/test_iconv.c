@@ -122,6 +122,8 @@ static void reference(const struct shape *s, const uint8_t *x, int n, const int3
 	free(col);
 }
 
+enum { MAX_CANDIDATES = 8 };   /* iconv tries at most four */
+
 struct layer {
 	const struct shape *s;
 	int batch, bits, w_zero;   /* w_zero −1: a zero point per channel */
@@ -130,8 +132,22 @@ struct layer {
 	uint8_t *q_w, *x;
 	int32_t *z1, *acc, *want;
 	size_t in_per, out_per;
-	struct iconv *cv;
+	struct iconv *cv;          /* the implementation timed fastest */
+	/* where iconv tried several: the same convolution on each of them
+	 * (iconv_pick), the timed one among them */
+	struct iconv *forced[MAX_CANDIDATES];
+	int n_forced;
 };
+
+/* The layer's convolution: 0, or 1 when iconv is not available for it. */
+static int layer_conv(const struct layer *l, struct iconv **cv)
+{
+	const struct shape *s = l->s;
+	int rc = iconv_create(cv, l->batch, s->C, s->H, s->W, s->K, s->kernel, s->stride, s->pad,
+			      l->q_w, l->zeros, l->bits);
+	assert_true(rc == 0 || rc == 1);
+	return rc;
+}
 
 /* Makes the layer's weights and a batch of inputs; 0, or 1 when iconv is
  * not available for it here (then nothing is allocated). */
@@ -194,10 +210,7 @@ static int layer_init(struct layer *l, const struct shape *s, int batch, int bit
 			  : data == DATA_LARGE ? (uint8_t)(192 + rng_below(&r, 64))
 					       : 255;
 	l->constant = data == DATA_X255_W0 || data == DATA_X255_WMAX;
-	int rc = iconv_create(&l->cv, batch, s->C, s->H, s->W, s->K, s->kernel, s->stride, s->pad,
-			      l->q_w, l->zeros, bits);
-	assert_true(rc == 0 || rc == 1);
-	if (rc == 1) {
+	if (layer_conv(l, &l->cv)) {
 		const char *why = iconv_unavailable();
 		print_message("note: iconv not available for %s (%s): comparisons skipped\n",
 			      s->name, why ? why : "size or oneDNN implementation");
@@ -212,12 +225,25 @@ static int layer_init(struct layer *l, const struct shape *s, int batch, int bit
 		return 1;
 	}
 	assert_non_null(l->cv);
+	const int candidates = iconv_candidates(l->cv);
+	assert_true(candidates >= 1 && candidates <= MAX_CANDIDATES);
+	int timed_tried = 0;
+	for (int k = 0; candidates > 1 && k < candidates; k++) {
+		iconv_pick(k);
+		assert_int_equal(layer_conv(l, &l->forced[k]), 0);
+		iconv_pick(-1);
+		timed_tried |= !strcmp(iconv_impl(l->forced[k]), iconv_impl(l->cv));
+		l->n_forced++;
+	}
+	assert_true(timed_tried || candidates == 1);
 	return 0;
 }
 
 static void layer_free(struct layer *l)
 {
 	iconv_free(l->cv);
+	for (int k = 0; k < l->n_forced; k++)
+		iconv_free(l->forced[k]);
 	free(l->zeros);
 	free(l->q_w);
 	free(l->x);
@@ -247,19 +273,6 @@ static void reference_constant(const struct shape *s, int xv, int n, const int32
 			want[p * s->K + o] = (int32_t)v;
 		}
 	}
-}
-
-/* The layer's convolution again, with the candidate-th implementation
- * (iconv_pick). */
-static struct iconv *layer_forced(const struct layer *l, int candidate)
-{
-	const struct shape *s = l->s;
-	struct iconv *cv = NULL;
-	iconv_pick(candidate);
-	assert_int_equal(iconv_create(&cv, l->batch, s->C, s->H, s->W, s->K, s->kernel, s->stride,
-				      s->pad, l->q_w, l->zeros, l->bits), 0);
-	iconv_pick(-1);
-	return cv;
 }
 
 /* Runs n images (zero points already in l->z1) through iconv_run,
@@ -341,8 +354,8 @@ static void check_modes(struct layer *l, struct iconv *cv, int n, const char *wh
 
 /* The reference for n images (zero points already in l->z1; the closed
  * form for constant operands), and check_modes on the layer's convolution
- * (the implementation timed fastest), then, where iconv tried several, on
- * each of them; the timed one must be one of them. */
+ * (the implementation timed fastest), then on each implementation iconv
+ * tried. */
 static void run_check(struct layer *l, int n, const char *what)
 {
 	if (l->constant)
@@ -356,16 +369,8 @@ static void run_check(struct layer *l, int n, const char *what)
 		for (size_t t = 0; t < per_k; t++)
 			wsum[k] += l->q_w[k * per_k + t] - l->zeros[k];
 	check_modes(l, l->cv, n, what, wsum);
-	const int candidates = iconv_candidates(l->cv);
-	int timed_tried = 0;
-	for (int k = 0; candidates > 1 && k < candidates; k++) {
-		struct iconv *cv = layer_forced(l, k);
-		timed_tried |= !strcmp(iconv_impl(cv), iconv_impl(l->cv));
-		check_modes(l, cv, n, what, wsum);
-		iconv_free(cv);
-	}
-	assert_true(candidates >= 1);
-	assert_true(timed_tried || candidates == 1);
+	for (int k = 0; k < l->n_forced; k++)
+		check_modes(l, l->forced[k], n, what, wsum);
 	free(wsum);
 }
 
