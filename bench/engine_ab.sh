@@ -25,7 +25,7 @@ pairs=${1:-7} batch=${2:-128} threads=${3:-2}
 [ -x "$ours" ] || { echo "engine_ab: '$ours': not built (make build/VARIANT/bench/qengine_bench)" >&2; exit 1; }
 
 speed() {   # images/s of one qengine_bench run
-	"$1" "$2" "$batch" 10 "$threads" 3 | sed -n 's/.*threads: \([0-9]*\) images.*/\1/p' | head -1
+	"$1" "$2" "$batch" 10 "$threads" 3 | sed -n 's/.*: \([0-9]*\) images\/s (best.*/\1/p' | head -1
 }
 for m in $models; do
 	p=1 runs=

@@ -5,13 +5,16 @@
  * (this shared machine's speed drifts by 10-20% over seconds) and the
  * time per operation kind over all trials (qmodel's node_ns); with PER_NODE
  * set in the environment, each node's time as well (and its convolution's
- * oneDNN kernel). Several models, separated by commas, run in turn within
- * each trial, so that they are compared under the same drift.
+ * oneDNN kernel and its sparse taps). Several models, separated by commas,
+ * run in turn within each trial, so that they are compared under the same
+ * drift; REQUANT_PATHS=avx2,avx512 (any of scalar, avx2, avx512) runs each
+ * model once per requantization path (requant.h) in the same way.
  *   qengine_bench INT.msgpack[,INT.msgpack...] [BATCH] [REPS] [THREADS] [TRIALS]
  *   (128, 20, 2, 5) */
 #include "iconv.h"
 #include "pcqfile.h"
 #include "qmodel.h"
+#include "requant.h"
 #include "rng.h"
 #include "threads.h"
 
@@ -38,11 +41,17 @@ struct bench {
 	struct kmeans_group *groups;
 	uint64_t *ns;
 	double best, all;
+	int requant;   /* the requantization path it runs (requant_force) */
 };
 
-static int bench_load(struct bench *b, const char *path, int batch)
+static int bench_load(struct bench *b, const char *path, int batch, int requant)
 {
 	b->path = path;
+	b->requant = requant;
+	if (requant_force(requant)) {
+		fprintf(stderr, "qengine_bench: this CPU has no requantization path %d\n", requant);
+		return -1;
+	}
 	if (pcqfile_read(&b->f, path, KIND_QUANTIZED, NULL) || qmodel_load(&b->q, &b->f, path, batch))
 		return -1;
 	const struct qmodel *q = &b->q;
@@ -63,12 +72,24 @@ static int bench_load(struct bench *b, const char *path, int batch)
 	return 0;
 }
 
+/* "(N sparse taps)" for a convolution with a sparse term (iconv.h), else "". */
+static const char *sparse_note(const struct qnode *n)
+{
+	static char buf[32];
+	const int taps = n->iconv ? iconv_sparse_count(n->iconv) : 0;
+	if (!taps)
+		return "";
+	snprintf(buf, sizeof(buf), "(%d sparse taps)", taps);
+	return buf;
+}
+
 static void report(const struct bench *b, int batch, int reps, int trials)
 {
 	const struct qmodel *q = &b->q;
-	printf("%s: batch %d, K=%d, %d threads: %.0f images/s (best of %d; mean %.0f)\n", b->path,
-	       batch, q->clusters, threads_get(), reps * batch / b->best, trials,
-	       trials * reps * batch / b->all);
+	requant_force(b->requant);
+	printf("%s: batch %d, K=%d, %d threads, requant %s: %.0f images/s (best of %d; mean %.0f)\n",
+	       b->path, batch, q->clusters, threads_get(), requant_impl_name(),
+	       reps * batch / b->best, trials, trials * reps * batch / b->all);
 	reps *= trials;
 	double by_op[8] = { 0 }, total = 0;
 	for (int j = 0; j < q->n_nodes; j++) {
@@ -80,10 +101,36 @@ static void report(const struct bench *b, int batch, int reps, int trials)
 			printf("  %-16s %6.1f us/image %5.1f%%\n", op_names[o],
 			       1e6 * by_op[o] / (reps * batch), 100 * by_op[o] / total);
 	for (int j = 0; getenv("PER_NODE") && j < q->n_nodes; j++)
-		printf("  node %2d %-24s %-16s %dx%dx%d %8.2f us/image  %s\n", j, q->nodes[j].name,
+		printf("  node %2d %-24s %-16s %dx%dx%d %8.2f us/image  %s %s\n", j, q->nodes[j].name,
 		       op_names[q->nodes[j].op], q->nodes[j].c, q->nodes[j].h, q->nodes[j].w,
 		       1e-3 * (double)b->ns[j] / (reps * batch),
-		       q->nodes[j].iconv ? iconv_impl(q->nodes[j].iconv) : "");
+		       q->nodes[j].iconv ? iconv_impl(q->nodes[j].iconv) : "",
+		       sparse_note(&q->nodes[j]));
+}
+
+/* REQUANT_PATHS's names as requant.h's paths; REQUANT_AUTO alone when
+ * unset; -1 on an unknown name. */
+static int parse_paths(const char *list, int *paths)
+{
+	static const char *const names[] = { "scalar", "avx2", "avx512" };
+	if (!list || !*list) {
+		paths[0] = REQUANT_AUTO;
+		return 1;
+	}
+	char buf[64], *save = NULL;
+	snprintf(buf, sizeof(buf), "%s", list);
+	int n = 0;
+	for (char *t = strtok_r(buf, ",", &save); t && n < 3; t = strtok_r(NULL, ",", &save)) {
+		int p = 0;
+		while (p < 3 && strcmp(t, names[p]))
+			p++;
+		if (p == 3) {
+			fprintf(stderr, "qengine_bench: REQUANT_PATHS: '%s': expected scalar, avx2 or avx512\n", t);
+			return -1;
+		}
+		paths[n++] = p;
+	}
+	return n;
 }
 
 int main(int argc, char **argv)
@@ -96,14 +143,19 @@ int main(int argc, char **argv)
 	int batch = argc > 2 ? atoi(argv[2]) : 128, reps = argc > 3 ? atoi(argv[3]) : 20;
 	threads_set(argc > 4 ? atoi(argv[4]) : 2);
 	int trials = argc > 5 ? atoi(argv[5]) : 5;
+	int paths[3], n_paths = parse_paths(getenv("REQUANT_PATHS"), paths);
+	if (n_paths < 0)
+		return 2;
 	enum { MAX_MODELS = 16 };
 	struct bench b[MAX_MODELS];
 	int m = 0;
-	for (char *path = strtok(argv[1], ","); path; path = strtok(NULL, ","), m++)
-		if (m == MAX_MODELS || bench_load(&b[m], path, batch))
-			return 1;
+	for (char *path = strtok(argv[1], ","); path; path = strtok(NULL, ","))
+		for (int p = 0; p < n_paths; p++, m++)
+			if (m == MAX_MODELS || bench_load(&b[m], path, batch, paths[p]))
+				return 1;
 	for (int k = 0; k < trials; k++)
 		for (int i = 0; i < m; i++) {
+			requant_force(b[i].requant);
 			double t0 = now();
 			for (int r = 0; r < reps; r++)
 				qmodel_run(&b[i].q, b[i].x, batch, b[i].groups, (size_t)b[i].q.clusters);

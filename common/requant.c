@@ -38,12 +38,14 @@
  *
  * Tails shorter than a vector go through fixedpoint.h.
  *
- * No AVX-512 path: on the development machine's AMD EPYC (Zen 4, which
- * runs 512-bit operations as two 256-bit halves) a 16-lane version of the
- * same code was no faster on whole vectors (requant_u8 at 5.2e9 elements/s
- * either way, n = 4096 in L1, one core); it only won on short rows, through
- * masked tails. */
+ * The engine's loops (the conv epilogue on the clamp-first path and the
+ * residual add) also have AVX-512 forms (requant_avx512.c), taken when the
+ * CPU has AVX-512. On an AMD EPYC (Zen 4, which runs 512-bit operations
+ * as two 256-bit halves) 16 lanes were no faster than 8 on whole vectors;
+ * on an Intel Xeon with AMX they are (ResNet20's engine +9-18%,
+ * BENCHMARKS.md). Every other case takes the AVX2 code on that path. */
 #include "requant.h"
+#include "requant_avx512.h"
 
 #include "check.h"
 #include "fixedpoint.h"
@@ -63,42 +65,67 @@
 /* ---- Choosing the path ---- */
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int use_avx2;               /* the CPU has it and PCQ_REQUANT allows it */
-static atomic_int force_scalar;    /* requant_force_scalar */
+static int cpu_best;                 /* the best path this CPU runs */
+static int auto_path;                /* cpu_best, capped by PCQ_REQUANT */
+static atomic_int forced = REQUANT_AUTO;   /* requant_force */
+static const char *const path_names[] = { "scalar", "avx2", "avx512" };
 
 static void init(void)
 {
-	int allow = 1;
-	const char *e = getenv("PCQ_REQUANT");
-	if (e && *e && strcmp(e, "auto")) {
-		if (!strcmp(e, "scalar"))
-			allow = 0;
-		else
-			warn("PCQ_REQUANT=%s: expected auto or scalar; using auto", e);
-	}
 #if RQ_X86
 	__builtin_cpu_init();
-	use_avx2 = allow && __builtin_cpu_supports("avx2");
-#else
-	(void)allow;
+	if (__builtin_cpu_supports("avx2"))
+		cpu_best = REQUANT_AVX2;
+	if (cpu_best == REQUANT_AVX2 && __builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+		cpu_best = REQUANT_AVX512;
 #endif
+	auto_path = cpu_best;
+	const char *e = getenv("PCQ_REQUANT");
+	if (!e || !*e || !strcmp(e, "auto"))
+		return;
+	for (int p = REQUANT_SCALAR; p <= REQUANT_AVX512; p++)
+		if (!strcmp(e, path_names[p])) {
+			if (p > cpu_best)
+				warn("PCQ_REQUANT=%s: this CPU lacks it; using %s", e,
+				     path_names[cpu_best]);
+			auto_path = p < cpu_best ? p : cpu_best;
+			return;
+		}
+	warn("PCQ_REQUANT=%s: expected auto, scalar, avx2 or avx512; using auto", e);
 }
 
-/* Nonzero when this call takes the AVX2 path. */
-static int avx2_now(void)
+/* The path of this call. */
+static int path_now(void)
 {
 	pthread_once(&init_once, init);
-	return use_avx2 && !atomic_load_explicit(&force_scalar, memory_order_relaxed);
+	const int f = atomic_load_explicit(&forced, memory_order_relaxed);
+	return f == REQUANT_AUTO ? auto_path : f;
 }
 
-void requant_force_scalar(int on)
+static int avx2_now(void)
 {
-	atomic_store_explicit(&force_scalar, on != 0, memory_order_relaxed);
+	return path_now() >= REQUANT_AVX2;
+}
+
+static int avx512_now(void)
+{
+	return path_now() == REQUANT_AVX512;
+}
+
+int requant_force(int path)
+{
+	pthread_once(&init_once, init);
+	CHECK(path >= REQUANT_AUTO && path <= REQUANT_AVX512);
+	if (path > cpu_best)
+		return -1;
+	atomic_store_explicit(&forced, path, memory_order_relaxed);
+	return 0;
 }
 
 const char *requant_impl_name(void)
 {
-	return avx2_now() ? "avx2" : "scalar";
+	return path_names[path_now()];
 }
 
 /* ---- Scalar ---- */
@@ -571,18 +598,10 @@ AVX2_FN static void requant_u8_rows_channels_avx2(uint8_t *out, const int32_t *a
 
 /* kout a multiple of 16. */
 AVX2_FN static void requant_u8_rows_avx2(uint8_t *out, const int32_t *acc, size_t rows, int kout,
-					 const struct requant_rows *p, int32_t L, int32_t H)
+					 const struct requant_rows *p, const struct requant_plan *pc,
+					 int32_t L, int32_t H)
 {
 	const struct rq_consts c = rq_consts(p->shift);
-	const struct requant_plan *pc = p->plan;
-	struct requant_plan own;
-	if (pc) {
-		CHECK(pc->m0 == p->m0 && pc->shift == p->shift && pc->z == p->z && pc->L == L &&
-		      pc->H == H);
-	} else {
-		plan_fill(&own, p->m0, p->shift, p->z, L, H);
-		pc = &own;
-	}
 	struct v8_rows k = {
 		.L = _mm256_set1_epi32(L), .H = _mm256_set1_epi32(H), .z = _mm256_set1_epi32(p->z),
 		.A = _mm256_set1_epi32(pc->A), .B = _mm256_set1_epi32(pc->B),
@@ -697,7 +716,10 @@ void requant_u8_rows(uint8_t *out, const int32_t *acc, size_t rows, int kout,
 		/* the plans' m0 and shift were checked by requant_plan_make */
 		if (avx2_now() && kout % 16 == 0 && p->channels && p->channels->ok) {
 			CHECK(p->channels->kout == kout);
-			requant_u8_rows_channels_avx2(out, acc, rows, kout, p);
+			if (avx512_now())
+				requant_u8_rows_channels_avx512(out, acc, rows, kout, p);
+			else
+				requant_u8_rows_channels_avx2(out, acc, rows, kout, p);
 			return;
 		}
 #endif
@@ -707,10 +729,22 @@ void requant_u8_rows(uint8_t *out, const int32_t *acc, size_t rows, int kout,
 		return;
 	}
 #if RQ_X86
-	int64_t L = (int64_t)p->lo - p->z, H = (int64_t)p->hi - p->z;
+	const int64_t L = (int64_t)p->lo - p->z, H = (int64_t)p->hi - p->z;
 	if (avx2_now() && kout % 16 == 0 && L <= INT32_MAX) {
-		requant_u8_rows_avx2(out, acc, rows, kout, p, (int32_t)L,
-				     H > INT32_MAX ? INT32_MAX : (int32_t)H);
+		const int32_t H32 = H > INT32_MAX ? INT32_MAX : (int32_t)H;
+		const struct requant_plan *pc = p->plan;
+		struct requant_plan own;
+		if (pc) {
+			CHECK(pc->m0 == p->m0 && pc->shift == p->shift && pc->z == p->z &&
+			      pc->L == L && pc->H == H32);
+		} else {
+			plan_fill(&own, p->m0, p->shift, p->z, (int32_t)L, H32);
+			pc = &own;
+		}
+		if (avx512_now() && pc->ok)
+			requant_u8_rows_avx512(out, acc, rows, kout, p, pc);
+		else
+			requant_u8_rows_avx2(out, acc, rows, kout, p, pc, (int32_t)L, H32);
 		return;
 	}
 #endif
@@ -727,6 +761,10 @@ void requant_add_u8(uint8_t *out, const uint8_t *a, const uint8_t *b, size_t n,
 	CHECK(p->z >= 0 && p->z <= 255);
 	CHECK(0 <= p->lo && p->lo <= p->hi && p->hi <= 255);
 #if RQ_X86
+	if (avx512_now()) {
+		requant_add_u8_avx512(out, a, b, n, p);
+		return;
+	}
 	if (avx2_now()) {
 		requant_add_u8_avx2(out, a, b, n, p);
 		return;

@@ -1,8 +1,9 @@
 /* Vectorised requantization: the same bits as fixedpoint.h's scalar
  * fp_requantize and fp_div_pot (gemmlowp's SaturatingRoundingDoublingHighMul
- * and RoundingDivideByPOT), over arrays. An AVX2 path is chosen at run
- * time (__builtin_cpu_supports), so any -march builds it; the scalar
- * helpers of fixedpoint.h do the tails and run on CPUs without AVX2. Every
+ * and RoundingDivideByPOT), over arrays. An AVX2 path, and AVX-512 forms
+ * of the engine's loops (requant_avx512.h), are chosen at run time
+ * (__builtin_cpu_supports), so any -march builds them; the scalar helpers
+ * of fixedpoint.h do the tails and run on CPUs without AVX2. Every
  * path is exact for every argument allowed below, negative shifts included
  * (they saturate acc·2^−shift to int32 in the vector lanes, as
  * fp_requantize does).
@@ -14,9 +15,9 @@
  * requant_i32, requant_u8 and div_pot_i32 expose the same lane steps one
  * at a time, so the unit tests can check them over the whole int32 range.
  *
- * PCQ_REQUANT=scalar (read at the first call) keeps the AVX2 path off;
- * requant_force_scalar() does the same from a program (the unit tests run
- * both paths). */
+ * PCQ_REQUANT=scalar, avx2 or avx512 (read at the first call) caps the
+ * path taken (default auto: the best the CPU has); requant_force() picks
+ * one from a program (the unit tests run every path the CPU has). */
 #ifndef PCQ_REQUANT_H
 #define PCQ_REQUANT_H
 
@@ -112,12 +113,17 @@ void requant_add_u8(uint8_t *out, const uint8_t *a, const uint8_t *b, size_t n,
 /* out[i] = fp_div_pot(x[i], e), e in 0..31. out may alias x (out == x). */
 void div_pot_i32(int32_t *out, const int32_t *x, size_t n, int e);
 
-/* Nonzero: later calls use the scalar path; 0: back to the path chosen
- * from the CPU and PCQ_REQUANT. For tests and benchmarks (safe to call at
- * any time: every path gives the same bits). */
-void requant_force_scalar(int on);
+/* The paths, each including the ones before it: REQUANT_AVX512 runs
+ * requant_avx512.h's loops and the AVX2 ones for the rest. */
+enum { REQUANT_AUTO = -1, REQUANT_SCALAR, REQUANT_AVX2, REQUANT_AVX512 };
 
-/* The path the next call will take: "avx2" or "scalar". */
+/* Later calls take `path` (REQUANT_AUTO: back to the one chosen from the
+ * CPU and PCQ_REQUANT); -1, and nothing changes, when the CPU lacks it.
+ * For tests and benchmarks (safe to call at any time: every path gives
+ * the same bits). */
+int requant_force(int path);
+
+/* The path the next call will take: "avx512", "avx2" or "scalar". */
 const char *requant_impl_name(void);
 
 #endif

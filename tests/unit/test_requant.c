@@ -10,9 +10,9 @@
  * INT32_MAX >> s, −2^(31−s) and their neighbours. Lengths that are not
  * multiples of the vector width, offsets that misalign the buffers,
  * out == x, guard bytes after the output, and u8 clamps including ReLU
- * (lo = z), lo = hi and zero points far outside 0..255. Each test runs the
- * scalar path (requant_force_scalar) and the run-time choice (AVX2 where
- * the CPU has it), so both are covered by one binary. */
+ * (lo = z), lo = hi and zero points far outside 0..255. Each test runs
+ * every path this CPU has (requant_force: scalar, AVX2, AVX-512), so one
+ * binary covers them all. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,19 +26,24 @@
 #include "requant.h"
 #include "rng.h"
 
-#define NPATHS 2
+#define NPATHS (REQUANT_AVX512 + 1)
 
-/* Path 0: forced scalar; path 1: the automatic choice. */
+/* Forces path p (REQUANT_SCALAR ...); its name, or NULL when this CPU
+ * lacks it (the test skips it). */
 static const char *set_path(int p)
 {
-	requant_force_scalar(p == 0);
+	if (requant_force(p)) {
+		print_message("requant: this CPU has no %s path; not tested\n",
+			      p == REQUANT_AVX512 ? "avx512" : "avx2");
+		return NULL;
+	}
 	return requant_impl_name();
 }
 
 static int teardown_path(void **state)
 {
 	(void)state;
-	requant_force_scalar(0);
+	requant_force(REQUANT_AUTO);
 	return 0;
 }
 
@@ -215,6 +220,8 @@ static void test_i32_all_shifts(void **state)
 	assert_non_null(out);
 	for (int p = 0; p < NPATHS; p++) {
 		const char *path = set_path(p);
+		if (!path)
+			continue;
 		struct rng r;
 		rng_seed(&r, 2024, 1);
 		for (int j = 0; j < N_M0; j++)
@@ -249,6 +256,8 @@ static void test_full_range(void **state)
 		x[i] = rand_i32(&r);
 	for (int p = 0; p < NPATHS; p++) {
 		const char *path = set_path(p);
+		if (!path)
+			continue;
 		rng_seed(&r, 8, 3);
 		for (size_t c = 0; c < n; c += chunk) {
 			int32_t m0 = pick_m0(&r, (int)rng_below(&r, N_M0));
@@ -285,6 +294,8 @@ static void test_u8_clamps(void **state)
 	assert_non_null(out);
 	for (int p = 0; p < NPATHS; p++) {
 		const char *path = set_path(p);
+		if (!path)
+			continue;
 		struct rng r;
 		rng_seed(&r, 99, 4);
 		for (int shift = -31; shift <= 31; shift++)
@@ -312,6 +323,8 @@ static void test_div_pot(void **state)
 	assert_non_null(out);
 	for (int p = 0; p < NPATHS; p++) {
 		const char *path = set_path(p);
+		if (!path)
+			continue;
 		struct rng r;
 		rng_seed(&r, 5, 5);
 		for (int e = 0; e <= 31; e++) {
@@ -364,6 +377,8 @@ static void test_lengths(void **state)
 	uint8_t out8[MAXN];
 	for (int p = 0; p < NPATHS; p++) {
 		const char *path = set_path(p);
+		if (!path)
+			continue;
 		struct rng r;
 		rng_seed(&r, 11, 6);
 		for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++)
@@ -427,7 +442,8 @@ static void test_known_values(void **state)
 		{3, 0, -5, 0},
 	};
 	for (int p = 0; p < NPATHS; p++) {
-		set_path(p);
+		if (!set_path(p))
+			continue;
 		for (size_t k = 0; k < sizeof(c) / sizeof(c[0]); k++) {
 			int32_t x[8], out[8];
 			for (int i = 0; i < 8; i++)
@@ -464,6 +480,8 @@ static void test_conv_rows(void **state)
 	rng_seed(&r, 17, 0);
 	for (int p = 0; p < NPATHS; p++) {
 		const char *path = set_path(p);
+		if (!path)
+			continue;
 		for (size_t ki = 0; ki < sizeof(kouts) / sizeof(kouts[0]); ki++)
 			for (size_t si = 0; si < sizeof(shifts) / sizeof(shifts[0]); si++)
 				for (size_t ai = 0; ai < sizeof(acc_shifts) / sizeof(acc_shifts[0]); ai++)
@@ -543,6 +561,8 @@ static void test_conv_rows_dense(void **state)
 	rng_seed(&r, 23, 0);
 	for (int p = 0; p < NPATHS; p++) {
 		const char *path = set_path(p);
+		if (!path)
+			continue;
 		for (int shift = -4; shift <= 31; shift++)
 			for (size_t mi = 0; mi < sizeof(m0s) / sizeof(m0s[0]); mi++)
 				for (int kinds = 0; kinds < 12; kinds++) {
@@ -610,12 +630,32 @@ static void test_conv_rows_dense(void **state)
 	}
 }
 
+/* A multiplier m < REQUANT_ADD_MAX_MULT and an s in 0..510 (a sum a + b of
+ * bytes) with s·m >= 2^30 and s·m ≡ 2^23 − 1 (mod 2^24): with both
+ * zero points 0 (or 255: −s·m), the add's sum at shift 24 lies one step
+ * from a tie beyond ±2^30, where a sign term taken from the wrong bit
+ * would round it the other way. */
+static int32_t big_near_tie_mult(void)
+{
+	for (uint32_t s = 257; s <= 509; s += 2) {
+		uint32_t inv = s;   /* s^−1 mod 2^32 by Newton's iteration */
+		for (int i = 0; i < 5; i++)
+			inv *= 2 - s * inv;
+		const uint32_t m = (((1u << 23) - 1) * inv) & ((1u << 24) - 1);
+		if (m < REQUANT_ADD_MAX_MULT && (uint64_t)s * m >= (1u << 30))
+			return (int32_t)m;
+	}
+	fail_msg("no multiplier near a tie");
+	return 0;
+}
+
 /* requant_add_u8 on every pair (a, b) of bytes against its definition
  * written out with fixedpoint.h's fp_div_pot, for zero points at both ends
  * and inside, multipliers 0, 1, 2^22 − 1 (the largest: sums near ±2^31)
  * and random, every shift 0..24 (sums on exact ties of the division
- * included: multipliers 2^(shift−1) make every odd sum one, to shift 22), ReLU, and
- * lengths and offsets that leave scalar tails. */
+ * included: multipliers 2^(shift−1) make every odd sum one, to shift 22;
+ * and sums one step from a tie beyond ±2^30, big_near_tie_mult), ReLU,
+ * and lengths and offsets that leave scalar tails. */
 static void test_add(void **state)
 {
 	(void)state;
@@ -634,19 +674,24 @@ static void test_add(void **state)
 	struct { int32_t za, zb, ma, mb; } c[] = {
 		{ 0, 255, big, big }, { 255, 0, big, big }, { 0, 0, big, 0 }, { 128, 127, 1, 1 },
 		{ 17, 200, -1, -1 }, { 3, 250, -1, -1 }, { 255, 255, 0, 0 }, { 64, 192, -2, -2 },
+		{ 0, 0, -3, -3 }, { 255, 255, -3, -3 },
 	};
+	const int32_t near_tie = big_near_tie_mult();
 	for (int p = 0; p < NPATHS; p++) {
 		const char *path = set_path(p);
+		if (!path)
+			continue;
 		for (size_t k = 0; k < sizeof(c) / sizeof(c[0]); k++)
 			for (int shift = 0; shift <= REQUANT_ADD_MAX_SHIFT; shift++) {
 				int32_t tie = shift == 0 ? 1 : shift <= 22 ? 1 << (shift - 1) : big;
 				struct requant_add q = {
 					.za = c[k].za, .zb = c[k].zb, .shift = shift,
-					/* -1: random; -2: 2^(shift−1), odd sums are ties */
+					/* -1: random; -2: 2^(shift−1), odd sums are
+					 * ties; -3: near_tie */
 					.ma = c[k].ma == -1 ? (int32_t)rand_range(&r, 0, big) :
-					      c[k].ma == -2 ? tie : c[k].ma,
+					      c[k].ma == -2 ? tie : c[k].ma == -3 ? near_tie : c[k].ma,
 					.mb = c[k].mb == -1 ? (int32_t)rand_range(&r, 0, big) :
-					      c[k].mb == -2 ? tie : c[k].mb,
+					      c[k].mb == -2 ? tie : c[k].mb == -3 ? near_tie : c[k].mb,
 					.z = (int32_t)rand_range(&r, 0, 255),
 					.hi = shift % 3 == 2 ? 200 : 255,
 				};
@@ -675,23 +720,35 @@ static void test_add(void **state)
 	free(out);
 }
 
+/* The automatic path is the best the CPU has, capped by PCQ_REQUANT;
+ * forcing a path the CPU lacks fails and changes nothing. */
 static void test_path_names(void **state)
 {
 	(void)state;
-	requant_force_scalar(1);
-	assert_string_equal(requant_impl_name(), "scalar");
-	requant_force_scalar(0);
-	const char *name = requant_impl_name();
-	assert_true(!strcmp(name, "avx2") || !strcmp(name, "scalar"));
-	const char *env = getenv("PCQ_REQUANT");
-	if (env && !strcmp(env, "scalar"))
-		assert_string_equal(name, "scalar");
+	static const char *const names[] = { "scalar", "avx2", "avx512" };
+	int best = REQUANT_SCALAR;
 #if defined(__x86_64__)
 	__builtin_cpu_init();
-	if (!(env && !strcmp(env, "scalar")) && __builtin_cpu_supports("avx2"))
-		assert_string_equal(name, "avx2");
+	if (__builtin_cpu_supports("avx2"))
+		best = REQUANT_AVX2;
+	if (best == REQUANT_AVX2 && __builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+		best = REQUANT_AVX512;
 #endif
-	print_message("requant: automatic path %s\n", name);
+	int want = best;
+	const char *env = getenv("PCQ_REQUANT");
+	for (int p = REQUANT_SCALAR; env && p < best; p++)
+		if (!strcmp(env, names[p]))
+			want = p;
+	assert_int_equal(requant_force(REQUANT_SCALAR), 0);
+	assert_string_equal(requant_impl_name(), "scalar");
+	for (int p = REQUANT_AVX2; p <= REQUANT_AVX512; p++) {
+		assert_int_equal(requant_force(p), p <= best ? 0 : -1);
+		assert_string_equal(requant_impl_name(), names[p <= best ? p : best]);
+	}
+	assert_int_equal(requant_force(REQUANT_AUTO), 0);
+	assert_string_equal(requant_impl_name(), names[want]);
+	print_message("requant: automatic path %s\n", names[want]);
 }
 
 int main(void)
