@@ -223,7 +223,7 @@ static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int im
 {
 	int pixels = n->h * n->w, K = n->kernel * n->kernel * n->ic;
 	if (n->iconv) {
-		/* n->chunk images at a time (qmodel.h's ICONV_CHUNK_BYTES) */
+		/* n->chunk images at a time (qmodel.h's qmodel_chunk_bytes) */
 		size_t in_per = (size_t)n->ih * n->iw * n->ic;
 		const struct qnode *pool = n->pool_into ? &q->nodes[n->pool_into] : NULL;
 		size_t out_per = pool ? (size_t)pool->h * pool->w * n->kout : (size_t)pixels * n->kout;

@@ -71,16 +71,20 @@ struct qnode {
 	int pool_into;             /* conv: the max pool, its only reader, that it does
 				    * on its int32 accumulators (qengine.c), or 0 */
 	int fused;                 /* max pool: done by its conv (pool_into) */
-	int chunk;                 /* with iconv: images per call (ICONV_CHUNK_BYTES) */
+	int chunk;                 /* with iconv: images per call (qmodel_chunk_bytes) */
 	int im2col;                /* conv without iconv that is not 1x1/1/0: im2col first */
 	uint8_t *out;              /* (batch, h, w, c) */
 };
 
 /* A direct convolution runs on chunks of a power of two images whose int32
- * accumulators fit this, so the requantization reads them from cache:
- * measured best at 2 to 4 MiB (AlexNetSmall +7% against whole batches of
- * 128, whose 5x5 layer writes 29 MiB of int32; ResNet20 unchanged). */
-#define ICONV_CHUNK_BYTES ((size_t)4 << 20)
+ * accumulators fit this many bytes, so the requantization reads them from
+ * cache: half the L2 caches of the threads (threads_get() times the L2
+ * size sysconf reports, over 2), or 4 MiB where that size is unknown.
+ * Measured: on a 2-core AMD EPYC (1 MiB of L2 each) 2 to 4 MiB best
+ * (AlexNetSmall +7% against whole batches of 128, whose 5x5 layer writes
+ * 29 MiB of int32), 0.5 to 2 MiB no different for ResNet20; on a 2-core
+ * Intel Xeon (2 MiB each) ResNet20's engine +1-9% at 2 MiB against 4. */
+size_t qmodel_chunk_bytes(void);
 
 struct qmodel {
 	struct qnode *nodes;

@@ -5,13 +5,15 @@
 
 #include "check.h"
 #include "iconv.h"
-#include "requant.h"
 #include "ops.h"
+#include "requant.h"
+#include "threads.h"
 #include "window.h"
 
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct alloc {
 	struct alloc *next;
@@ -110,6 +112,12 @@ static int requant_params(const struct loader *ld, struct qnode *n)
 		return error("'%s': layer '%s': in_zero differs from the zero points of its input",
 			     ld->file, n->name);
 	return 0;
+}
+
+size_t qmodel_chunk_bytes(void)
+{
+	const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+	return l2 > 0 ? (size_t)threads_get() * (size_t)l2 / 2 : (size_t)4 << 20;
 }
 
 static int gemm_sparse = 1;   /* qmodel_set_gemm_sparse */
@@ -223,11 +231,12 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 	 * otherwise im2col and the integer GEMM. */
 	if (conv) {
 		/* runs of the largest power of two images whose accumulators
-		 * fit ICONV_CHUNK_BYTES: its primitive (timed against the
+		 * fit qmodel_chunk_bytes(): its primitive (timed against the
 		 * other implementations, iconv.c) made now rather than in the
 		 * first batch */
 		size_t acc_bytes = (size_t)n->h * n->w * n->kout * sizeof(int32_t);
-		for (n->chunk = 1; n->chunk < q->batch && 2 * n->chunk * acc_bytes <= ICONV_CHUNK_BYTES;)
+		const size_t chunk_bytes = qmodel_chunk_bytes();
+		for (n->chunk = 1; n->chunk < q->batch && 2 * n->chunk * acc_bytes <= chunk_bytes;)
 			n->chunk *= 2;
 		n->chunk = n->chunk < q->batch ? n->chunk : q->batch;
 		int rc = iconv_create(&n->iconv, n->chunk, n->ic, n->ih, n->iw, n->kout, k,
