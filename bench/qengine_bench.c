@@ -8,7 +8,8 @@
  * oneDNN kernel and its sparse taps). Several models, separated by commas,
  * run in turn within each trial, so that they are compared under the same
  * drift; REQUANT_PATHS=avx2,avx512 (any of scalar, avx2, avx512) runs each
- * model once per requantization path (requant.h) in the same way.
+ * model once per requantization path (requant.h) in the same way, and
+ * CHUNKS=4096,2048 once per chunk size in KiB (PCQ_CHUNK_KIB, qmodel.h).
  *   qengine_bench INT.msgpack[,INT.msgpack...] [BATCH] [REPS] [THREADS] [TRIALS]
  *   (128, 20, 2, 5) */
 #include "iconv.h"
@@ -42,12 +43,17 @@ struct bench {
 	uint64_t *ns;
 	double best, all;
 	int requant;   /* the requantization path it runs (requant_force) */
+	const char *chunk_kib;   /* its PCQ_CHUNK_KIB, or NULL */
 };
 
-static int bench_load(struct bench *b, const char *path, int batch, int requant)
+static int bench_load(struct bench *b, const char *path, int batch, int requant,
+		      const char *chunk_kib)
 {
 	b->path = path;
 	b->requant = requant;
+	b->chunk_kib = chunk_kib;
+	if (chunk_kib)
+		setenv("PCQ_CHUNK_KIB", chunk_kib, 1);
 	if (requant_force(requant)) {
 		fprintf(stderr, "qengine_bench: this CPU has no requantization path %d\n", requant);
 		return -1;
@@ -87,8 +93,9 @@ static void report(const struct bench *b, int batch, int reps, int trials)
 {
 	const struct qmodel *q = &b->q;
 	requant_force(b->requant);
-	printf("%s: batch %d, K=%d, %d threads, requant %s: %.0f images/s (best of %d; mean %.0f)\n",
-	       b->path, batch, q->clusters, threads_get(), requant_impl_name(),
+	printf("%s: batch %d, K=%d, %d threads, requant %s, chunk %s KiB: %.0f images/s "
+	       "(best of %d; mean %.0f)\n", b->path, batch, q->clusters, threads_get(),
+	       requant_impl_name(), b->chunk_kib ? b->chunk_kib : "default",
 	       reps * batch / b->best, trials, trials * reps * batch / b->all);
 	reps *= trials;
 	double by_op[8] = { 0 }, total = 0;
@@ -149,10 +156,20 @@ int main(int argc, char **argv)
 	enum { MAX_MODELS = 16 };
 	struct bench b[MAX_MODELS];
 	int m = 0;
+	enum { MAX_CHUNKS = 8 };
+	char *chunks[MAX_CHUNKS] = { NULL }, *save = NULL;
+	int n_chunks = 0;
+	if (getenv("CHUNKS"))
+		for (char *t = strtok_r(getenv("CHUNKS"), ",", &save); t && n_chunks < MAX_CHUNKS;
+		     t = strtok_r(NULL, ",", &save))
+			chunks[n_chunks++] = t;
+	n_chunks += !n_chunks;
 	for (char *path = strtok(argv[1], ","); path; path = strtok(NULL, ","))
-		for (int p = 0; p < n_paths; p++, m++)
-			if (m == MAX_MODELS || bench_load(&b[m], path, batch, paths[p]))
-				return 1;
+		for (int p = 0; p < n_paths; p++)
+			for (int c = 0; c < n_chunks; c++, m++)
+				if (m == MAX_MODELS ||
+				    bench_load(&b[m], path, batch, paths[p], chunks[c]))
+					return 1;
 	for (int k = 0; k < trials; k++)
 		for (int i = 0; i < m; i++) {
 			requant_force(b[i].requant);

@@ -83,7 +83,8 @@ struct qnode {
  * Measured: on a 2-core AMD EPYC (1 MiB of L2 each) 2 to 4 MiB best
  * (AlexNetSmall +7% against whole batches of 128, whose 5x5 layer writes
  * 29 MiB of int32), 0.5 to 2 MiB no different for ResNet20; on a 2-core
- * Intel Xeon (2 MiB each) ResNet20's engine +1-9% at 2 MiB against 4. */
+ * Intel Xeon (2 MiB each) ResNet20's engine +1-9% at 2 MiB against 4.
+ * PCQ_CHUNK_KIB=N (read at each call) sets N KiB instead, for tuning. */
 size_t qmodel_chunk_bytes(void);
 
 struct qmodel {

@@ -116,6 +116,13 @@ static int requant_params(const struct loader *ld, struct qnode *n)
 
 size_t qmodel_chunk_bytes(void)
 {
+	const char *e = getenv("PCQ_CHUNK_KIB");
+	char *end;
+	const long kib = e ? strtol(e, &end, 10) : 0;
+	if (e && *e && !*end && kib > 0 && kib <= (1L << 22))
+		return (size_t)kib << 10;
+	if (e && *e)
+		warn("PCQ_CHUNK_KIB=%s: expected a size in KiB (1 to 4194304); using the L2 rule", e);
 	const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
 	return l2 > 0 ? (size_t)threads_get() * (size_t)l2 / 2 : (size_t)4 << 20;
 }

@@ -152,6 +152,34 @@ static void test_other_paths(void **state)
 	assert_int_equal(run_child("offset", "PCQ_ICONV", "off"), 0);
 }
 
+/* The same fixtures with every requantization path (requant.h: the
+ * automatic one, AVX-512 where the CPU has it, ran above) and with chunks
+ * far smaller than a batch (48 KiB of accumulators: one image at a time
+ * in the 16-channel layers, more in the others), in child processes. */
+static void test_requant_paths_and_chunks(void **state)
+{
+	(void)state;
+	assert_int_equal(run_child("plain", "PCQ_REQUANT", "avx2"), 0);
+	assert_int_equal(run_child("plain", "PCQ_REQUANT", "scalar"), 0);
+	assert_int_equal(run_child("plain", "PCQ_CHUNK_KIB", "48"), 0);
+}
+
+/* PCQ_CHUNK_KIB overrides the L2 rule; a malformed value is ignored. */
+static void test_chunk_bytes(void **state)
+{
+	(void)state;
+	unsetenv("PCQ_CHUNK_KIB");
+	const size_t rule = qmodel_chunk_bytes();
+	assert_true(rule >= 4096);
+	setenv("PCQ_CHUNK_KIB", "48", 1);
+	assert_int_equal(qmodel_chunk_bytes(), 48 * 1024);
+	setenv("PCQ_CHUNK_KIB", "12x", 1);
+	assert_int_equal(qmodel_chunk_bytes(), rule);
+	setenv("PCQ_CHUNK_KIB", "0", 1);
+	assert_int_equal(qmodel_chunk_bytes(), rule);
+	unsetenv("PCQ_CHUNK_KIB");
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -173,6 +201,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_8bit_first_last),
 		cmocka_unit_test(test_8bit_per_channel),
 		cmocka_unit_test(test_other_paths),
+		cmocka_unit_test(test_requant_paths_and_chunks),
+		cmocka_unit_test(test_chunk_bytes),
 		cmocka_unit_test(test_device_host),
 		cmocka_unit_test(test_device_cuda),
 	};
