@@ -4,7 +4,13 @@
 #include "check.h"
 
 #include <cblas.h>
+#include <ctype.h>
+#include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Products below this many flops are not worth waking a second thread. */
 #define GEMM_PARALLEL_FLOPS 4e6
@@ -27,13 +33,91 @@ void gemm_threads_init(void)
 		openblas_set_num_threads(1);
 }
 
+/* ---- The backend ---- */
+
+static pthread_once_t backend_once = PTHREAD_ONCE_INIT;
+static int auto_backend;
+static atomic_int forced_backend = GEMM_AUTO;
+
+/* Nonzero when OpenBLAS runs kernels older than AVX2 on a CPU that has
+ * it: the core it names is none of those built for AVX2 or later. Its
+ * DYNAMIC_ARCH build picks the core from the CPU's model number, and
+ * models newer than the library (0.3.21 and Intel's 5th-generation Xeon)
+ * fall back to Prescott's SSE3 kernels, 5x slower here. */
+static int openblas_behind(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	static const char *const avx2_cores[] = { "haswell", "skylakex", "cooperlake",
+						  "sapphirerapids", "zen" };
+	const char *name = openblas_get_corename();
+	char lower[32] = "";
+	for (size_t i = 0; name && name[i] && i + 1 < sizeof(lower); i++)
+		lower[i] = (char)tolower((unsigned char)name[i]);
+	for (size_t i = 0; i < sizeof(avx2_cores) / sizeof(avx2_cores[0]); i++)
+		if (!strcmp(lower, avx2_cores[i]))
+			return 0;
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2");
+#else
+	return 0;
+#endif
+}
+
+static void backend_init(void)
+{
+	const char *e = getenv("PCQ_GEMM");
+	if (e && !strcmp(e, "openblas"))
+		auto_backend = GEMM_OPENBLAS;
+	else if (e && !strcmp(e, "onednn"))
+		auto_backend = GEMM_ONEDNN;
+	else {
+		if (e && *e && strcmp(e, "auto"))
+			warn("PCQ_GEMM=%s: expected auto, openblas or onednn; using auto", e);
+		auto_backend = openblas_behind() ? GEMM_ONEDNN : GEMM_OPENBLAS;
+	}
+}
+
+static int backend_now(void)
+{
+	pthread_once(&backend_once, backend_init);
+	const int f = atomic_load_explicit(&forced_backend, memory_order_relaxed);
+	return f == GEMM_AUTO ? auto_backend : f;
+}
+
+void gemm_set_backend(int backend)
+{
+	CHECK(backend >= GEMM_AUTO && backend <= GEMM_ONEDNN);
+	atomic_store_explicit(&forced_backend, backend, memory_order_relaxed);
+}
+
+const char *gemm_backend_name(void)
+{
+	return backend_now() == GEMM_ONEDNN ? "onednn" : "openblas";
+}
+
+/* One product on the calling thread. oneDNN's sgemm runs on OpenMP's
+ * threads when called from serial code, so there the calling thread's
+ * thread count is set to 1 around it (gemm() has split the work, or
+ * found it too small to split). */
 static void sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
 		  const float *a, int lda, const float *b, int ldb, float beta,
 		  float *c, int ldc)
 {
-	cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-		    trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha,
-		    a, lda, b, ldb, beta, c, ldc);
+	if (backend_now() == GEMM_OPENBLAS) {
+		cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+			    trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha,
+			    a, lda, b, ldb, beta, c, ldc);
+		return;
+	}
+	const int serial = !omp_in_parallel(), threads = omp_get_max_threads();
+	if (serial && threads > 1)
+		omp_set_num_threads(1);
+	dnnl_status_t s = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a,
+				     lda, b, ldb, beta, c, ldc);
+	if (serial && threads > 1)
+		omp_set_num_threads(threads);
+	if (s != dnnl_success)
+		die("gemm: oneDNN's sgemm failed (%d)", (int)s);
 }
 
 /* Where row i / column j of op(A) / op(B) starts. */

@@ -4,9 +4,10 @@
  *
  * with op(A) (M, K), op(B) (K, N) and C (M, N), as BLAS's sgemm
  * (https://www.netlib.org/lapack/explore-html/ sgemm; CblasRowMajor).
- * gemm() is the one place that calls BLAS (OpenBLAS cblas_sgemm), so the
- * library can be swapped or checked against gemm_naive(), the plain-loop
- * oracle (STYLE.md 5). As in BLAS, beta = 0 ignores C's old contents
+ * gemm() is the one place that calls BLAS (OpenBLAS cblas_sgemm, or
+ * oneDNN's dnnl_sgemm where OpenBLAS does not know the CPU: see
+ * gemm_set_backend), so the library can be swapped or checked against
+ * gemm_naive(), the plain-loop oracle (STYLE.md 5). As in BLAS, beta = 0 ignores C's old contents
  * (NaN included).
  *
  * Leading dimensions count floats between rows of the matrix as stored:
@@ -30,6 +31,18 @@ void gemm_threads_init(void);
 void gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
 	  const float *a, int lda, const float *b, int ldb, float beta,
 	  float *c, int ldc);
+
+/* The library behind gemm(). Automatic: OpenBLAS, unless it fell back to
+ * pre-AVX2 kernels on a CPU with AVX2 (its DYNAMIC_ARCH build knows CPUs
+ * by model number, and newer ones get Prescott's SSE3 kernels), then
+ * oneDNN's sgemm. PCQ_GEMM=openblas|onednn (read once) overrides that;
+ * gemm_set_backend() forces one from a program (GEMM_AUTO: back to the
+ * automatic or PCQ_GEMM choice), for tests and benchmarks. */
+enum { GEMM_AUTO = -1, GEMM_OPENBLAS, GEMM_ONEDNN };
+void gemm_set_backend(int backend);
+
+/* "openblas" or "onednn": the library the next call will use. */
+const char *gemm_backend_name(void);
 
 /* gemm() as a sequence of calls on tiles of at most mb x nb of C and kb of
  * the inner dimension (beta applies to the first kb; the rest add). For

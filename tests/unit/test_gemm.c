@@ -2,7 +2,8 @@
  * every transpose, leading dimensions wider than the matrices, alpha and
  * beta (beta = 0 ignoring NaN in C), k = 0, the OpenMP split of large
  * products, calls from inside a parallel region, and float rounding on
- * normal data.
+ * normal data; all of it on each backend (OpenBLAS and oneDNN's sgemm,
+ * gemm_set_backend), whichever the automatic choice is on this CPU.
  *
  * Most checks use small integers: every product and partial sum is then
  * an integer below 2^24, exact in float whatever the order of the sums,
@@ -225,6 +226,48 @@ static void test_rounding(void **state)
 	free(c2);
 }
 
+static int use_openblas(void **state)
+{
+	(void)state;
+	gemm_set_backend(GEMM_OPENBLAS);
+	print_message("gemm backend: %s\n", gemm_backend_name());
+	return 0;
+}
+
+static int use_onednn(void **state)
+{
+	(void)state;
+	gemm_set_backend(GEMM_ONEDNN);
+	print_message("gemm backend: %s\n", gemm_backend_name());
+	return 0;
+}
+
+static int use_auto(void **state)
+{
+	(void)state;
+	gemm_set_backend(GEMM_AUTO);
+	return 0;
+}
+
+/* The automatic backend is one of the two, and PCQ_GEMM picks it. */
+static void test_backend_names(void **state)
+{
+	(void)state;
+	gemm_set_backend(GEMM_AUTO);
+	const char *name = gemm_backend_name(), *env = getenv("PCQ_GEMM");
+	assert_true(!strcmp(name, "openblas") || !strcmp(name, "onednn"));
+	if (env && (!strcmp(env, "openblas") || !strcmp(env, "onednn")))
+		assert_string_equal(name, env);
+	print_message("gemm: automatic backend %s (OpenBLAS core %s)\n", name,
+		      openblas_get_corename());
+	gemm_set_backend(GEMM_ONEDNN);
+	assert_string_equal(gemm_backend_name(), "onednn");
+	gemm_set_backend(GEMM_OPENBLAS);
+	assert_string_equal(gemm_backend_name(), "openblas");
+	gemm_set_backend(GEMM_AUTO);
+	assert_string_equal(gemm_backend_name(), name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,5 +278,8 @@ int main(void)
 		cmocka_unit_test(test_tiled),
 		cmocka_unit_test(test_rounding),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest names[] = { cmocka_unit_test(test_backend_names) };
+	return cmocka_run_group_tests_name("openblas", tests, use_openblas, use_auto) |
+	       cmocka_run_group_tests_name("onednn", tests, use_onednn, use_auto) |
+	       cmocka_run_group_tests_name("backends", names, NULL, NULL);
 }
