@@ -261,8 +261,8 @@ test:
 	$(MAKE) test-emu
 
 # Benchmarks against PyTorch (BENCHMARKS.md); they want a quiet machine.
-$(BUILD)/bench/sgemm_ceiling: $(BUILD)/bench/sgemm_ceiling.o
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LDLIBS) -o $@
+$(BUILD)/bench/sgemm_ceiling: $(BUILD)/bench/sgemm_ceiling.o $(LIB)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 $(BUILD)/bench/fma_peak: $(BUILD)/bench/fma_peak.o
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LDLIBS) -o $@

@@ -1,6 +1,12 @@
 /* The machine's OpenBLAS sgemm ceiling: GFLOP/s of large square products,
- * the yardstick for the training throughput in BENCHMARKS.md.
+ * the yardstick for the training throughput in BENCHMARKS.md; then
+ * gemm() (common/gemm.h) on each backend, OpenBLAS and oneDNN's sgemm, on
+ * the same square product and on AlexNetSmall's 4096-wide linear layer at
+ * batch 128 (M 128, N 4096, K 4096), best of REPS each, interleaved.
  *   build/cuda/bench/sgemm_ceiling [N] [REPS]   (default 2048 5) */
+#include "gemm.h"
+#include "threads.h"
+
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +44,34 @@ int main(int argc, char **argv)
 		if (2.0 * n * n * n / t > best)
 			best = 2.0 * n * n * n / t;
 	}
-	printf("sgemm %dx%dx%d, %d threads: %.1f GFLOP/s (best of %d)\n", n, n, n,
-	       openblas_get_num_threads(), best / 1e9, reps);
+	printf("OpenBLAS (core %s) cblas_sgemm %dx%dx%d, %d threads: %.1f GFLOP/s (best of %d)\n",
+	       openblas_get_corename(), n, n, n, openblas_get_num_threads(), best / 1e9, reps);
+	threads_set(openblas_get_num_threads());
+	static const char *const names[] = { "openblas", "onednn" };
+	const int shapes[2][3] = { { n, n, n }, { 128, 4096, 4096 } };
+	for (int s = 0; s < 2; s++) {
+		const int m = shapes[s][0], nn2 = shapes[s][1], k = shapes[s][2];
+		float *x = calloc((size_t)m * k, sizeof(float)), *w = calloc((size_t)nn2 * k, sizeof(float));
+		float *y = calloc((size_t)m * nn2, sizeof(float));
+		if (!x || !w || !y)
+			return 1;
+		double top[2] = { 0, 0 };
+		for (int r = 0; r <= reps; r++)   /* round 0 warms up */
+			for (int b = 0; b < 2; b++) {
+				gemm_set_backend(b == 0 ? GEMM_OPENBLAS : GEMM_ONEDNN);
+				double t = now();
+				gemm(0, 1, m, nn2, k, 1, x, k, w, k, 0, y, nn2);
+				t = now() - t;
+				if (r && 2.0 * m * nn2 * k / t > top[b])
+					top[b] = 2.0 * m * nn2 * k / t;
+			}
+		for (int b = 0; b < 2; b++)
+			printf("gemm() on %-8s %dx%dx%d (x times w transposed), %d threads: %.1f GFLOP/s\n",
+			       names[b], m, nn2, k, threads_get(), top[b] / 1e9);
+		free(x);
+		free(w);
+		free(y);
+	}
 	free(a);
 	free(b);
 	free(c);
