@@ -62,7 +62,9 @@ static void usage(void)
 	       "  --help, --version\n"
 	       "The same command, thread count and SOURCE_DATE_EPOCH give the same file bytes.\n"
 	       "Environment: PCQ_CONV=auto|direct|off chooses the convolution kernels\n"
-	       "(oneDNN with Winograd, oneDNN direct, im2col + sgemm; docs/TRAINING.md).\n",
+	       "(oneDNN with Winograd, oneDNN direct, im2col + sgemm; docs/TRAINING.md);\n"
+	       "PCQ_GEMM=auto|openblas|onednn the sgemm (auto: OpenBLAS unless it does not\n"
+	       "know the CPU).\n",
 	       arch_names(), dataset_kinds(), norm_names());
 }
 
