@@ -28,6 +28,8 @@ rounds=${ROUNDS:-3}
 py=${PYTHON_TORCH:-/usr/bin/python3}
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$here/../bin
+. "$here/peer_blas.sh"   # PyTorch's FP32 linear layers on a BLAS that knows this CPU
+blas_core=$(peer_blas_core "$py" torch)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -49,7 +51,8 @@ for s in $settings; do
 done
 r=1
 while [ $r -le $rounds ]; do
-	$py "$here/torch_int8.py" "$arch" 128 "$threads" "$batches" >"$tmp/torch.$r.json"
+	env ${blas_core:+OPENBLAS_CORETYPE=$blas_core} $py "$here/torch_int8.py" "$arch" 128 \
+		"$threads" "$batches" >"$tmp/torch.$r.json"
 	"$bin/pcq-infer" "$tmp/pre.msgpack" --data "$data" --batch 128 --threads "$threads" --json \
 		>"$tmp/fp32.$r.json"
 	for s in $settings; do

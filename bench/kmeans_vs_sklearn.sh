@@ -30,6 +30,8 @@ $py -c 'import sklearn, msgpack, numpy' 2>/dev/null || {
 		"apt-get install python3-sklearn python3-msgpack python3-numpy" >&2
 	exit 1
 }
+. "$here/peer_blas.sh"   # numpy's BLAS on a core that knows this CPU
+blas_core=$(peer_blas_core "$py" numpy)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -43,5 +45,5 @@ seconds=$(echo "$summary" | sed 's/.* fitted in \([0-9.]*\) s.*/\1/')
 batches=$(echo "$summary" | sed 's/.* \([0-9]*\) batches.*/\1/')
 converged=$(echo "$summary" | grep -q ' not converged' && echo 0 || echo 1)
 
-OMP_NUM_THREADS=$threads $py "$here/kmeans_sklearn.py" "$tmp/features.msgpack" \
+OMP_NUM_THREADS=$threads env ${blas_core:+OPENBLAS_CORETYPE=$blas_core} $py "$here/kmeans_sklearn.py" "$tmp/features.msgpack" \
 	"$tmp/kmeans.msgpack" "$k" "$b" "$e" "$tol" "$seed" "$seconds" "$batches" "$converged"

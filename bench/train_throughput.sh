@@ -3,7 +3,8 @@
 # same synthetic batches, in one run (issue 3). Prints one line per side
 # and the ratio.
 #   bench/train_throughput.sh [ARCH] [BATCHES]   (default resnet20 20)
-# PyTorch: Debian's python3-torch (/usr/bin/python3), 2 threads.
+# PyTorch: Debian's python3-torch (/usr/bin/python3), 2 threads, its
+# OpenBLAS on the best core for this CPU (bench/peer_blas.sh).
 set -eu
 arch=${1:-resnet20}
 batches=${2:-20}
@@ -11,6 +12,8 @@ batch=128
 threads=${THREADS:-2}
 py=${PYTHON_TORCH:-/usr/bin/python3}
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/peer_blas.sh"
+blas_core=$(peer_blas_core "$py" torch)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -18,7 +21,9 @@ trap 'rm -rf "$tmp"' EXIT
 warmup=2
 $py "$here/make_synthetic.py" "$tmp/synth.msgpack" 3 32 32 $(( (batches + warmup) * batch )) $batch 10
 
-$py "$here/torch_train.py" "$arch" "$tmp/synth.msgpack" $batch "$threads" $warmup >"$tmp/torch.json"
+[ -n "$blas_core" ] && echo "PyTorch's OpenBLAS does not know this CPU: OPENBLAS_CORETYPE=$blas_core"
+env ${blas_core:+OPENBLAS_CORETYPE=$blas_core} $py "$here/torch_train.py" "$arch" \
+	"$tmp/synth.msgpack" $batch "$threads" $warmup >"$tmp/torch.json"
 
 # pcq-train: one epoch over the same images; its log gives the training
 # time of the epoch (warm-up included, so the figure is conservative).
