@@ -134,6 +134,27 @@ static int plan_nodes(struct model *m, const struct pcqfile *f, const char *file
 	return 0;
 }
 
+/* Which nodes need gradients: those with a learned tensor and everything
+ * downstream of one. The rest (a fake quantization of the network's
+ * input, say) run no backward, and the nodes they feed need no gradient
+ * of their input, so a convolution there can run on oneDNN's kernels,
+ * which do not give one for a plain input (op_conv2d.c). Nodes come in
+ * order, every input before its consumers. */
+static void plan_gradients(struct model *m, const struct op_plan *plans)
+{
+	for (int j = 0; j < m->n_nodes; j++) {
+		struct node *n = &m->nodes[j];
+		n->grad = 0;
+		for (int k = 0; k < plans[j].n_tensors; k++)
+			n->grad |= plans[j].tensors[k].learned;
+		for (int i = 0; i < n->n_inputs; i++) {
+			const int src = n->inputs[i];
+			n->dx_needed[i] = src >= 0 && m->nodes[src].grad;
+			n->grad |= n->dx_needed[i];
+		}
+	}
+}
+
 /* Which nodes keep their activations in layout.h's blocked layout: as
  * many as the ops allow, starting from every candidate and dropping the
  * ones a rule forbids until none does (a node only ever goes blocked ->
@@ -326,6 +347,7 @@ int model_init(struct model *m, const struct pcqfile *f, const char *file, int b
 			rc = bind_tensor(&m->tensors[i], f, file);
 	}
 	if (rc == 0) {
+		plan_gradients(m, plans);
 		plan_layouts(m);
 		carve_activations(m, plans, training);
 	}

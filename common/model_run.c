@@ -92,13 +92,15 @@ void model_backward(struct model *m, const float *x, const float *dlogits, int n
 
 	for (int j = m->n_nodes - 1; j >= 0; j--) {
 		struct node *node = &m->nodes[j];
+		if (!node->grad)
+			continue;   /* nothing learned here or upstream (model.c) */
 		const float *xs[OP_MAX_INPUTS] = {0};
 		float *dx[OP_MAX_INPUTS] = {0};
 		int via_scratch[OP_MAX_INPUTS] = {0};
 		for (int i = 0; i < node->n_inputs; i++) {
 			int src = node->inputs[i];
 			xs[i] = input_of(m, x, src);
-			if (src < 0) {
+			if (!node->dx_needed[i]) {
 				dx[i] = node->op->dx_optional ? NULL :
 					m->scratch + (size_t)i * m->slot_floats;
 			} else if (!m->written[src]) {
@@ -115,7 +117,7 @@ void model_backward(struct model *m, const float *x, const float *dlogits, int n
 			m->profile[2 * j + 1] += progress_now() - t0;
 		for (int i = 0; i < node->n_inputs; i++) {
 			int src = node->inputs[i];
-			if (src < 0)
+			if (!node->dx_needed[i])
 				continue;
 			if (via_scratch[i])
 				accumulate(m->nodes[src].dout, dx[i],

@@ -63,11 +63,12 @@ static int plan(struct node *n, const struct layer *l, const char *file,
 	return 0;
 }
 
-/* The oneDNN passes a blocked node needs: its input gradient unless the
- * input is the network's. */
+/* The oneDNN passes a blocked node needs: its input gradient only where
+ * the model needs it (model.c: not for the network's input, nor for a
+ * node with nothing learned at or above it). */
 static int dnnl_passes(const struct node *n, int backward)
 {
-	return backward ? CONV2D_DNNL_DW | (n->inputs[0] >= 0 ? CONV2D_DNNL_DIN : 0) : 0;
+	return backward ? CONV2D_DNNL_DW | (n->dx_needed[0] ? CONV2D_DNNL_DIN : 0) : 0;
 }
 
 static int can_block(const struct node *n, int in_blocked)

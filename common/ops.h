@@ -63,6 +63,11 @@ struct node {
 	 * decided by the model after every plan (op_kind.layout). */
 	int blocked;
 	int in_blocked[OP_MAX_INPUTS];
+	/* Whether a learned tensor lies here or upstream (model.c): then
+	 * backward runs; dx_needed[i]: input i is a node with grad set, so
+	 * its gradient must be written (else backward gets a dx it may skip) */
+	int grad;
+	int dx_needed[OP_MAX_INPUTS];
 };
 
 /* How an op meets layout.h's blocked layout. */
