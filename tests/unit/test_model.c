@@ -10,11 +10,13 @@
 
 #include "arch.h"
 #include "fixture.h"
+#include "fuse.h"
 #include "model.h"
 #include "sgd.h"
 #include "softmax_xent.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static uint64_t name_seed(const char *name)
 {
@@ -200,12 +202,65 @@ static void test_same_input_twice(void **state)
 	pcqfile_free(&f);
 }
 
+/* Which nodes need gradients and which keep the blocked layout: in a
+ * fused model the input's fake quantization has nothing learned at or
+ * above it, so it runs no backward and the first convolution asks no
+ * input gradient; then every convolution can run on oneDNN (blocked),
+ * as in the FP32 model (when oneDNN has kernels for this CPU: it has
+ * for every x86-64 CPU with AVX2, which the build assumes). */
+static void test_fused_gradients_and_layouts(void **state)
+{
+	(void)state;
+	static const char *const archs[] = { "resnet20", "alexnet-small" };
+	for (int a = 0; a < 2; a++)
+		for (int fused = 0; fused <= 1; fused++) {
+			struct pcqfile pre = {.kind = KIND_MODEL}, f;
+			struct rng init;
+			rng_seed(&init, 7, 0);
+			assert_int_equal(arch_build(&pre, archs[a], (struct act_shape){3, 32, 32}, 10,
+						    &init), 0);
+			if (fused) {
+				struct fuse_options o = {.bits = 4, .clusters = 3, .smooth = 0.9};
+				assert_int_equal(fuse_model(&f, &pre, "pre", &o), 0);
+				pcqfile_free(&pre);
+			} else {
+				f = pre;
+			}
+			struct model m;
+			assert_int_equal(model_init(&m, &f, archs[a], 4, 1), 0);
+			int convs = 0, first_conv = -1;
+			for (int j = 0; j < m.n_nodes; j++) {
+				const struct node *n = &m.nodes[j];
+				if (strcmp(n->op->name, "conv2d"))
+					continue;
+				convs++;
+				if (first_conv < 0)
+					first_conv = j;
+				if (!n->blocked)
+					fail_msg("%s%s: conv '%s' is not blocked", archs[a],
+						 fused ? " fused" : "", n->name);
+			}
+			assert_true(convs >= 5);
+			/* before the first convolution nothing is learned */
+			for (int j = 0; j < first_conv; j++)
+				assert_int_equal(m.nodes[j].grad, 0);
+			assert_int_equal(m.nodes[first_conv].dx_needed[0], 0);
+			for (int j = first_conv; j < m.n_nodes; j++)
+				assert_int_equal(m.nodes[j].grad, 1);
+			if (fused)
+				assert_string_equal(m.nodes[0].op->name, "fakequant");
+			model_free(&m);
+			pcqfile_free(&f);
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resnet20),
 		cmocka_unit_test(test_alexnet_small),
 		cmocka_unit_test(test_same_input_twice),
+		cmocka_unit_test(test_fused_gradients_and_layouts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
