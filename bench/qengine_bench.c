@@ -119,7 +119,6 @@ static void report(const struct bench *b, int batch, int reps, int trials)
  * unset; -1 on an unknown name. */
 static int parse_paths(const char *list, int *paths)
 {
-	static const char *const names[] = { "scalar", "avx2", "avx512" };
 	if (!list || !*list) {
 		paths[0] = REQUANT_AUTO;
 		return 1;
@@ -128,10 +127,10 @@ static int parse_paths(const char *list, int *paths)
 	snprintf(buf, sizeof(buf), "%s", list);
 	int n = 0;
 	for (char *t = strtok_r(buf, ",", &save); t && n < 3; t = strtok_r(NULL, ",", &save)) {
-		int p = 0;
-		while (p < 3 && strcmp(t, names[p]))
+		int p = REQUANT_SCALAR;
+		while (p <= REQUANT_AVX512 && strcmp(t, requant_path_name(p)))
 			p++;
-		if (p == 3) {
+		if (p > REQUANT_AVX512) {
 			fprintf(stderr, "qengine_bench: REQUANT_PATHS: '%s': expected scalar, avx2 or avx512\n", t);
 			return -1;
 		}
@@ -157,12 +156,13 @@ int main(int argc, char **argv)
 	struct bench b[MAX_MODELS];
 	int m = 0;
 	enum { MAX_CHUNKS = 8 };
+	static char chunk_list[256];   /* CHUNKS, split in place */
 	char *chunks[MAX_CHUNKS] = { NULL }, *save = NULL;
 	int n_chunks = 0;
-	if (getenv("CHUNKS"))
-		for (char *t = strtok_r(getenv("CHUNKS"), ",", &save); t && n_chunks < MAX_CHUNKS;
-		     t = strtok_r(NULL, ",", &save))
-			chunks[n_chunks++] = t;
+	snprintf(chunk_list, sizeof(chunk_list), "%s", getenv("CHUNKS") ? getenv("CHUNKS") : "");
+	for (char *t = strtok_r(chunk_list, ",", &save); t && n_chunks < MAX_CHUNKS;
+	     t = strtok_r(NULL, ",", &save))
+		chunks[n_chunks++] = t;
 	n_chunks += !n_chunks;
 	for (char *path = strtok(argv[1], ","); path; path = strtok(NULL, ","))
 		for (int p = 0; p < n_paths; p++)

@@ -47,7 +47,6 @@ int main(int argc, char **argv)
 	printf("OpenBLAS (core %s) cblas_sgemm %dx%dx%d, %d threads: %.1f GFLOP/s (best of %d)\n",
 	       openblas_get_corename(), n, n, n, openblas_get_num_threads(), best / 1e9, reps);
 	threads_set(openblas_get_num_threads());
-	static const char *const names[] = { "openblas", "onednn" };
 	const int shapes[2][3] = { { n, n, n }, { 128, 4096, 4096 } };
 	for (int s = 0; s < 2; s++) {
 		const int m = shapes[s][0], nn2 = shapes[s][1], k = shapes[s][2];
@@ -56,9 +55,11 @@ int main(int argc, char **argv)
 		if (!x || !w || !y)
 			return 1;
 		double top[2] = { 0, 0 };
+		const char *names[2];
 		for (int r = 0; r <= reps; r++)   /* round 0 warms up */
 			for (int b = 0; b < 2; b++) {
 				gemm_set_backend(b == 0 ? GEMM_OPENBLAS : GEMM_ONEDNN);
+				names[b] = gemm_backend_name();
 				double t = now();
 				gemm(0, 1, m, nn2, k, 1, x, k, w, k, 0, y, nn2);
 				t = now() - t;

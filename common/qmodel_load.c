@@ -37,6 +37,7 @@ struct loader {
 	const struct pcqfile *f;
 	const char *file;
 	const struct layer *l;
+	size_t chunk_bytes;   /* qmodel_chunk_bytes(), once per load */
 };
 
 /* The tensor "<layer>.<suffix>" with this dtype and shape, or NULL after
@@ -242,8 +243,8 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 		 * other implementations, iconv.c) made now rather than in the
 		 * first batch */
 		size_t acc_bytes = (size_t)n->h * n->w * n->kout * sizeof(int32_t);
-		const size_t chunk_bytes = qmodel_chunk_bytes();
-		for (n->chunk = 1; n->chunk < q->batch && 2 * n->chunk * acc_bytes <= chunk_bytes;)
+		for (n->chunk = 1;
+		     n->chunk < q->batch && 2 * n->chunk * acc_bytes <= ld->chunk_bytes;)
 			n->chunk *= 2;
 		n->chunk = n->chunk < q->batch ? n->chunk : q->batch;
 		int rc = iconv_create(&n->iconv, n->chunk, n->ic, n->ih, n->iw, n->kout, k,
@@ -425,7 +426,7 @@ int qmodel_load(struct qmodel *q, const struct pcqfile *f, const char *file, int
 {
 	memset(q, 0, sizeof(*q));
 	q->batch = batch;
-	struct loader ld = {.q = q, .f = f, .file = file};
+	struct loader ld = {.q = q, .f = f, .file = file, .chunk_bytes = qmodel_chunk_bytes()};
 	const struct value *shape = attrs_find(&f->attrs, "input_shape");
 	const struct value *bits = attrs_find(&f->attrs, "bits");
 	const struct value *k = attrs_find(&f->attrs, "clusters");

@@ -123,9 +123,15 @@ int requant_force(int path)
 	return 0;
 }
 
+const char *requant_path_name(int path)
+{
+	CHECK(path >= REQUANT_SCALAR && path <= REQUANT_AVX512);
+	return path_names[path];
+}
+
 const char *requant_impl_name(void)
 {
-	return path_names[path_now()];
+	return requant_path_name(path_now());
 }
 
 /* ---- Scalar ---- */

@@ -123,7 +123,10 @@ enum { REQUANT_AUTO = -1, REQUANT_SCALAR, REQUANT_AVX2, REQUANT_AVX512 };
  * the same bits). */
 int requant_force(int path);
 
-/* The path the next call will take: "avx512", "avx2" or "scalar". */
+/* A path's name: "scalar", "avx2" or "avx512" (REQUANT_SCALAR ...). */
+const char *requant_path_name(int path);
+
+/* The path the next call will take, by name. */
 const char *requant_impl_name(void);
 
 #endif

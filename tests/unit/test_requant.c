@@ -34,7 +34,7 @@ static const char *set_path(int p)
 {
 	if (requant_force(p)) {
 		print_message("requant: this CPU has no %s path; not tested\n",
-			      p == REQUANT_AVX512 ? "avx512" : "avx2");
+			      requant_path_name(p));
 		return NULL;
 	}
 	return requant_impl_name();
