@@ -22,4 +22,17 @@ void add_backward(float *da,         // (n) =
 		  const float *dout, // (n)
 		  size_t n);
 
+/* The add and the ReLU after it as one pass each way (relu.h):
+ * out = max(a + b, 0), NaN kept; da = db = 0 where out <= 0, else dout
+ * (dout the ReLU's output gradient, out the forward's output). */
+void add_relu_forward(float *out,      // (n)
+		      const float *a,  // (n)
+		      const float *b,  // (n)
+		      size_t n);
+void add_relu_backward(float *da,         // (n) =
+		       float *db,         // (n) =
+		       const float *dout, // (n)
+		       const float *out,  // (n)
+		       size_t n);
+
 #endif

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void check_shape(const struct batchnorm2d_shape *s)
 {
@@ -42,50 +43,83 @@ struct sums {
 	double a[ACT_BLOCK], b[ACT_BLOCK];
 };
 
+/* Sixteen doubles (a block of channels) as four vectors of four: in
+ * vectors the accumulators stay in registers, where as arrays indexed in a
+ * loop GCC kept them in memory (and left the masked loop scalar). Lane l
+ * adds in the order the plain path does. */
+_Static_assert(ACT_BLOCK == 16, "block_sums holds a block as four vectors");
+typedef float v4f __attribute__((vector_size(16)));
+typedef int v4i __attribute__((vector_size(16)));
+typedef double v4d __attribute__((vector_size(32)));
+
+/* Four floats at p (any alignment). A macro: functions passing AVX-sized
+ * vectors by value trip -Wpsabi on SSE-only targets. */
+#define LOAD4(v, p) memcpy(&(v), (p), sizeof(v4f))
+#define WIDEN(v) __builtin_convertvector((v), v4d)
+
 /* Σ(x − k) and Σ(x − k)² (dy == NULL), or Σdy and Σ(x − k)·dy, per channel of
- * block cb over images [n0, n1). */
+ * block cb over images [n0, n1); with dy, x − k is a float difference. With
+ * relu_out, dy is 0 where relu_out <= 0 (relu.h's backward). */
 static void block_sums(struct sums *r, const float *in, const float *dy,
-		       const float *k, int cb, int n0, int n1,
+		       const float *relu_out, const float *k, int cb, int n0, int n1,
 		       const struct batchnorm2d_shape *s)
 {
 	const int CB = s->C / ACT_BLOCK;
 	const size_t HW = (size_t)s->H * s->W;
-	double a[ACT_BLOCK] = {0}, b[ACT_BLOCK] = {0};
+	v4d a[4] = {{0}}, b[4] = {{0}}, kd[4];
+	v4f kf[4];
+	for (int q = 0; q < 4; q++) {
+		LOAD4(kf[q], k + 4 * q);
+		kd[q] = WIDEN(kf[q]);
+	}
 	for (int n = n0; n < n1; n++) {
 		const size_t base = ((size_t)n * CB + cb) * HW * ACT_BLOCK;
 		const float *x = in + base, *g = dy ? dy + base : NULL;
+		const float *o = relu_out ? relu_out + base : NULL;
 		for (size_t i = 0; i < HW; i++, x += ACT_BLOCK) {
-			if (g) {
-#pragma omp simd
-				for (int l = 0; l < ACT_BLOCK; l++) {
-					a[l] += g[l];
-					b[l] += (double)(x[l] - k[l]) * g[l];
+			if (!g) {
+#pragma GCC unroll 4
+				for (int q = 0; q < 4; q++) {
+					v4f xf;
+					LOAD4(xf, x + 4 * q);
+					const v4d d = WIDEN(xf) - kd[q];
+					a[q] += d;
+					b[q] += d * d;
 				}
-				g += ACT_BLOCK;
-			} else {
-#pragma omp simd
-				for (int l = 0; l < ACT_BLOCK; l++) {
-					double d = (double)x[l] - k[l];
-					a[l] += d;
-					b[l] += d * d;
-				}
+				continue;
 			}
+#pragma GCC unroll 4
+			for (int q = 0; q < 4; q++) {
+				v4f xf, gf;
+				LOAD4(xf, x + 4 * q);
+				LOAD4(gf, g + 4 * q);
+				if (o) {
+					v4f of;
+					LOAD4(of, o + 4 * q);
+					gf = (v4f)((v4i)gf & ~(of <= 0));
+				}
+				const v4d gd = WIDEN(gf);
+				a[q] += gd;
+				b[q] += WIDEN(xf - kf[q]) * gd;
+			}
+			g += ACT_BLOCK;
+			o = o ? o + ACT_BLOCK : NULL;
 		}
 	}
 	for (int l = 0; l < ACT_BLOCK; l++)
-		r->a[l] = a[l], r->b[l] = b[l];
+		r->a[l] = a[l / 4][l % 4], r->b[l] = b[l / 4][l % 4];
 }
 
 /* The sums of every channel: r[c] over the whole batch. */
-static void all_sums(struct sums *r, const float *in, const float *dy, const float *k,
-		     const struct batchnorm2d_shape *s)
+static void all_sums(struct sums *r, const float *in, const float *dy,
+		     const float *relu_out, const float *k, const struct batchnorm2d_shape *s)
 {
 	const int CB = s->C / ACT_BLOCK, N = s->N;
 	struct sums *part = xmalloc((size_t)CB * BN_PARTS * sizeof(*part));
 #pragma omp parallel for collapse(2) schedule(static)
 	for (int cb = 0; cb < CB; cb++)
 		for (int q = 0; q < BN_PARTS; q++)
-			block_sums(&part[cb * BN_PARTS + q], in, dy, k + cb * ACT_BLOCK, cb,
+			block_sums(&part[cb * BN_PARTS + q], in, dy, relu_out, k + cb * ACT_BLOCK, cb,
 				   (int)((long)N * q / BN_PARTS), (int)((long)N * (q + 1) / BN_PARTS), s);
 	for (int cb = 0; cb < CB; cb++) {
 		r[cb] = part[cb * BN_PARTS];
@@ -98,7 +132,8 @@ static void all_sums(struct sums *r, const float *in, const float *dy, const flo
 	free(part);
 }
 
-/* y = x·alpha[c] + shift[c] over the batch. */
+/* y = x·alpha[c] + shift[c] over the batch; with s->relu, y < 0 becomes 0
+ * (relu.h's forward). */
 static void scale_shift_blocked(float *out, const float *in, const float *alpha,
 				const float *shift, const struct batchnorm2d_shape *s)
 {
@@ -110,10 +145,19 @@ static void scale_shift_blocked(float *out, const float *in, const float *alpha,
 		const float *al = alpha + (p % CB) * ACT_BLOCK, *sh = shift + (p % CB) * ACT_BLOCK;
 		const float *x = in + (size_t)p * HW * ACT_BLOCK;
 		float *y = out + (size_t)p * HW * ACT_BLOCK;
-		for (size_t i = 0; i < HW; i++)
+		if (s->relu) {
+			for (size_t i = 0; i < HW; i++)
 #pragma omp simd
-			for (int l = 0; l < ACT_BLOCK; l++)
-				y[i * ACT_BLOCK + l] = x[i * ACT_BLOCK + l] * al[l] + sh[l];
+				for (int l = 0; l < ACT_BLOCK; l++) {
+					const float v = x[i * ACT_BLOCK + l] * al[l] + sh[l];
+					y[i * ACT_BLOCK + l] = v < 0 ? 0.0f : v;
+				}
+		} else {
+			for (size_t i = 0; i < HW; i++)
+#pragma omp simd
+				for (int l = 0; l < ACT_BLOCK; l++)
+					y[i * ACT_BLOCK + l] = x[i * ACT_BLOCK + l] * al[l] + sh[l];
+		}
 	}
 }
 
@@ -129,7 +173,7 @@ static void train_blocked(float *out, float *mean, float *invstd, const float *i
 	for (int c = 0; c < C; c++)
 		k[c] = in[(size_t)(c / ACT_BLOCK) * s->H * s->W * ACT_BLOCK + c % ACT_BLOCK];
 	struct sums *r = xmalloc((size_t)CB * sizeof(*r));
-	all_sums(r, in, NULL, k, s);
+	all_sums(r, in, NULL, NULL, k, s);
 	for (int c = 0; c < C; c++) {
 		double dm = r[c / ACT_BLOCK].a[c % ACT_BLOCK] / (double)M;
 		double var = r[c / ACT_BLOCK].b[c % ACT_BLOCK] / (double)M - dm * dm;
@@ -159,14 +203,15 @@ static void eval_blocked(float *out, const float *in, const float *gamma, const 
 }
 
 static void backward_blocked(float *din, float *dgamma, float *dbeta, const float *mean,
-			     const float *invstd, const float *dout, const float *in,
-			     const float *gamma, const struct batchnorm2d_shape *s)
+			     const float *invstd, const float *dout, const float *relu_out,
+			     const float *in, const float *gamma,
+			     const struct batchnorm2d_shape *s)
 {
 	const int C = s->C, CB = C / ACT_BLOCK;
 	const size_t HW = (size_t)s->H * s->W, M = (size_t)s->N * HW;
 	CHECK(C % ACT_BLOCK == 0);
 	struct sums *r = xmalloc((size_t)CB * sizeof(*r));
-	all_sums(r, in, dout, mean, s);
+	all_sums(r, in, dout, relu_out, mean, s);
 	float *k = xmalloc(3 * (size_t)C * sizeof(float)), *grad_mean = k + C, *w = grad_mean + C;
 	for (int c = 0; c < C; c++) {
 		double sum_dy = r[c / ACT_BLOCK].a[c % ACT_BLOCK];
@@ -184,6 +229,18 @@ static void backward_blocked(float *din, float *dgamma, float *dbeta, const floa
 		const float *x = in + (size_t)p * HW * ACT_BLOCK;
 		const float *dy = dout + (size_t)p * HW * ACT_BLOCK;
 		float *dx = din + (size_t)p * HW * ACT_BLOCK;
+		if (relu_out) {
+			const float *o = relu_out + (size_t)p * HW * ACT_BLOCK;
+			for (size_t i = 0; i < HW * ACT_BLOCK; i += ACT_BLOCK)
+#pragma omp simd
+				for (int l = 0; l < ACT_BLOCK; l++) {
+					const float d = dy[i + l], g = o[i + l] <= 0 ? 0.0f : d;
+					dx[i + l] = (g - grad_mean[c0 + l] -
+						     (x[i + l] - mean[c0 + l]) * k[c0 + l]) *
+						    w[c0 + l];
+				}
+			continue;
+		}
 		for (size_t i = 0; i < HW * ACT_BLOCK; i += ACT_BLOCK)
 #pragma omp simd
 			for (int l = 0; l < ACT_BLOCK; l++)
@@ -192,6 +249,25 @@ static void backward_blocked(float *din, float *dgamma, float *dbeta, const floa
 	}
 	free(k);
 	free(r);
+}
+
+/* ---- the plain layout ---- */
+
+/* y = x·alpha + shift over one plane, then relu.h's forward if relu. */
+static void scale_shift_plane(float *y, const float *x, size_t HW, float alpha, float shift,
+			      int relu)
+{
+	if (relu) {
+#pragma omp simd
+		for (size_t i = 0; i < HW; i++) {
+			const float v = x[i] * alpha + shift;
+			y[i] = v < 0 ? 0.0f : v;
+		}
+	} else {
+#pragma omp simd
+		for (size_t i = 0; i < HW; i++)
+			y[i] = x[i] * alpha + shift;
+	}
 }
 
 void batchnorm2d_forward_train(float *out, float *mean, float *invstd,
@@ -232,13 +308,9 @@ void batchnorm2d_forward_train(float *out, float *mean, float *invstd,
 
 		const float alpha = gamma[c] * invstd[c];
 		const float shift = beta[c] - mean[c] * alpha;
-		for (int n = 0; n < N; n++) {
-			const float *x = in + ((size_t)n * C + c) * HW;
-			float *y = out + ((size_t)n * C + c) * HW;
-#pragma omp simd
-			for (size_t i = 0; i < HW; i++)
-				y[i] = x[i] * alpha + shift;
-		}
+		for (int n = 0; n < N; n++)
+			scale_shift_plane(out + ((size_t)n * C + c) * HW,
+					  in + ((size_t)n * C + c) * HW, HW, alpha, shift, s->relu);
 	}
 }
 
@@ -260,11 +332,8 @@ void batchnorm2d_forward_eval(float *out, const float *in, const float *gamma,
 		int c = (int)(p % C);
 		float alpha = (float)(gamma[c] / sqrt((double)running_var[c] + s->eps));
 		float shift = beta[c] - running_mean[c] * alpha;
-		const float *x = in + (size_t)p * HW;
-		float *y = out + (size_t)p * HW;
-#pragma omp simd
-		for (size_t i = 0; i < HW; i++)
-			y[i] = x[i] * alpha + shift;
+		scale_shift_plane(out + (size_t)p * HW, in + (size_t)p * HW, HW, alpha, shift,
+				  s->relu);
 	}
 }
 
@@ -273,9 +342,25 @@ void batchnorm2d_backward(float *din, float *dgamma, float *dbeta,
 			  const float *dout, const float *in, const float *gamma,
 			  const struct batchnorm2d_shape *s)
 {
+	batchnorm2d_relu_backward(din, dgamma, dbeta, mean, invstd, dout, NULL, in, gamma, s);
+}
+
+/* dy where relu_out > 0, else 0; dy itself without relu_out. */
+static inline float masked(const float *dy, const float *relu_out, size_t i)
+{
+	const float d = dy[i];
+	return relu_out && relu_out[i] <= 0 ? 0.0f : d;
+}
+
+void batchnorm2d_relu_backward(float *din, float *dgamma, float *dbeta,
+			       const float *mean, const float *invstd,
+			       const float *dout, const float *relu_out,
+			       const float *in, const float *gamma,
+			       const struct batchnorm2d_shape *s)
+{
 	check_shape(s);
 	if (s->blocked) {
-		backward_blocked(din, dgamma, dbeta, mean, invstd, dout, in, gamma, s);
+		backward_blocked(din, dgamma, dbeta, mean, invstd, dout, relu_out, in, gamma, s);
 		return;
 	}
 	const int N = s->N, C = s->C;
@@ -285,12 +370,14 @@ void batchnorm2d_backward(float *din, float *dgamma, float *dbeta,
 		const float mu = mean[c];
 		double sum_dy = 0, dotp = 0;
 		for (int n = 0; n < N; n++) {
-			const float *x = in + ((size_t)n * C + c) * HW;
-			const float *dy = dout + ((size_t)n * C + c) * HW;
+			const size_t base = ((size_t)n * C + c) * HW;
+			const float *x = in + base, *dy = dout + base;
+			const float *o = relu_out ? relu_out + base : NULL;
 #pragma omp simd reduction(+ : sum_dy, dotp)
 			for (size_t i = 0; i < HW; i++) {
-				sum_dy += dy[i];
-				dotp += (double)(x[i] - mu) * dy[i];
+				const float g = masked(dy, o, i);
+				sum_dy += g;
+				dotp += (double)(x[i] - mu) * g;
 			}
 		}
 		dgamma[c] += (float)(dotp * invstd[c]);
@@ -300,12 +387,13 @@ void batchnorm2d_backward(float *din, float *dgamma, float *dbeta,
 		const float grad_mean = (float)(sum_dy / (double)M);
 		const float w = gamma[c] * invstd[c];
 		for (int n = 0; n < N; n++) {
-			const float *x = in + ((size_t)n * C + c) * HW;
-			const float *dy = dout + ((size_t)n * C + c) * HW;
-			float *dx = din + ((size_t)n * C + c) * HW;
+			const size_t base = ((size_t)n * C + c) * HW;
+			const float *x = in + base, *dy = dout + base;
+			const float *o = relu_out ? relu_out + base : NULL;
+			float *dx = din + base;
 #pragma omp simd
 			for (size_t i = 0; i < HW; i++)
-				dx[i] = (dy[i] - grad_mean - (x[i] - mu) * k) * w;
+				dx[i] = (masked(dy, o, i) - grad_mean - (x[i] - mu) * k) * w;
 		}
 	}
 }

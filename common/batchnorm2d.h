@@ -22,6 +22,7 @@ struct batchnorm2d_shape {
 	float eps;           /* > 0, usually BATCHNORM2D_EPS */
 	float momentum;      /* in (0, 1], usually BATCHNORM2D_MOMENTUM */
 	int blocked;         /* tensors in layout.h's blocked layout (C % 16 == 0) */
+	int relu;            /* forward: a ReLU fused after it (relu.h's forward) */
 };
 
 /* Training mode. Saves the batch mean and 1/√(σ²_B + eps) per channel for
@@ -62,6 +63,21 @@ void batchnorm2d_backward(float *din,           // (N, C, H, W) =
 			  const float *in,      // (N, C, H, W)
 			  const float *gamma,   // (C)
 			  const struct batchnorm2d_shape *s);
+
+/* The backward of batch norm and the ReLU fused after it (s->relu in the
+ * forward): dout is the ReLU's output gradient, taken as 0 where the
+ * forward's output relu_out <= 0 (relu.h's backward); relu_out NULL is
+ * batchnorm2d_backward. Saves the ReLU's own pass over the batch. */
+void batchnorm2d_relu_backward(float *din,            // (N, C, H, W) =
+			       float *dgamma,         // (C) +=
+			       float *dbeta,          // (C) +=
+			       const float *mean,     // (C) saved by forward_train
+			       const float *invstd,   // (C) saved by forward_train
+			       const float *dout,     // (N, C, H, W) the ReLU's
+			       const float *relu_out, // (N, C, H, W) or NULL
+			       const float *in,       // (N, C, H, W)
+			       const float *gamma,    // (C)
+			       const struct batchnorm2d_shape *s);
 
 /* Plain-loop versions of the above (two-pass statistics, no OpenMP), kept
  * as the test oracle (STYLE.md 5). */

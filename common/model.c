@@ -75,11 +75,16 @@ static void assign_grad_slots(struct model *m, int *slot_of)
 				last_use[src] = n - 1 - j;
 		}
 	last_use[n - 1] = -1;  /* the logits' gradient exists before step 0 */
+	/* An absorbed ReLU shares the gradient of the node that runs it, live
+	 * from the ReLU's consumers' step to that node's own. */
+	for (int j = 0; j < n; j++)
+		if (m->nodes[j].absorbed)
+			last_use[m->nodes[j].inputs[0]] = last_use[j];
 	m->n_slots = 0;
 	/* Steps run in backward order; node j is live on [start, n-1-j]. */
 	for (int step = -1; step < n; step++)
 		for (int j = 0; j < n; j++) {
-			if (last_use[j] != step)
+			if (last_use[j] != step || m->nodes[j].absorbed)
 				continue;
 			int s = 0;
 			while (s < m->n_slots && slot_free_at[s] > step)
@@ -89,6 +94,9 @@ static void assign_grad_slots(struct model *m, int *slot_of)
 			slot_of[j] = s;
 			slot_free_at[s] = n - 1 - j + 1;
 		}
+	for (int j = 0; j < n; j++)
+		if (m->nodes[j].absorbed)
+			slot_of[j] = slot_of[m->nodes[j].inputs[0]];
 	free(last_use);
 	free(slot_free_at);
 }
@@ -152,6 +160,29 @@ static void plan_gradients(struct model *m, const struct op_plan *plans)
 			n->dx_needed[i] = src >= 0 && m->nodes[src].grad;
 			n->grad |= n->dx_needed[i];
 		}
+	}
+}
+
+/* Which ReLUs the node before them runs (ops.h, relu_after): those whose
+ * input is a node whose op can, read by nothing else (so the ReLU runs in
+ * place on its output). That saves the ReLU's pass over the batch each
+ * way, with the same results. PCQ_FUSE_RELU=off keeps them apart (for
+ * comparisons). */
+static void plan_relu_fusion(struct model *m)
+{
+	const char *e = getenv("PCQ_FUSE_RELU");
+	if (e && !strcmp(e, "off"))
+		return;
+	if (e && *e && strcmp(e, "on"))
+		warn("PCQ_FUSE_RELU=%s: expected on or off; using on", e);
+	for (int j = 0; j < m->n_nodes; j++) {
+		struct node *n = &m->nodes[j];
+		const int src = n->inputs[0];
+		if (strcmp(n->op->name, "relu") || src < 0 || !m->nodes[src].op->fuses_relu ||
+		    m->consumers[src] != 1)
+			continue;
+		m->nodes[src].relu_after = 1;
+		n->absorbed = 1;
 	}
 }
 
@@ -348,6 +379,7 @@ int model_init(struct model *m, const struct pcqfile *f, const char *file, int b
 	}
 	if (rc == 0) {
 		plan_gradients(m, plans);
+		plan_relu_fusion(m);
 		plan_layouts(m);
 		carve_activations(m, plans, training);
 	}

@@ -45,6 +45,8 @@ void model_run_forward(struct model *m, const float *x, int n, int training, str
 	}
 	for (int j = 0; j < m->n_nodes; j++) {
 		struct node *node = &m->nodes[j];
+		if (node->absorbed)
+			continue;   /* the node before ran it (relu_after) */
 		const float *xs[OP_MAX_INPUTS] = {0};
 		for (int i = 0; i < node->n_inputs; i++)
 			xs[i] = input_of(m, x, node->inputs[i]);
@@ -92,8 +94,9 @@ void model_backward(struct model *m, const float *x, const float *dlogits, int n
 
 	for (int j = m->n_nodes - 1; j >= 0; j--) {
 		struct node *node = &m->nodes[j];
-		if (!node->grad)
-			continue;   /* nothing learned here or upstream (model.c) */
+		if (!node->grad || node->absorbed)
+			continue;   /* nothing learned here or upstream (model.c), or
+				     * run by the node before (relu_after) */
 		const float *xs[OP_MAX_INPUTS] = {0};
 		float *dx[OP_MAX_INPUTS] = {0};
 		int via_scratch[OP_MAX_INPUTS] = {0};
@@ -169,7 +172,8 @@ void model_profile_print(const struct model *m, FILE *fp)
 	fprintf(fp, "%-28s %-16s %10s %10s %6s\n", "layer", "op", "forward s", "backward s", "share");
 	for (int j = 0; j < m->n_nodes; j++)
 		fprintf(fp, "%-28s %-16s %10.3f %10.3f %5.1f%%\n", m->nodes[j].name,
-			m->nodes[j].op->name, m->profile[2 * j], m->profile[2 * j + 1],
+			m->nodes[j].absorbed ? "relu (fused)" : m->nodes[j].op->name,
+			m->profile[2 * j], m->profile[2 * j + 1],
 			total > 0 ? 100 * (m->profile[2 * j] + m->profile[2 * j + 1]) / total : 0);
 	fprintf(fp, "%-28s %-16s %21.3f\n", "total", "", total);
 }

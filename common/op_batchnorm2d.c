@@ -18,6 +18,7 @@ static struct batchnorm2d_shape shape_of(const struct node *n, int batch)
 	return (struct batchnorm2d_shape){
 		.N = batch, .C = n->in[0].c, .H = n->in[0].h, .W = n->in[0].w,
 		.eps = p->eps, .momentum = p->momentum, .blocked = n->blocked,
+		.relu = n->relu_after,
 	};
 }
 
@@ -60,12 +61,12 @@ static void backward(struct node *n, const struct op_ctx *c, float *const *dx)
 {
 	struct batchnorm2d_shape s = shape_of(n, c->n);
 	const float *mean = n->cache, *invstd = mean + s.C;
-	batchnorm2d_backward(dx[0], n->dt[0], n->dt[1], mean, invstd, n->dout,
-			     c->x[0], n->t[0], &s);
+	batchnorm2d_relu_backward(dx[0], n->dt[0], n->dt[1], mean, invstd, n->dout,
+				  n->relu_after ? n->out : NULL, c->x[0], n->t[0], &s);
 }
 
 const struct op_kind op_batchnorm2d = {
 	.name = "batchnorm2d", .n_inputs = 1,
 	.plan = plan, .forward = forward, .backward = backward,
-	.layout = OP_LAYOUT_KEEP,
+	.layout = OP_LAYOUT_KEEP, .fuses_relu = 1,
 };

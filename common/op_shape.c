@@ -83,15 +83,23 @@ static int plan_add(struct node *n, const struct layer *l, const char *file,
 
 static void forward_add(struct node *n, const struct op_ctx *c)
 {
-	add_forward(n->out, c->x[0], c->x[1], (size_t)c->n * act_numel(&n->out_shape));
+	const size_t count = (size_t)c->n * act_numel(&n->out_shape);
+	if (n->relu_after)
+		add_relu_forward(n->out, c->x[0], c->x[1], count);
+	else
+		add_forward(n->out, c->x[0], c->x[1], count);
 }
 
 static void backward_add(struct node *n, const struct op_ctx *c, float *const *dx)
 {
-	add_backward(dx[0], dx[1], n->dout, (size_t)c->n * act_numel(&n->out_shape));
+	const size_t count = (size_t)c->n * act_numel(&n->out_shape);
+	if (n->relu_after)
+		add_relu_backward(dx[0], dx[1], n->dout, n->out, count);
+	else
+		add_backward(dx[0], dx[1], n->dout, count);
 }
 
 const struct op_kind op_add = {
-	.name = "add", .n_inputs = 2, .layout = OP_LAYOUT_KEEP,
+	.name = "add", .n_inputs = 2, .layout = OP_LAYOUT_KEEP, .fuses_relu = 1,
 	.plan = plan_add, .forward = forward_add, .backward = backward_add,
 };

@@ -68,6 +68,13 @@ struct node {
 	 * its gradient must be written (else backward gets a dx it may skip) */
 	int grad;
 	int dx_needed[OP_MAX_INPUTS];
+	/* A ReLU fused into this node (model.c, op_kind.fuses_relu): forward
+	 * writes max(y, 0); backward gets the ReLU's output gradient in dout
+	 * and masks it where out <= 0. */
+	int relu_after;
+	/* This ReLU's node before it runs it (relu_after): forward and
+	 * backward are skipped, out and dout are that node's. */
+	int absorbed;
 };
 
 /* How an op meets layout.h's blocked layout. */
@@ -96,6 +103,7 @@ struct op_kind {
 	const char *name;           /* the graph's "op" string */
 	int n_inputs;
 	int dx_optional;            /* backward accepts dx[i] == NULL (skips it) */
+	int fuses_relu;             /* honours node.relu_after */
 	/* Reads l->params (error naming `file` and the layer on bad values),
 	 * allocates n->p, and fills plan from n->in for batches of up to
 	 * `batch` samples. */

@@ -7,10 +7,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "add.h"
+#include "relu.h"
 #include "check.h"
 #include "fixture.h"
 #include "gradcheck.h"
@@ -83,11 +85,46 @@ static void test_gradcheck(void **state)
 	gradcheck(add_fwd, &ctx, b, N, db, dout, N, NULL, 1e-2f, 1e-4, 1e-4, "add db");
 }
 
+/* add_relu_forward and add_relu_backward against add then relu.h's ReLU:
+ * the same bits, with sums of exactly 0, -0, NaN and infinities among
+ * them. */
+static void test_add_relu_is_add_then_relu(void **state)
+{
+	(void)state;
+	const size_t sizes[] = {7, (1 << 16) + 5};
+	for (int k = 0; k < 2; k++) {
+		const size_t n = sizes[k];
+		float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+		float *want = malloc(n * sizeof(float)), *got = malloc(n * sizeof(float));
+		float *dy = malloc(n * sizeof(float)), *dwant = malloc(n * sizeof(float));
+		float *da = malloc(n * sizeof(float)), *db = malloc(n * sizeof(float));
+		fill_normal(a, n, 0, 1, 5);
+		fill_normal(b, n, 0, 1, 6);
+		fill_normal(dy, n, 0, 1, 7);
+		b[0] = -a[0];                       /* exactly 0 */
+		a[1] = -0.0f, b[1] = -0.0f;         /* -0 */
+		a[2] = NAN;
+		a[3] = INFINITY, b[3] = -INFINITY;  /* NaN */
+		a[4] = -INFINITY;
+		dy[5] = NAN;
+		add_forward(want, a, b, n);
+		relu_forward(want, want, n);
+		add_relu_forward(got, a, b, n);
+		assert_memory_equal(got, want, n * sizeof(float));
+		relu_backward(dwant, dy, want, n);
+		add_relu_backward(da, db, dy, got, n);
+		assert_memory_equal(da, dwant, n * sizeof(float));
+		assert_memory_equal(db, dwant, n * sizeof(float));
+		free(a), free(b), free(want), free(got), free(dy), free(dwant), free(da), free(db);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_gradcheck),
+		cmocka_unit_test(test_add_relu_is_add_then_relu),
 	};
 	set_program_name("test_add");
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,7 @@
 #include "check.h"
 #include "fixture.h"
 #include "gradcheck.h"
+#include "relu.h"
 
 static float *alloc(size_t n)
 {
@@ -187,6 +188,60 @@ static void test_gradcheck(void **state)
 	gradcheck(bn_forward, &ctx, beta, C, dbeta, dout, n, NULL, 1e-2f, 5e-4, 1e-2, "bn dbeta");
 }
 
+/* Batch norm with the ReLU after it fused (s.relu, batchnorm2d_relu_backward)
+ * against batch norm then relu.h's ReLU, in both layouts: the same bits for
+ * the output, the running statistics and every gradient. */
+static void check_fused_relu(int blocked)
+{
+	struct batchnorm2d_shape s = { .N = 6, .C = 32, .H = 5, .W = 7,
+		.eps = BATCHNORM2D_EPS, .momentum = BATCHNORM2D_MOMENTUM, .blocked = blocked };
+	const size_t n = 6 * 32 * 5 * 7, C = 32;
+	float *x = alloc(n), *dout = alloc(n), *want = alloc(n), *got = alloc(n);
+	float *dy = alloc(n), *din1 = alloc(n), *din2 = alloc(n);
+	float gamma[32], beta[32], m1[32], m2[32], is1[32], is2[32];
+	float rm1[32] = { 0 }, rm2[32] = { 0 }, rv1[32], rv2[32];
+	float dg1[32] = { 0 }, dg2[32] = { 0 }, db1[32] = { 0 }, db2[32] = { 0 };
+	fill_normal(x, n, 0.3f, 1, 21);
+	fill_normal(dout, n, 0, 1, 22);
+	fill_normal(gamma, C, 1, 0.3f, 23);
+	fill_normal(beta, C, 0, 0.3f, 24);
+	for (size_t c = 0; c < C; c++)
+		rv1[c] = rv2[c] = 1;
+
+	batchnorm2d_forward_train(want, m1, is1, x, gamma, beta, rm1, rv1, &s);
+	relu_forward(want, want, n);
+	s.relu = 1;
+	batchnorm2d_forward_train(got, m2, is2, x, gamma, beta, rm2, rv2, &s);
+	assert_memory_equal(got, want, n * sizeof(float));
+	assert_memory_equal(rv1, rv2, sizeof(rv1));
+	size_t zeros = 0;
+	for (size_t i = 0; i < n; i++)
+		zeros += got[i] == 0;
+	assert_true(zeros > n / 4);   /* the mask matters */
+
+	relu_backward(dy, dout, want, n);
+	s.relu = 0;
+	batchnorm2d_backward(din1, dg1, db1, m1, is1, dy, x, gamma, &s);
+	batchnorm2d_relu_backward(din2, dg2, db2, m2, is2, dout, got, x, gamma, &s);
+	assert_memory_equal(din1, din2, n * sizeof(float));
+	assert_memory_equal(dg1, dg2, sizeof(dg1));
+	assert_memory_equal(db1, db2, sizeof(db1));
+
+	batchnorm2d_forward_eval(want, x, gamma, beta, rm1, rv1, &s);
+	relu_forward(want, want, n);
+	s.relu = 1;
+	batchnorm2d_forward_eval(got, x, gamma, beta, rm1, rv1, &s);
+	assert_memory_equal(got, want, n * sizeof(float));
+	free(x), free(dout), free(want), free(got), free(dy), free(din1), free(din2);
+}
+
+static void test_fused_relu_same_bits(void **state)
+{
+	(void)state;
+	check_fused_relu(0);
+	check_fused_relu(1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +249,7 @@ int main(void)
 		cmocka_unit_test(test_eval_matches_torch),
 		cmocka_unit_test(test_fast_matches_naive),
 		cmocka_unit_test(test_gradcheck),
+		cmocka_unit_test(test_fused_relu_same_bits),
 	};
 	set_program_name("test_batchnorm2d");
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -259,6 +259,87 @@ static void test_fused_gradients_and_layouts(void **state)
 		}
 }
 
+/* One training step's logits, gradients and running statistics with every
+ * fusable ReLU fused into the node before it (model.c, relu_after) and
+ * with none (PCQ_FUSE_RELU=off): the same bits. ResNet20 fuses all 19
+ * ReLUs (after batch norm or the residual add), fused ResNet20 those after
+ * its adds, AlexNetSmall none (its ReLUs follow convolutions and linears). */
+static void step_bits(struct pcqfile *f, const char *name, int fuse, int expect_absorbed,
+		      float **logits, float **state)
+{
+	setenv("PCQ_FUSE_RELU", fuse ? "on" : "off", 1);
+	struct model m;
+	const int n = 4;
+	assert_int_equal(model_init(&m, f, name, n, 1), 0);
+	unsetenv("PCQ_FUSE_RELU");
+	int absorbed = 0;
+	for (int j = 0; j < m.n_nodes; j++)
+		absorbed += m.nodes[j].absorbed;
+	if (absorbed != (fuse ? expect_absorbed : 0))
+		fail_msg("%s: %d ReLUs fused, expected %d", name, absorbed,
+			 fuse ? expect_absorbed : 0);
+	fill(&m);
+	const size_t in = (size_t)n * act_numel(&m.input);
+	float *x = malloc(in * sizeof(float)), *dl = malloc((size_t)n * m.classes * sizeof(float));
+	for (size_t i = 0; i < in; i++)
+		x[i] = (float)formula(99, i);
+	for (size_t i = 0; i < (size_t)n * m.classes; i++)
+		dl[i] = (float)formula(98, i);
+	struct rng rng;
+	rng_seed(&rng, 5, 0);
+	const float *out = model_forward(&m, x, n, 1, &rng);
+	*logits = malloc((size_t)n * m.classes * sizeof(float));
+	memcpy(*logits, out, (size_t)n * m.classes * sizeof(float));
+	model_zero_grads(&m);
+	model_backward(&m, x, dl, n);
+	*state = malloc((m.n_params + m.n_buffers) * sizeof(float));
+	memcpy(*state, m.grads, m.n_params * sizeof(float));
+	memcpy(*state + m.n_params, m.buffers, m.n_buffers * sizeof(float));
+	free(x);
+	free(dl);
+	model_free(&m);
+}
+
+static void test_relu_fusion_same_bits(void **state)
+{
+	(void)state;
+	static const struct { const char *arch; int fused, absorbed; } cases[] = {
+		{"resnet20", 0, 19}, {"resnet20", 1, 9}, {"alexnet-small", 0, 0},
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct pcqfile pre = {.kind = KIND_MODEL}, f;
+		struct rng init;
+		rng_seed(&init, 7, 0);
+		assert_int_equal(arch_build(&pre, cases[c].arch, (struct act_shape){3, 32, 32}, 10,
+					    &init), 0);
+		for (size_t i = 0; i < pre.n_layers; i++)
+			if (strcmp(pre.layers[i].op, "dropout") == 0)
+				attrs_set_float(&pre.layers[i].params, "p", 0.0);
+		if (cases[c].fused) {
+			struct fuse_options o = {.bits = 8, .clusters = 1, .smooth = 0.9};
+			assert_int_equal(fuse_model(&f, &pre, "pre", &o), 0);
+			pcqfile_free(&pre);
+		} else {
+			f = pre;
+		}
+		float *l[2], *st[2];
+		for (int fuse = 0; fuse <= 1; fuse++)
+			step_bits(&f, cases[c].arch, fuse, cases[c].absorbed, &l[fuse], &st[fuse]);
+		struct model m;
+		assert_int_equal(model_init(&m, &f, cases[c].arch, 4, 1), 0);
+		if (memcmp(l[0], l[1], 4 * (size_t)m.classes * sizeof(float)))
+			fail_msg("%s%s: logits differ with ReLUs fused", cases[c].arch,
+				 cases[c].fused ? " fused" : "");
+		if (memcmp(st[0], st[1], (m.n_params + m.n_buffers) * sizeof(float)))
+			fail_msg("%s%s: gradients or running statistics differ with ReLUs "
+				 "fused", cases[c].arch, cases[c].fused ? " fused" : "");
+		model_free(&m);
+		for (int k = 0; k < 2; k++)
+			free(l[k]), free(st[k]);
+		pcqfile_free(&f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_alexnet_small),
 		cmocka_unit_test(test_same_input_twice),
 		cmocka_unit_test(test_fused_gradients_and_layouts),
+		cmocka_unit_test(test_relu_fusion_same_bits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
