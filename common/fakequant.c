@@ -40,7 +40,7 @@ void fakequant_backward(float *dx, const float *dout, const uint8_t *mask, size_
 void range_of(const float *x, size_t n, float *lo, float *hi)
 {
 	float a = INFINITY, b = -INFINITY;
-	#pragma omp parallel for schedule(static) reduction(min : a) reduction(max : b) if (n > 32768)
+	#pragma omp parallel for simd schedule(static) reduction(min : a) reduction(max : b) if (n > 32768)
 	for (size_t i = 0; i < n; i++) {
 		a = x[i] < a ? x[i] : a;
 		b = x[i] > b ? x[i] : b;

@@ -13,6 +13,7 @@
 
 #include "fakequant.h"
 #include "fixture.h"
+#include "gradcheck.h"
 #include "model.h"
 #include "weight_fq.h"
 
@@ -207,6 +208,44 @@ static void test_range_update(void **state)
 	assert_true(lo == -2 && hi == 7);
 }
 
+/* range_of, vectorised and split over threads, against a plain loop:
+ * lengths around the vector width and the threading threshold, the
+ * extremes at the first and last element and in the middle, NaNs skipped,
+ * infinities kept, all-NaN giving (+inf, -inf). */
+static void test_range_of_against_loop(void **state)
+{
+	(void)state;
+	const size_t sizes[] = {1, 7, 8, 9, 31, 32768, 32769, 100003};
+	float *x = malloc(100003 * sizeof(float));
+	assert_non_null(x);
+	for (size_t t = 0; t < sizeof(sizes) / sizeof(sizes[0]); t++) {
+		const size_t n = sizes[t];
+		for (int where = 0; where < 4; where++) {
+			fill_normal(x, n, 0, 1, 40 + (int)t);
+			for (size_t i = 3; i < n; i += 97)
+				x[i] = NAN;
+			const size_t at = where == 0 ? 0 : where == 1 ? n - 1 : n / 2;
+			x[at] = where == 3 ? -INFINITY : 100;
+			x[(at + n / 3) % n] = -100;
+			float lo = INFINITY, hi = -INFINITY, glo, ghi;
+			for (size_t i = 0; i < n; i++) {
+				lo = x[i] < lo ? x[i] : lo;
+				hi = x[i] > hi ? x[i] : hi;
+			}
+			range_of(x, n, &glo, &ghi);
+			if (glo != lo || ghi != hi)
+				fail_msg("n %zu case %d: range_of gave (%g, %g), the loop (%g, %g)",
+					 n, where, glo, ghi, lo, hi);
+		}
+	}
+	for (size_t i = 0; i < 32769; i++)
+		x[i] = NAN;
+	float lo, hi;
+	range_of(x, 32769, &lo, &hi);
+	assert_true(lo == INFINITY && hi == -INFINITY);
+	free(x);
+}
+
 /* input.fq (K = 3) -> linear (4 bits) -> out.fq. */
 static void tiny_fused(struct pcqfile *f, int clusters)
 {
@@ -353,6 +392,7 @@ int main(void)
 		cmocka_unit_test(test_symmetric_matches_torch),
 		cmocka_unit_test(test_qparams_rules),
 		cmocka_unit_test(test_range_update),
+		cmocka_unit_test(test_range_of_against_loop),
 		cmocka_unit_test(test_cluster_independence),
 		cmocka_unit_test(test_weights_fake_quantized),
 	};
