@@ -46,6 +46,17 @@ void fakequant_backward(float *dx, const float *dout, const uint8_t *mask, size_
  * stops training anyway). */
 void range_of(const float *x, size_t n, float *lo, float *hi);
 
+/* The same three on relu(x) = (x < 0 ? 0 : x) (relu.h), with the ReLU
+ * computed as they read x: for a ReLU whose only consumer is the fake
+ * quantization (model.c). fakequant_relu_forward's mask also clears the
+ * ReLU's zero-gradient places (x <= 0), so fakequant_backward then gives
+ * the gradient of both; without a qparams (q NULL) out is relu(x).
+ * range_relu_of and fakequant_relu_forward give the bits of relu_forward
+ * followed by range_of and fakequant_forward. */
+void fakequant_relu_forward(float *out, uint8_t *mask, const float *x, size_t n,
+			    const struct qparams *q);
+void range_relu_of(const float *x, size_t n, float *lo, float *hi);
+
 /* Per-cluster activation range: the first batch that contains the cluster
  * sets it, later ones smooth it: r ← smooth·r + (1 − smooth)·batch range.
  * range: (2) lo, hi; batches: how many batches have updated it. */

@@ -69,16 +69,17 @@ static void assign_grad_slots(struct model *m, int *slot_of)
 		last_use[j] = -1;
 	for (int j = 0; j < n; j++)
 		for (int i = 0; i < m->nodes[j].n_inputs; i++) {
-			int src = m->nodes[j].inputs[i];
+			int src = model_input(m, &m->nodes[j], i);
 			/* The consumer that runs first in backward: the latest one. */
 			if (src >= 0 && (last_use[src] < 0 || n - 1 - j < last_use[src]))
 				last_use[src] = n - 1 - j;
 		}
 	last_use[n - 1] = -1;  /* the logits' gradient exists before step 0 */
-	/* An absorbed ReLU shares the gradient of the node that runs it, live
-	 * from the ReLU's consumers' step to that node's own. */
+	/* A ReLU run by the node before it shares that node's gradient, live
+	 * from the ReLU's consumers' step to that node's own. (One run by its
+	 * consumer has none: the consumer reads and writes its input's.) */
 	for (int j = 0; j < n; j++)
-		if (m->nodes[j].absorbed)
+		if (m->nodes[j].absorbed && m->nodes[m->nodes[j].inputs[0]].relu_after)
 			last_use[m->nodes[j].inputs[0]] = last_use[j];
 	m->n_slots = 0;
 	/* Steps run in backward order; node j is live on [start, n-1-j]. */
@@ -163,11 +164,13 @@ static void plan_gradients(struct model *m, const struct op_plan *plans)
 	}
 }
 
-/* Which ReLUs the node before them runs (ops.h, relu_after): those whose
- * input is a node whose op can, read by nothing else (so the ReLU runs in
- * place on its output). That saves the ReLU's pass over the batch each
- * way, with the same results. PCQ_FUSE_RELU=off keeps them apart (for
- * comparisons). */
+/* Which ReLUs another node runs (ops.h): the node before them
+ * (relu_after) when its op can and nothing else reads its output (so the
+ * ReLU runs in place on it); else their consumer (relu_before) when its op
+ * can and it is the ReLU's only one (a fake quantization after a
+ * convolution's ReLU in a fused model). That saves the ReLU's passes over
+ * the batch, with the same results. PCQ_FUSE_RELU=off keeps them apart
+ * (for comparisons). */
 static void plan_relu_fusion(struct model *m)
 {
 	const char *e = getenv("PCQ_FUSE_RELU");
@@ -183,6 +186,14 @@ static void plan_relu_fusion(struct model *m)
 			continue;
 		m->nodes[src].relu_after = 1;
 		n->absorbed = 1;
+	}
+	for (int j = 0; j < m->n_nodes; j++) {
+		struct node *n = &m->nodes[j], *r = n->inputs[0] >= 0 ? &m->nodes[n->inputs[0]] : NULL;
+		if (!n->op->fuses_relu_before || !r || strcmp(r->op->name, "relu") || r->absorbed ||
+		    r->inputs[0] < 0 || m->consumers[n->inputs[0]] != 1)
+			continue;
+		n->relu_before = 1;
+		r->absorbed = 1;
 	}
 }
 

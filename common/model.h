@@ -63,6 +63,15 @@ struct model {
 	struct model_device *dev; /* NULL: on the CPU; else model_use_device's */
 };
 
+/* The node whose output node n reads as its input i: inputs[i], or the
+ * input of the ReLU fused into n (node.relu_before); -1 is the network's
+ * input. */
+static inline int model_input(const struct model *m, const struct node *n, int i)
+{
+	const int src = n->inputs[i];
+	return i == 0 && n->relu_before ? m->nodes[src].inputs[0] : src;
+}
+
 /* Plans f's graph for batches of up to `batch` samples and copies its
  * tensors in. Checks every layer (op, params, shapes, tensor dtypes and
  * shapes) and fails with one line naming `file`. Without `training` only

@@ -49,7 +49,7 @@ void model_run_forward(struct model *m, const float *x, int n, int training, str
 			continue;   /* the node before ran it (relu_after) */
 		const float *xs[OP_MAX_INPUTS] = {0};
 		for (int i = 0; i < node->n_inputs; i++)
-			xs[i] = input_of(m, x, node->inputs[i]);
+			xs[i] = input_of(m, x, model_input(m, node, i));
 		struct op_ctx c = {.n = n, .training = training, .x = xs,
 				   .workspace = m->workspace, .rng = rng,
 				   .groups = m->groups, .n_groups = m->n_groups,
@@ -101,7 +101,7 @@ void model_backward(struct model *m, const float *x, const float *dlogits, int n
 		float *dx[OP_MAX_INPUTS] = {0};
 		int via_scratch[OP_MAX_INPUTS] = {0};
 		for (int i = 0; i < node->n_inputs; i++) {
-			int src = node->inputs[i];
+			int src = model_input(m, node, i);
 			xs[i] = input_of(m, x, src);
 			if (!node->dx_needed[i]) {
 				dx[i] = node->op->dx_optional ? NULL :
@@ -119,7 +119,7 @@ void model_backward(struct model *m, const float *x, const float *dlogits, int n
 		if (m->profile)
 			m->profile[2 * j + 1] += progress_now() - t0;
 		for (int i = 0; i < node->n_inputs; i++) {
-			int src = node->inputs[i];
+			int src = model_input(m, node, i);
 			if (!node->dx_needed[i])
 				continue;
 			if (via_scratch[i])
@@ -172,7 +172,8 @@ void model_profile_print(const struct model *m, FILE *fp)
 	fprintf(fp, "%-28s %-16s %10s %10s %6s\n", "layer", "op", "forward s", "backward s", "share");
 	for (int j = 0; j < m->n_nodes; j++)
 		fprintf(fp, "%-28s %-16s %10.3f %10.3f %5.1f%%\n", m->nodes[j].name,
-			m->nodes[j].absorbed ? "relu (fused)" : m->nodes[j].op->name,
+			m->nodes[j].absorbed ? "relu (fused)" :
+			m->nodes[j].relu_before ? "relu+fakequant" : m->nodes[j].op->name,
 			m->profile[2 * j], m->profile[2 * j + 1],
 			total > 0 ? 100 * (m->profile[2 * j] + m->profile[2 * j + 1]) / total : 0);
 	fprintf(fp, "%-28s %-16s %21.3f\n", "total", "", total);

@@ -50,9 +50,16 @@ static void forward(struct node *n, const struct op_ctx *c)
 	struct kmeans_group whole = {0, (size_t)c->n};
 	const struct kmeans_group *g = c->n_groups ? c->groups : &whole;
 	size_t n_groups = c->n_groups ? c->n_groups : 1;
+	const int relu = n->relu_before;   /* x is the ReLU's input (model.c) */
 	if (c->float_only) {
-		memcpy(n->out, c->x[0], (size_t)c->n * per * sizeof(float));
-		memset(n->cache, 1, c->training ? (size_t)c->n * per : 0);
+		const size_t count = (size_t)c->n * per;
+		if (relu) {
+			fakequant_relu_forward(n->out, c->training ? n->cache : NULL, c->x[0], count,
+					       NULL);
+			return;
+		}
+		memcpy(n->out, c->x[0], count * sizeof(float));
+		memset(n->cache, 1, c->training ? count : 0);
 		return;
 	}
 	for (size_t i = 0; i < n_groups; i++) {
@@ -61,15 +68,23 @@ static void forward(struct node *n, const struct op_ctx *c)
 		size_t off = start * per, len = g[i].count * per;
 		const float *x = c->x[0] + off;
 		float *r = range + 2 * k;
+		uint8_t *mask = c->training ? (uint8_t *)n->cache + off : NULL;
 		if (c->training) {
 			float lo, hi;
-			range_of(x, len, &lo, &hi);
+			if (relu)
+				range_relu_of(x, len, &lo, &hi);
+			else
+				range_of(x, len, &lo, &hi);
 			range_update(r, &batches[k], lo, hi, p->smooth);
 		}
 		if (batches[k] > 0) {
 			struct qparams q = qparams_from_range(r[0], r[1], p->bits);
-			fakequant_forward(n->out + off, c->training ? (uint8_t *)n->cache + off : NULL,
-					  x, len, &q);
+			if (relu)
+				fakequant_relu_forward(n->out + off, mask, x, len, &q);
+			else
+				fakequant_forward(n->out + off, mask, x, len, &q);
+		} else if (relu) {
+			fakequant_relu_forward(n->out + off, NULL, x, len, NULL);
 		} else {
 			memcpy(n->out + off, x, len * sizeof(float));
 		}
@@ -86,7 +101,7 @@ static void backward(struct node *n, const struct op_ctx *c, float *const *dx)
 }
 
 const struct op_kind op_fakequant = {
-	.name = "fakequant", .n_inputs = 1, .dx_optional = 1,
+	.name = "fakequant", .n_inputs = 1, .dx_optional = 1, .fuses_relu_before = 1,
 	.layout = OP_LAYOUT_KEEP,  /* per sample: any layout */
 	.plan = plan, .forward = forward, .backward = backward,
 };

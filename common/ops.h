@@ -72,9 +72,14 @@ struct node {
 	 * writes max(y, 0); backward gets the ReLU's output gradient in dout
 	 * and masks it where out <= 0. */
 	int relu_after;
-	/* This ReLU's node before it runs it (relu_after): forward and
-	 * backward are skipped, out and dout are that node's. */
+	/* This ReLU is run by the node before it (relu_after: out and dout
+	 * are that node's) or by its consumer (relu_before): its own forward
+	 * and backward are skipped. */
 	int absorbed;
+	/* The ReLU before this node is fused into it (op_kind.fuses_relu_before):
+	 * the node reads the ReLU's input, applies the ReLU as it reads, and
+	 * writes its input gradient for the ReLU's input (model_input). */
+	int relu_before;
 };
 
 /* How an op meets layout.h's blocked layout. */
@@ -104,6 +109,7 @@ struct op_kind {
 	int n_inputs;
 	int dx_optional;            /* backward accepts dx[i] == NULL (skips it) */
 	int fuses_relu;             /* honours node.relu_after */
+	int fuses_relu_before;      /* honours node.relu_before */
 	/* Reads l->params (error naming `file` and the layer on bad values),
 	 * allocates n->p, and fills plan from n->in for batches of up to
 	 * `batch` samples. */

@@ -64,8 +64,9 @@ static void usage(void)
 	       "Environment: PCQ_CONV=auto|direct|off chooses the convolution kernels\n"
 	       "(oneDNN with Winograd, oneDNN direct, im2col + sgemm; docs/TRAINING.md);\n"
 	       "PCQ_GEMM=auto|openblas|onednn the sgemm (auto: OpenBLAS unless it does not\n"
-	       "know the CPU); PCQ_FUSE_RELU=on|off whether a ReLU after a batch norm or an\n"
-	       "add runs in that layer's pass (the same results either way).\n",
+	       "know the CPU); PCQ_FUSE_RELU=on|off whether a ReLU runs in the pass of the\n"
+	       "batch norm or add before it, or of the fake quantization after it (the\n"
+	       "same results either way).\n",
 	       arch_names(), dataset_kinds(), norm_names());
 }
 

@@ -15,6 +15,7 @@
 #include "fixture.h"
 #include "gradcheck.h"
 #include "model.h"
+#include "relu.h"
 #include "weight_fq.h"
 
 #include <float.h>
@@ -246,6 +247,44 @@ static void test_range_of_against_loop(void **state)
 	free(x);
 }
 
+/* The ReLU fused into fake quantization against relu_forward, then
+ * range_of, fakequant_forward and relu_backward's mask: the same bits,
+ * with NaN, -0, exact zeros and values beyond the range among the inputs,
+ * on both sides of the threading threshold. */
+static void test_relu_fused_is_relu_then_fq(void **state)
+{
+	(void)state;
+	const size_t sizes[] = {13, 40000};
+	for (int t = 0; t < 2; t++) {
+		const size_t n = sizes[t];
+		float *x = malloc(n * sizeof(float)), *v = malloc(n * sizeof(float));
+		float *want = malloc(n * sizeof(float)), *got = malloc(n * sizeof(float));
+		uint8_t *mw = malloc(n), *mg = malloc(n);
+		fill_normal(x, n, 0.2f, 1, 60 + t);
+		x[0] = NAN, x[1] = -0.0f, x[2] = 0.0f, x[3] = -5, x[4] = 50;
+		float lo, hi, glo, ghi;
+		relu_forward(v, x, n);
+		range_of(v, n, &lo, &hi);
+		range_relu_of(x, n, &glo, &ghi);
+		assert_true(glo == lo && ghi == hi);
+		/* a range that clips the 50: the mask's saturated places */
+		struct qparams q = qparams_from_range(lo, 3, 4);
+		fakequant_forward(want, mw, v, n, &q);
+		for (size_t i = 0; i < n; i++)
+			mw[i] &= !(v[i] <= 0);   /* relu_backward's rule on its output */
+		fakequant_relu_forward(got, mg, x, n, &q);
+		assert_memory_equal(got, want, n * sizeof(float));
+		assert_memory_equal(mg, mw, n);
+		fakequant_relu_forward(got, NULL, x, n, &q);
+		assert_memory_equal(got, want, n * sizeof(float));
+		fakequant_relu_forward(got, mg, x, n, NULL);   /* the ReLU alone */
+		assert_memory_equal(got, v, n * sizeof(float));
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(mg[i], !(v[i] <= 0));
+		free(x), free(v), free(want), free(got), free(mw), free(mg);
+	}
+}
+
 /* input.fq (K = 3) -> linear (4 bits) -> out.fq. */
 static void tiny_fused(struct pcqfile *f, int clusters)
 {
@@ -393,6 +432,7 @@ int main(void)
 		cmocka_unit_test(test_qparams_rules),
 		cmocka_unit_test(test_range_update),
 		cmocka_unit_test(test_range_of_against_loop),
+		cmocka_unit_test(test_relu_fused_is_relu_then_fq),
 		cmocka_unit_test(test_cluster_independence),
 		cmocka_unit_test(test_weights_fake_quantized),
 	};
