@@ -61,7 +61,15 @@ static int window_max(const float *x, int W, int hs, int he, int ws, int we,
 }
 
 /* The blocked layout: plane p holds 16 channels' H×W maps interleaved;
- * the same rule lane by lane, argmax the pixel index h·W + w. */
+ * the same rule lane by lane, argmax the pixel index h·W + w. The 16
+ * lanes are two vectors of 8 (GCC kept arrays of them in memory, and each
+ * window element waited for a store to be read back); a select is a
+ * bitwise blend of the comparison's mask. */
+_Static_assert(ACT_BLOCK == 16, "forward_blocked holds a block as two vectors");
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+#define BLEND(mask, a, b) (((a) & (mask)) | ((b) & ~(mask)))
+
 static void forward_blocked(float *out, int32_t *argmax, const float *in,
 			    const struct maxpool2d_shape *s)
 {
@@ -78,31 +86,41 @@ static void forward_blocked(float *out, int32_t *argmax, const float *in,
 			for (int ow = 0; ow < Wo; ow++) {
 				int ws, we;
 				window_span(ow, s->kernel, s->stride, s->pad, W, &ws, &we);
-				float m[ACT_BLOCK];
-				int32_t best[ACT_BLOCK], nan = 0;
-				for (int l = 0; l < ACT_BLOCK; l++)
-					m[l] = -INFINITY, best[l] = hs * W + ws;
+				v8f m[2];
+				v8i best[2], nan = {0};
+				for (int q = 0; q < 2; q++) {
+					m[q] = (v8f){0} - INFINITY;
+					best[q] = (v8i){0} + hs * W + ws;
+				}
 				for (int h = hs; h < he; h++)
 					for (int w = ws; w < we; w++) {
 						const int i = h * W + w;
-						const float *v = x + (size_t)i * ACT_BLOCK;
-#pragma omp simd reduction(| : nan)
-						for (int l = 0; l < ACT_BLOCK; l++) {
-							best[l] = v[l] > m[l] ? i : best[l];
-							m[l] = v[l] > m[l] ? v[l] : m[l];
-							nan |= v[l] != v[l];
+						for (int q = 0; q < 2; q++) {
+							v8f v;
+							memcpy(&v, x + (size_t)i * ACT_BLOCK + 8 * q, sizeof(v));
+							const v8i gt = v > m[q];
+							best[q] = BLEND(gt, (v8i){0} + i, best[q]);
+							m[q] = (v8f)BLEND(gt, (v8i)v, (v8i)m[q]);
+							nan |= v != v;
 						}
 					}
-				for (int l = 0; nan && l < ACT_BLOCK; l++)
+				float mf[ACT_BLOCK];
+				int32_t bf[ACT_BLOCK];
+				memcpy(mf, m, sizeof(mf));
+				memcpy(bf, best, sizeof(bf));
+				int any_nan = 0;
+				for (int l = 0; l < 8; l++)
+					any_nan |= nan[l];
+				for (int l = 0; any_nan && l < ACT_BLOCK; l++)
 					for (int h = hs; h < he; h++)
 						for (int w = ws; w < we; w++)
 							if (isnan(x[(size_t)(h * W + w) * ACT_BLOCK + l])) {
-								best[l] = h * W + w;
-								m[l] = NAN;
+								bf[l] = h * W + w;
+								mf[l] = NAN;
 							}
 				const size_t o = ((size_t)oh * Wo + ow) * ACT_BLOCK;
-				for (int l = 0; l < ACT_BLOCK; l++)
-					y[o + l] = m[l], am[o + l] = best[l];
+				memcpy(y + o, mf, sizeof(mf));
+				memcpy(am + o, bf, sizeof(bf));
 			}
 		}
 	}
