@@ -101,6 +101,27 @@ static void test_eval_matches_torch(void **state)
 	pcqfile_free(&f);
 }
 
+/* Per-channel parameters and two runs' statistics and gradients, for
+ * tests that compare two ways of computing one batch norm: gamma ~ 1,
+ * beta ~ 0, running mean 0 and variance 1, gradients zero. */
+#define PAIR_MAX_C 32
+struct bn_pair {
+	float gamma[PAIR_MAX_C], beta[PAIR_MAX_C];
+	float mean[2][PAIR_MAX_C], invstd[2][PAIR_MAX_C];
+	float rmean[2][PAIR_MAX_C], rvar[2][PAIR_MAX_C];
+	float dgamma[2][PAIR_MAX_C], dbeta[2][PAIR_MAX_C];
+};
+
+static void bn_pair_init(struct bn_pair *p, int C, int seed)
+{
+	assert_true(C <= PAIR_MAX_C);
+	memset(p, 0, sizeof(*p));
+	fill_normal(p->gamma, (size_t)C, 1, 0.3f, seed);
+	fill_normal(p->beta, (size_t)C, 0, 0.3f, seed + 1);
+	for (int c = 0; c < C; c++)
+		p->rvar[0][c] = p->rvar[1][c] = 1;
+}
+
 /* ResNet20's first stage at batch 8, with mean 50 and std 2: the shifted
  * one-pass variance must still match the two-pass oracle. */
 static void test_fast_matches_naive(void **state)
@@ -111,15 +132,14 @@ static void test_fast_matches_naive(void **state)
 	const size_t n = 8 * 16 * 12 * 12, C = 16;
 	float *x = alloc(n), *dout = alloc(n), *out1 = alloc(n), *out2 = alloc(n);
 	float *din1 = alloc(n), *din2 = alloc(n);
-	float gamma[16], beta[16], m1[16], m2[16], is1[16], is2[16];
-	float rm1[16] = { 0 }, rm2[16] = { 0 }, rv1[16], rv2[16];
-	float dg1[16] = { 0 }, dg2[16] = { 0 }, db1[16] = { 0 }, db2[16] = { 0 };
+	struct bn_pair p;
+	bn_pair_init(&p, (int)C, 3);
+	float *gamma = p.gamma, *beta = p.beta, *m1 = p.mean[0], *m2 = p.mean[1];
+	float *is1 = p.invstd[0], *is2 = p.invstd[1], *rm1 = p.rmean[0], *rm2 = p.rmean[1];
+	float *rv1 = p.rvar[0], *rv2 = p.rvar[1], *dg1 = p.dgamma[0], *dg2 = p.dgamma[1];
+	float *db1 = p.dbeta[0], *db2 = p.dbeta[1];
 	fill_normal(x, n, 50, 2, 1);
 	fill_normal(dout, n, 0, 1, 2);
-	fill_normal(gamma, C, 1, 0.3f, 3);
-	fill_normal(beta, C, 0, 0.3f, 4);
-	for (size_t c = 0; c < C; c++)
-		rv1[c] = rv2[c] = 1;
 
 	batchnorm2d_forward_train(out1, m1, is1, x, gamma, beta, rm1, rv1, &s);
 	batchnorm2d_forward_train_naive(out2, m2, is2, x, gamma, beta, rm2, rv2, &s);
@@ -141,13 +161,13 @@ static void test_fast_matches_naive(void **state)
 	/* One thread or two: the same bits (one thread per channel). */
 	omp_set_num_threads(1);
 	batchnorm2d_forward_train(out2, m2, is2, x, gamma, beta, rm2, rv2, &s);
-	memset(dg2, 0, sizeof(dg2));
-	memset(db2, 0, sizeof(db2));
+	memset(dg2, 0, C * sizeof(float));
+	memset(db2, 0, C * sizeof(float));
 	batchnorm2d_backward(din2, dg2, db2, m2, is2, dout, x, gamma, &s);
 	omp_set_num_threads(2);
 	assert_memory_equal(out1, out2, n * sizeof(float));
 	assert_memory_equal(din1, din2, n * sizeof(float));
-	assert_memory_equal(dg1, dg2, sizeof(dg1));
+	assert_memory_equal(dg1, dg2, C * sizeof(float));
 
 	/* In place. */
 	memcpy(out2, x, n * sizeof(float));
@@ -198,22 +218,19 @@ static void check_fused_relu(int blocked)
 	const size_t n = 6 * 32 * 5 * 7, C = 32;
 	float *x = alloc(n), *dout = alloc(n), *want = alloc(n), *got = alloc(n);
 	float *dy = alloc(n), *din1 = alloc(n), *din2 = alloc(n);
-	float gamma[32], beta[32], m1[32], m2[32], is1[32], is2[32];
-	float rm1[32] = { 0 }, rm2[32] = { 0 }, rv1[32], rv2[32];
-	float dg1[32] = { 0 }, dg2[32] = { 0 }, db1[32] = { 0 }, db2[32] = { 0 };
+	struct bn_pair p;
+	bn_pair_init(&p, (int)C, 23);
 	fill_normal(x, n, 0.3f, 1, 21);
 	fill_normal(dout, n, 0, 1, 22);
-	fill_normal(gamma, C, 1, 0.3f, 23);
-	fill_normal(beta, C, 0, 0.3f, 24);
-	for (size_t c = 0; c < C; c++)
-		rv1[c] = rv2[c] = 1;
 
-	batchnorm2d_forward_train(want, m1, is1, x, gamma, beta, rm1, rv1, &s);
+	batchnorm2d_forward_train(want, p.mean[0], p.invstd[0], x, p.gamma, p.beta, p.rmean[0],
+				  p.rvar[0], &s);
 	relu_forward(want, want, n);
 	s.relu = 1;
-	batchnorm2d_forward_train(got, m2, is2, x, gamma, beta, rm2, rv2, &s);
+	batchnorm2d_forward_train(got, p.mean[1], p.invstd[1], x, p.gamma, p.beta, p.rmean[1],
+				  p.rvar[1], &s);
 	assert_memory_equal(got, want, n * sizeof(float));
-	assert_memory_equal(rv1, rv2, sizeof(rv1));
+	assert_memory_equal(p.rvar[0], p.rvar[1], sizeof(p.rvar[0]));
 	size_t zeros = 0;
 	for (size_t i = 0; i < n; i++)
 		zeros += got[i] == 0;
@@ -221,16 +238,18 @@ static void check_fused_relu(int blocked)
 
 	relu_backward(dy, dout, want, n);
 	s.relu = 0;
-	batchnorm2d_backward(din1, dg1, db1, m1, is1, dy, x, gamma, &s);
-	batchnorm2d_relu_backward(din2, dg2, db2, m2, is2, dout, got, x, gamma, &s);
+	batchnorm2d_backward(din1, p.dgamma[0], p.dbeta[0], p.mean[0], p.invstd[0], dy, x,
+			     p.gamma, &s);
+	batchnorm2d_relu_backward(din2, p.dgamma[1], p.dbeta[1], p.mean[1], p.invstd[1], dout,
+				  got, x, p.gamma, &s);
 	assert_memory_equal(din1, din2, n * sizeof(float));
-	assert_memory_equal(dg1, dg2, sizeof(dg1));
-	assert_memory_equal(db1, db2, sizeof(db1));
+	assert_memory_equal(p.dgamma[0], p.dgamma[1], sizeof(p.dgamma[0]));
+	assert_memory_equal(p.dbeta[0], p.dbeta[1], sizeof(p.dbeta[0]));
 
-	batchnorm2d_forward_eval(want, x, gamma, beta, rm1, rv1, &s);
+	batchnorm2d_forward_eval(want, x, p.gamma, p.beta, p.rmean[0], p.rvar[0], &s);
 	relu_forward(want, want, n);
 	s.relu = 1;
-	batchnorm2d_forward_eval(got, x, gamma, beta, rm1, rv1, &s);
+	batchnorm2d_forward_eval(got, x, p.gamma, p.beta, p.rmean[0], p.rvar[0], &s);
 	assert_memory_equal(got, want, n * sizeof(float));
 	free(x), free(dout), free(want), free(got), free(dy), free(din1), free(din2);
 }
