@@ -48,8 +48,9 @@ static void usage(void)
 	       "                      (the GPU path is new, not yet verified on a GPU)\n"
 	       "  --help, --version\n"
 	       "Environment: PCQ_CONV=auto|direct|off (FP32 and fused models' convolutions,\n"
-	       "docs/TRAINING.md), PCQ_GEMM=auto|openblas|onednn (their sgemm); for the\n"
-	       "integer engine (docs/QUANTIZATION.md):\n"
+	       "docs/TRAINING.md), PCQ_GEMM=auto|openblas|onednn (their sgemm),\n"
+	       "PCQ_FUSE_RELU=on|off (their ReLUs in the pass of the layer before or after;\n"
+	       "the same results); for the integer engine (docs/QUANTIZATION.md):\n"
 	       "PCQ_ICONV=auto|first|off|one (its convolution kernels; first: oneDNN's first,\n"
 	       "untimed), PCQ_REQUANT=auto|avx512|avx2|scalar (its requantization path),\n"
 	       "PCQ_CHUNK_KIB=N (images per convolution call: N KiB of accumulators).\n",
