@@ -132,18 +132,23 @@ static void basic_block(struct builder *b, const char *prefix, int planes, int s
 #undef N
 }
 
-static int resnet20(struct builder *b, int classes)
+/* He et al.'s CIFAR ResNets (2016, §4.2): a 3x3 stem of 16 channels, three
+ * stages of `blocks` BasicBlocks at 16, 32 and 64 channels (the first of
+ * the second and third at stride 2, with a 1x1 convolution + batch norm
+ * on the shortcut), global average pooling and a linear layer: 6·blocks + 2
+ * layers deep. */
+static int resnet(struct builder *b, const char *name, int blocks, int classes)
 {
 	b->kaiming = 1;
 	if (b->shape.h < 8 || b->shape.w < 8)
-		return error("resnet20 needs inputs of at least 8x8, not %dx%d",
-			     b->shape.h, b->shape.w);
+		return error("%s needs inputs of at least 8x8, not %dx%d", name, b->shape.h,
+			     b->shape.w);
 	conv(b, "conv1", "input", 16, 3, 1, 1, 0);
 	batchnorm(b, "bn1", "conv1");
 	simple(b, "relu", "relu", "bn1");
 	static const int planes[3] = {16, 32, 64};
 	for (int stage = 0; stage < 3; stage++)
-		for (int block = 0; block < 3; block++) {
+		for (int block = 0; block < blocks; block++) {
 			char prefix[32];
 			snprintf(prefix, sizeof(prefix), "layer%d.%d", stage + 1, block);
 			basic_block(b, prefix, planes[stage], stage > 0 && block == 0 ? 2 : 1);
@@ -153,6 +158,26 @@ static int resnet20(struct builder *b, int classes)
 	simple(b, "flatten", "flatten", "avgpool");
 	linear(b, "fc", "flatten", classes);
 	return 0;
+}
+
+static int resnet20(struct builder *b, int classes)
+{
+	return resnet(b, "resnet20", 3, classes);
+}
+
+static int resnet32(struct builder *b, int classes)
+{
+	return resnet(b, "resnet32", 5, classes);
+}
+
+static int resnet44(struct builder *b, int classes)
+{
+	return resnet(b, "resnet44", 7, classes);
+}
+
+static int resnet56(struct builder *b, int classes)
+{
+	return resnet(b, "resnet56", 9, classes);
 }
 
 static int alexnet_small(struct builder *b, int classes)
@@ -193,12 +218,15 @@ static const struct {
 	int (*build)(struct builder *b, int classes);
 } archs[] = {
 	{"resnet20", resnet20},
+	{"resnet32", resnet32},
+	{"resnet44", resnet44},
+	{"resnet56", resnet56},
 	{"alexnet-small", alexnet_small},
 };
 
 const char *arch_names(void)
 {
-	return "resnet20, alexnet-small";
+	return "resnet20, resnet32, resnet44, resnet56, alexnet-small";
 }
 
 int arch_build(struct pcqfile *f, const char *arch, struct act_shape input,

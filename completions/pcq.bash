@@ -6,7 +6,7 @@
 # texts by tests/e2e/test_install.sh.
 
 _pcq_data_kinds="cifar10 cifar100 mnist fashion-mnist folder dataset"
-_pcq_archs="resnet20 alexnet-small"
+_pcq_archs="resnet20 resnet32 resnet44 resnet56 alexnet-small"
 _pcq_devices="cpu cuda auto"
 _pcq_norms="cifar10 mnist fashion-mnist imagenet data"
 _pcq_kmeans_commands="fit assign features"

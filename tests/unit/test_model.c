@@ -15,6 +15,7 @@
 #include "sgd.h"
 #include "softmax_xent.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -350,6 +351,68 @@ static void test_relu_fusion_same_bits(void **state)
 	}
 }
 
+/* The deeper CIFAR ResNets (arch.c's resnet(): ResNet20's structure, which
+ * test_resnet20 checks against PyTorch, with more blocks a stage): their
+ * learned parameters against the count the structure gives (He et al.
+ * 2016 report 0.27M, 0.46M, 0.66M and 0.85M), every ReLU fusable, and a
+ * training step with a finite loss. */
+static size_t cifar_resnet_params(int blocks, int classes)
+{
+	size_t n = 16 * 3 * 9 + 2 * 16, cin = 16;
+	static const size_t width[3] = {16, 32, 64};
+	for (int stage = 0; stage < 3; stage++)
+		for (int b = 0; b < blocks; b++) {
+			const size_t c = width[stage];
+			n += 9 * cin * c + 2 * c + 9 * c * c + 2 * c;
+			if (stage > 0 && b == 0)
+				n += cin * c + 2 * c;   /* the 1x1 shortcut and its BN */
+			cin = c;
+		}
+	return n + 64 * (size_t)classes + (size_t)classes;
+}
+
+static void test_resnet_depths(void **state)
+{
+	(void)state;
+	static const struct { const char *arch; int blocks; size_t params; } cases[] = {
+		{"resnet20", 3, 272474}, {"resnet32", 5, 466906},
+		{"resnet44", 7, 661338}, {"resnet56", 9, 855770},
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct pcqfile f = {.kind = KIND_MODEL};
+		struct rng rng;
+		rng_seed(&rng, 3, 0);
+		assert_int_equal(arch_build(&f, cases[c].arch, (struct act_shape){3, 32, 32}, 10,
+					    &rng), 0);
+		struct model m;
+		assert_int_equal(model_init(&m, &f, cases[c].arch, 2, 1), 0);
+		assert_int_equal(cifar_resnet_params(cases[c].blocks, 10), cases[c].params);
+		if (m.n_params != cases[c].params)
+			fail_msg("%s: %zu learned parameters, expected %zu", cases[c].arch,
+				 m.n_params, cases[c].params);
+		int absorbed = 0;
+		for (int j = 0; j < m.n_nodes; j++)
+			absorbed += m.nodes[j].absorbed;
+		assert_int_equal(absorbed, 6 * cases[c].blocks + 1);
+		float x[2 * 3 * 32 * 32], dl[2 * 10];
+		for (size_t i = 0; i < sizeof(x) / sizeof(x[0]); i++)
+			x[i] = (float)formula(7, i);
+		const int32_t labels[2] = {3, 8};
+		const float *logits = model_forward(&m, x, 2, 1, &rng);
+		const struct softmax_xent_shape xs = {.N = 2, .classes = 10};
+		double loss = softmax_xent(dl, NULL, logits, labels, &xs);
+		assert_true(isfinite(loss) && loss > 0);
+		model_zero_grads(&m);
+		model_backward(&m, x, dl, 2);
+		double g = 0;
+		for (size_t i = 0; i < m.n_params; i++)
+			g += fabs(m.grads[i]);
+		assert_true(isfinite(g) && g > 0);
+		model_free(&m);
+		pcqfile_free(&f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -358,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_same_input_twice),
 		cmocka_unit_test(test_fused_gradients_and_layouts),
 		cmocka_unit_test(test_relu_fusion_same_bits),
+		cmocka_unit_test(test_resnet_depths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
