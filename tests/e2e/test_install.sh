@@ -20,7 +20,7 @@ done
 mkdir "$T/dir.d" && touch "$T/model.msgpack" "$T/dir.d/data.msgpack"
 cat >"$T/cases" <<CASES
 pcq-train --ar	--arch|
-pcq-train --arch 	resnet20|alexnet-small|
+pcq-train --arch 	resnet20|resnet32|resnet44|resnet56|alexnet-small|
 pcq-infer --device 	cpu|cuda|auto|
 pcq-info --split 	train|test|all|
 pcq-infer --split 	train|test|
