@@ -1,5 +1,5 @@
-"""PyTorch's side of bench/train_throughput.sh: trains ResNet20 or
-AlexNetSmall on the batches of a synthetic data set file in the order
+"""PyTorch's side of bench/train_throughput.sh: trains ResNet20 (or the
+deeper ResNet32/44/56) or AlexNetSmall on the batches of a synthetic data set file in the order
 stored, with the same recipe as pcq-train (SGD momentum 0.9, weight decay
 1e-4, cross-entropy, train mode), and prints one JSON line with
 images/s over the timed batches and the peak RSS.
@@ -34,7 +34,9 @@ def main():
     torch.manual_seed(1)
     x, y, classes = load(path)
     cin = x.shape[1]
-    model = ResNet20(cin, classes) if arch == 'resnet20' else AlexNetSmall(cin, classes)
+    depth = {'resnet20': 3, 'resnet32': 5, 'resnet44': 7, 'resnet56': 9}
+    model = (ResNet20(cin, classes, depth[arch]) if arch in depth
+             else AlexNetSmall(cin, classes))
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     batches = x.shape[0] // batch

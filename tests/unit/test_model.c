@@ -354,7 +354,8 @@ static void test_relu_fusion_same_bits(void **state)
 /* The deeper CIFAR ResNets (arch.c's resnet(): ResNet20's structure, which
  * test_resnet20 checks against PyTorch, with more blocks a stage): their
  * learned parameters against the count the structure gives (He et al.
- * 2016 report 0.27M, 0.46M, 0.66M and 0.85M), every ReLU fusable, and a
+ * 2016 report 0.27M, 0.46M, 0.66M and 0.85M; PyTorch's torch_models.ResNet20
+ * with blocks=5, 7, 9 has these counts too), every ReLU fusable, and a
  * training step with a finite loss. */
 static size_t cifar_resnet_params(int blocks, int classes)
 {
