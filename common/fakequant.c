@@ -2,6 +2,7 @@
 #include "fakequant.h"
 
 #include "check.h"
+#include "relu.h"
 
 #include <math.h>
 
@@ -66,9 +67,7 @@ void fakequant_relu_forward(float *out, uint8_t *mask, const float *x, size_t n,
 			    const struct qparams *q)
 {
 	if (!q) {
-		#pragma omp parallel for simd schedule(static) if (n > 32768)
-		for (size_t i = 0; i < n; i++)
-			out[i] = x[i] < 0 ? 0.0f : x[i];
+		relu_forward(out, x, n);
 		if (mask) {
 			#pragma omp parallel for simd schedule(static) if (n > 32768)
 			for (size_t i = 0; i < n; i++)

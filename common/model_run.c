@@ -46,7 +46,7 @@ void model_run_forward(struct model *m, const float *x, int n, int training, str
 	for (int j = 0; j < m->n_nodes; j++) {
 		struct node *node = &m->nodes[j];
 		if (node->absorbed)
-			continue;   /* the node before ran it (relu_after) */
+			continue;   /* a ReLU another node runs (relu_after, relu_before) */
 		const float *xs[OP_MAX_INPUTS] = {0};
 		for (int i = 0; i < node->n_inputs; i++)
 			xs[i] = input_of(m, x, model_input(m, node, i));
@@ -98,7 +98,7 @@ void model_backward(struct model *m, const float *x, const float *dlogits, int n
 		struct node *node = &m->nodes[j];
 		if (!node->grad || node->absorbed)
 			continue;   /* nothing learned here or upstream (model.c), or
-				     * run by the node before (relu_after) */
+				     * a ReLU another node runs */
 		const float *xs[OP_MAX_INPUTS] = {0};
 		float *dx[OP_MAX_INPUTS] = {0};
 		int via_scratch[OP_MAX_INPUTS] = {0};
