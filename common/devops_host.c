@@ -245,7 +245,7 @@ static int qnode_run(const struct qk_node *n, uint8_t *out, const uint8_t *a, co
 {
 	#pragma omp parallel for schedule(static)
 	for (size_t e = 0; e < count; e++)
-		out[e] = qk_at(n, a, b, cl, e);
+		qk_store(n, out, a, b, cl, e);
 	return 0;
 }
 

@@ -9,7 +9,7 @@
 struct qparams qparams_from_range(float lo, float hi, int bits)
 {
 	const int b = bits & ~FQ_SYMMETRIC;
-	CHECK(b >= FQ_MIN_BITS && b <= FQ_MAX_BITS);
+	CHECK(b >= FQ_MIN_BITS && b <= ((bits & FQ_SYMMETRIC) ? FQ_MAX_BITS : FQ_MAX_ACT_BITS));
 	return fq_params(lo, hi, bits);
 }
 

@@ -30,8 +30,13 @@
 
 #define FQ_MIN_BITS 2
 #define FQ_MAX_BITS 8
+/* Activations may be wider: the inputs of a residual add at up to 16 bits
+ * (pcq-fuse --residual-bit, SPEC §10). round(x/S) + Z stays exact in
+ * float32 (below 2^24). */
+#define FQ_MAX_ACT_BITS 16
 
-/* bits: 2..8, or with FQ_SYMMETRIC (fq_rule.h) the symmetric grid. */
+/* bits: 2..FQ_MAX_ACT_BITS, or with FQ_SYMMETRIC (fq_rule.h) the
+ * symmetric grid (2..8). */
 struct qparams qparams_from_range(float lo, float hi, int bits);
 
 /* fq_unclamped and fq_clamp (fq_rule.h): the rounding rule. */

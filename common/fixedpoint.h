@@ -52,6 +52,18 @@ PCQ_HOST_DEVICE static inline int32_t fp_div_pot(int32_t x, int exponent)
 	return (int32_t)(q + (remainder > threshold));
 }
 
+/* fp_div_pot for int64: x / 2^exponent rounded to nearest, ties away
+ * from zero, for |x| < 2^62 and exponent 0..62 (the residual add with a
+ * 16-bit input, requant.h). */
+PCQ_HOST_DEVICE static inline int64_t fp_div_pot64(int64_t x, int exponent)
+{
+	int64_t mask = (INT64_C(1) << exponent) - 1;
+	int64_t q = x >= 0 ? x >> exponent : ~(~x >> exponent);
+	int64_t remainder = x - q * (mask + 1);  /* in [0, mask] */
+	int64_t threshold = (mask >> 1) + (x < 0);
+	return q + (remainder > threshold);
+}
+
 /* acc·M rounded, for M = m0·2^−31·2^−shift (SPEC §8; m0 and shift from
  * quant_multiplier(): m0 in [2^30, 2^31) or 0, shift in −31..31). A
  * negative shift (M ≥ 1) first multiplies acc by 2^−shift, saturating to

@@ -40,7 +40,7 @@ PCQ_HOST_DEVICE static inline struct qparams fq_params_symmetric(float lo, float
 	return q;
 }
 
-/* fakequant.h's qparams_from_range, for 2 <= bits <= 8, the symmetric grid
+/* fakequant.h's qparams_from_range, for 2 <= bits <= 16, the symmetric grid
  * with FQ_SYMMETRIC. */
 PCQ_HOST_DEVICE static inline struct qparams fq_params(float lo, float hi, int bits)
 {

@@ -82,6 +82,28 @@ static void widen_first_last(struct pcqfile *f, int bits)
 			attrs_set_int(&f->layers[i].params, "bits", bits);
 }
 
+/* 16-bit residual adds (fuse.h): every fakequant layer that only adds
+ * read gets `bits`. Returns how many did. */
+static int widen_residual(struct pcqfile *f, int bits)
+{
+	int widened = 0;
+	for (size_t i = 0; i < f->n_layers; i++) {
+		struct layer *fq = &f->layers[i];
+		if (strcmp(fq->op, "fakequant") != 0)
+			continue;
+		int adds = 0, others = 0;
+		for (size_t r = i + 1; r < f->n_layers; r++)
+			for (size_t k = 0; k < f->layers[r].n_inputs; k++)
+				if (strcmp(f->layers[r].inputs[k], fq->name) == 0)
+					*(strcmp(f->layers[r].op, "add") == 0 ? &adds : &others) += 1;
+		if (adds && !others) {
+			attrs_set_int(&fq->params, "bits", bits);
+			widened++;
+		}
+	}
+	return widened;
+}
+
 /* conv (index j) followed by batch norm b: the folded weight and bias. */
 static int fold(struct pcqfile *out, const struct pcqfile *in, const char *name, int j, int b)
 {
@@ -124,6 +146,7 @@ int fuse_model(struct pcqfile *out, const struct pcqfile *in, const char *name,
 {
 	CHECK(o->bits >= 2 && o->bits <= 8 && o->clusters >= 1);
 	CHECK(o->first_last_bits == 0 || (o->first_last_bits >= 2 && o->first_last_bits <= 8));
+	CHECK(o->residual_bits == 0 || (o->residual_bits >= 2 && o->residual_bits <= 16));
 	/* Every layer, shape and tensor checked as the runtime would; the
 	 * planned graph answers who reads what. */
 	struct model g;
@@ -142,6 +165,8 @@ int fuse_model(struct pcqfile *out, const struct pcqfile *in, const char *name,
 	attrs_set_float(&out->attrs, "smooth", o->smooth);
 	if (o->first_last_bits && o->first_last_bits != o->bits)
 		attrs_set_int(&out->attrs, "first_last_bits", o->first_last_bits);
+	if (o->residual_bits && o->residual_bits != o->bits)
+		attrs_set_int(&out->attrs, "residual_bits", o->residual_bits);
 	if (o->per_channel)
 		attrs_set_int(&out->attrs, "per_channel", 1);
 	if (o->symmetric)
@@ -207,6 +232,9 @@ int fuse_model(struct pcqfile *out, const struct pcqfile *in, const char *name,
 	}
 	if (rc == 0 && o->first_last_bits && o->first_last_bits != o->bits)
 		widen_first_last(out, o->first_last_bits);
+	if (rc == 0 && o->residual_bits && o->residual_bits != o->bits &&
+	    widen_residual(out, o->residual_bits) == 0)
+		rc = error("'%s': --residual-bit: the model has no residual add", name);
 	for (int j = 0; j <= n; j++)
 		free(alias[j]);
 	free(alias);

@@ -21,6 +21,12 @@
  * the input image, and the point the last layer reads — and so do the
  * logits, which at 4 bits would tie on a 16-level grid.
  *
+ * With residual_bits (16-bit residual adds, SPEC §10) the quantization
+ * points that only residual adds read — a block's last convolution and
+ * its downsample branch — get residual_bits instead: the add then sums
+ * two finely quantized branches and only its output, which the next
+ * convolution reads, is rounded to `bits`.
+ *
  * Weights are quantized with one range per tensor, or with per_channel
  * one per output channel (the param weight_per_channel = 1, SPEC §10);
  * on fakequant.h's asymmetric grid, or with symmetric on its symmetric
@@ -33,6 +39,7 @@
 struct fuse_options {
 	int bits;        /* 2..8 */
 	int first_last_bits;  /* 0 (= bits), or 2..8: see above */
+	int residual_bits;    /* 0 (= bits), or 2..16: see above */
 	int per_channel;      /* 1: weights get a range per output channel */
 	int symmetric;        /* 1: weights on the symmetric grid */
 	int clusters;    /* K >= 1 */

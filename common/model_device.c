@@ -124,7 +124,7 @@ static int plan_node(struct model *m, int j, const struct layer *l, const char *
 		dn->weight_per_channel = q.per_channel;
 		dn->weight_symmetric = q.symmetric;
 	}
-	if (dn->kind == K_FQ && (op_param_int(l, file, "bits", FQ_MIN_BITS, FQ_MAX_BITS, &dn->bits) ||
+	if (dn->kind == K_FQ && (op_param_int(l, file, "bits", FQ_MIN_BITS, FQ_MAX_ACT_BITS, &dn->bits) ||
 				 op_param_int(l, file, "clusters", 1, 65536, &dn->clusters) ||
 				 op_param_float(l, file, "smooth", 0, 1, &dn->smooth)))
 		return -1;

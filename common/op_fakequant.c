@@ -1,5 +1,6 @@
 /* Graph op "fakequant": a quantization point of a fused model (SPEC §7).
- * params bits (2..8), clusters (K >= 1), smooth (EMA factor in [0, 1]);
+ * params bits (2..16; above 8 where only residual adds read it), clusters
+ * (K >= 1), smooth (EMA factor in [0, 1]);
  * tensors range (K, 2) — each cluster's (min, max) — and batches (K), how
  * many training batches have updated each range (0: never calibrated).
  * Both are buffers, written by training and read at inference.
@@ -28,7 +29,7 @@ static int plan(struct node *n, const struct layer *l, const char *file,
 {
 	(void)batch;
 	struct fq_params p;
-	if (op_param_int(l, file, "bits", FQ_MIN_BITS, FQ_MAX_BITS, &p.bits) ||
+	if (op_param_int(l, file, "bits", FQ_MIN_BITS, FQ_MAX_ACT_BITS, &p.bits) ||
 	    op_param_int(l, file, "clusters", 1, 65536, &p.clusters) ||
 	    op_param_float(l, file, "smooth", 0, 1, &p.smooth))
 		return -1;

@@ -58,7 +58,10 @@ static int plan_node(struct qdevice *d, int j)
 	*k = (struct qk_node){.op = ops[n->op], .c = n->c, .h = n->h, .w = n->w, .ic = n->ic,
 			      .ih = n->ih, .iw = n->iw, .kernel = n->kernel, .stride = n->stride,
 			      .pad = n->pad, .relu = n->relu, .acc_shift = n->acc_shift,
-			      .qmax = n->qmax, .per_channel = n->per_channel};
+			      .qmax = n->qmax, .per_channel = n->per_channel,
+			      .out_wide = n->bits > 8};
+	if (n->op == QOP_ADD)
+		k->a_wide = q->nodes[n->in[0]].bits > 8, k->b_wide = q->nodes[n->in[1]].bits > 8;
 	const size_t K = (size_t)q->clusters * sizeof(int32_t);
 	int ok = 1;
 	if (n->op == QOP_CONV || n->op == QOP_LINEAR) {
@@ -76,7 +79,8 @@ static int plan_node(struct qdevice *d, int j)
 	k->b_zero = dev_copy(d, n->b_zero, K, &ok);
 	k->a_mult = dev_copy(d, n->a_mult, K, &ok);
 	k->b_mult = dev_copy(d, n->b_mult, K, &ok);
-	d->out[j] = ok ? dev_alloc(d, (size_t)q->batch * n->c * n->h * n->w) : NULL;
+	d->out[j] = ok ? dev_alloc(d, (size_t)q->batch * n->c * n->h * n->w * (k->out_wide ? 2 : 1))
+		       : NULL;
 	return d->out[j] ? 0 : -1;
 }
 

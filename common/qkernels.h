@@ -1,7 +1,7 @@
-/* The integer engine one output byte at a time (SPEC §9): the definitions
+/* The integer engine one output at a time (SPEC §9): the definitions
  * that qengine.c computes with its fast kernels, written once for the
  * device engine (qdevice.c), whose host devops run them in loops and whose
- * CUDA kernel (cuda/qengine.cu) runs one thread per output byte. Integer
+ * CUDA kernel (cuda/qengine.cu) runs one thread per output. Integer
  * arithmetic only, fixedpoint.h's rounding: the same bytes on every device.
  * Activations are NHWC as in qmodel.h; cl holds each image's cluster. */
 #ifndef PCQ_QKERNELS_H
@@ -22,6 +22,9 @@ struct qk_node {
 	int ic, ih, iw;            /* input 0 per image */
 	int kernel, stride, pad, relu, acc_shift, qmax;
 	int per_channel;           /* weighted: m0, shift (K, c) */
+	int out_wide;              /* output uint16 (more than 8 bits: a 16-bit
+				    * residual branch), else uint8 */
+	int a_wide, b_wide;        /* add: that input is uint16 */
 	const int16_t *weight;     /* weighted: (kernel, kernel, ic, c), q_w − Z2: the
 				    * threads of neighbouring output channels read
 				    * neighbouring weights */
@@ -30,9 +33,15 @@ struct qk_node {
 	const int32_t *b_zero, *a_mult, *b_mult;           /* add: (K) each */
 };
 
-PCQ_HOST_DEVICE static inline uint8_t qk_clamp(int64_t v, int32_t lo, int32_t hi)
+PCQ_HOST_DEVICE static inline int32_t qk_clamp(int64_t v, int32_t lo, int32_t hi)
 {
-	return (uint8_t)(v < lo ? lo : v > hi ? hi : v);
+	return (int32_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+/* Element e of an activation, uint16 where wide. */
+PCQ_HOST_DEVICE static inline int32_t qk_load(const uint8_t *x, int wide, size_t e)
+{
+	return wide ? ((const uint16_t *)x)[e] : x[e];
 }
 
 /* conv2d and linear (a 1×1 convolution of a 1×1 image): output byte
@@ -43,7 +52,7 @@ PCQ_HOST_DEVICE static inline uint8_t qk_clamp(int64_t v, int32_t lo, int32_t hi
  * x = Z1), lo = Z3 under a ReLU, else 0. The sums fit int32
  * (qmodel_load checks the bias's room); they are taken modulo 2^32 so
  * that no signed overflow is even possible. */
-PCQ_HOST_DEVICE static inline uint8_t qk_weighted_at(const struct qk_node *n, const uint8_t *x,
+PCQ_HOST_DEVICE static inline int32_t qk_weighted_at(const struct qk_node *n, const uint8_t *x,
 						     const int32_t *cl, size_t e)
 {
 	const int k = (int)(e % n->c);
@@ -76,15 +85,24 @@ PCQ_HOST_DEVICE static inline uint8_t qk_weighted_at(const struct qk_node *n, co
 			n->relu ? z3 : 0, n->qmax);
 }
 
-/* The residual add (requant.h's requant_add_u8):
+/* The residual add (requant.h's requant_add_u8, and requant_add_wide's
+ * int64 sum when an input is uint16):
  * clamp(Z3 + round((a − Za)·Ma + (b − Zb)·Mb, 2^−shift), lo, qmax). */
-PCQ_HOST_DEVICE static inline uint8_t qk_add_at(const struct qk_node *n, const uint8_t *a,
+PCQ_HOST_DEVICE static inline int32_t qk_add_at(const struct qk_node *n, const uint8_t *a,
 						const uint8_t *b, const int32_t *cl, size_t e)
 {
 	const int cluster = cl[e / ((size_t)n->c * n->h * n->w)];
+	const int32_t z3 = n->out_zero[cluster];
+	if (n->a_wide || n->b_wide) {   /* the int64 sum (requant.h) */
+		const int64_t sum = (int64_t)(qk_load(a, n->a_wide, e) - n->in_zero[cluster]) *
+					    n->a_mult[cluster] +
+				    (int64_t)(qk_load(b, n->b_wide, e) - n->b_zero[cluster]) *
+					    n->b_mult[cluster];
+		return qk_clamp((int64_t)z3 + fp_div_pot64(sum, n->shift[cluster]),
+				n->relu ? z3 : 0, n->qmax);
+	}
 	const int32_t sum = (a[e] - n->in_zero[cluster]) * n->a_mult[cluster] +
 			    (b[e] - n->b_zero[cluster]) * n->b_mult[cluster];
-	const int32_t z3 = n->out_zero[cluster];
 	return qk_clamp((int64_t)z3 + fp_div_pot(sum, n->shift[cluster]), n->relu ? z3 : 0,
 			n->qmax);
 }
@@ -132,7 +150,7 @@ PCQ_HOST_DEVICE static inline uint8_t qk_global_avgpool_at(const struct qk_node 
 
 /* The global average pool with its own output scale:
  * clamp(Z3 + M·((Σ − P·Z1)·2^acc_shift), 0, qmax). */
-PCQ_HOST_DEVICE static inline uint8_t qk_avgpool_requant_at(const struct qk_node *n,
+PCQ_HOST_DEVICE static inline int32_t qk_avgpool_requant_at(const struct qk_node *n,
 							    const uint8_t *x, const int32_t *cl,
 							    size_t e)
 {
@@ -153,8 +171,9 @@ PCQ_HOST_DEVICE static inline uint8_t qk_flatten_at(const struct qk_node *n, con
 	return x[i * per + r % hw * n->ic + r / hw];
 }
 
-/* Output byte e of node n; b is the add's second input. */
-PCQ_HOST_DEVICE static inline uint8_t qk_at(const struct qk_node *n, const uint8_t *a,
+/* Output e of node n (a byte, or a uint16 value with out_wide); b is the
+ * add's second input. */
+PCQ_HOST_DEVICE static inline int32_t qk_at(const struct qk_node *n, const uint8_t *a,
 					    const uint8_t *b, const int32_t *cl, size_t e)
 {
 	switch (n->op) {
@@ -165,6 +184,18 @@ PCQ_HOST_DEVICE static inline uint8_t qk_at(const struct qk_node *n, const uint8
 	case QK_AVGPOOL_REQUANT: return qk_avgpool_requant_at(n, a, cl, e);
 	default: return qk_flatten_at(n, a, e);
 	}
+}
+
+/* Writes output e of node n into out (uint16 with out_wide). */
+PCQ_HOST_DEVICE static inline void qk_store(const struct qk_node *n, uint8_t *out,
+					    const uint8_t *a, const uint8_t *b, const int32_t *cl,
+					    size_t e)
+{
+	const int32_t v = qk_at(n, a, b, cl, e);
+	if (n->out_wide)
+		((uint16_t *)out)[e] = (uint16_t)v;
+	else
+		out[e] = (uint8_t)v;
 }
 
 #endif

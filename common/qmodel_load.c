@@ -263,6 +263,8 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 			n->offset[(size_t)c * n->kout + o] = bias[(size_t)c * n->kout + o] -
 				n->in_zero[c] * n->wsum[o] * (1 << n->acc_shift);
 	n->plan = own(q, (size_t)q->clusters * parts * sizeof(*n->plan));
+	if (n->bits > 8)   /* requant_u16_rows: no plans */
+		return 0;
 	for (int c = 0; c < q->clusters; c++)
 		for (int64_t p = 0; p < parts; p++) {
 			const int64_t m = c * parts + p;
@@ -291,13 +293,18 @@ static int load_add(const struct loader *ld, struct qnode *n)
 			     "again", ld->file, n->name);
 	n->op = QOP_ADD;
 	n->c = n->ic, n->h = n->ih, n->w = n->iw;
+	/* an input of more than 8 bits: the int64 sum (requant.h) */
+	const int wide = ld->q->nodes[n->in[0]].bits > 8 || b->bits > 8;
 	if (op_param_int(ld->l, ld->file, "relu", 0, 1, &n->relu) ||
 	    !(n->in_zero = clusters_i32(ld, "a_zero", 0, ld->q->nodes[n->in[0]].qmax)) ||
 	    !(n->b_zero = clusters_i32(ld, "b_zero", 0, b->qmax)) ||
 	    !(n->out_zero = clusters_i32(ld, "out_zero", 0, n->qmax)) ||
-	    !(n->a_mult = clusters_i32(ld, "a_multiplier", 0, REQUANT_ADD_MAX_MULT - 1)) ||
-	    !(n->b_mult = clusters_i32(ld, "b_multiplier", 0, REQUANT_ADD_MAX_MULT - 1)) ||
-	    !(n->shift = clusters_i32(ld, "shift", 0, REQUANT_ADD_MAX_SHIFT)))
+	    !(n->a_mult = clusters_i32(ld, "a_multiplier", 0, wide ? INT32_MAX :
+				       REQUANT_ADD_MAX_MULT - 1)) ||
+	    !(n->b_mult = clusters_i32(ld, "b_multiplier", 0, wide ? INT32_MAX :
+				       REQUANT_ADD_MAX_MULT - 1)) ||
+	    !(n->shift = clusters_i32(ld, "shift", 0, wide ? REQUANT_ADD_WIDE_MAX_SHIFT :
+				      REQUANT_ADD_MAX_SHIFT)))
 		return -1;
 	size_t bytes = (size_t)ld->q->clusters * sizeof(int32_t);
 	if (memcmp(zero_of(ld->q, n->in[0]), n->in_zero, bytes) ||
@@ -359,12 +366,14 @@ static int load_node(const struct loader *ld, int j)
 	if (n->n_in != want)
 		return error("'%s': layer '%s': %s takes %d input(s)", ld->file, l->name, l->op, want);
 	/* Layers that requantize say their output's bits; pools and flatten
-	 * keep their input's. */
+	 * keep their input's. A convolution may write up to 16 bits, which
+	 * only adds may read (16-bit residual adds; checked in qmodel_load). */
 	static const char *const requantizing[] = {"quantize", "qconv2d", "qlinear", "qadd",
 						   "qavgpool"};
+	const int weighted = strcmp(l->op, "qconv2d") == 0 || strcmp(l->op, "qlinear") == 0;
 	for (size_t i = 0; i < sizeof(requantizing) / sizeof(*requantizing); i++)
 		if (strcmp(l->op, requantizing[i]) == 0 &&
-		    op_param_int(l, ld->file, "bits", 2, 8, &n->bits))
+		    op_param_int(l, ld->file, "bits", 2, weighted ? 16 : 8, &n->bits))
 			return -1;
 	n->qmax = (1 << n->bits) - 1;
 	if ((j == 0) != (strcmp(l->op, "quantize") == 0))
@@ -451,19 +460,29 @@ int qmodel_load(struct qmodel *q, const struct pcqfile *f, const char *file, int
 			return -1;
 		}
 	}
+	for (int j = 1; j < q->n_nodes; j++)
+		for (int s = 0; s < q->nodes[j].n_in && s < 2; s++) {
+			const int src = q->nodes[j].in[s], bits = q->nodes[src].bits;
+			if (bits > 8 && q->nodes[j].op != QOP_ADD) {
+				qmodel_free(q);
+				return error("'%s': layer '%s' reads '%s', a %d-bit activation: only "
+					     "a qadd can read one wider than 8 bits", file,
+					     f->layers[j].name, f->layers[src].name, bits);
+			}
+		}
 	const struct qnode *last = &q->nodes[q->n_nodes - 1];
-	if (last->h != 1 || last->w != 1 || !last->out_zero) {
+	if (last->h != 1 || last->w != 1 || !last->out_zero || last->bits > 8) {
 		qmodel_free(q);
 		return error("'%s': the last layer '%s' must be a qlinear or qconv2d giving class "
-			     "scores", file, last->name);
+			     "scores of at most 8 bits", file, last->name);
 	}
 	q->classes = last->c;
 	size_t col = 0, acc = 0, box = 0;
 	for (int j = 0; j < q->n_nodes; j++) {
 		struct qnode *n = &q->nodes[j];
 		size_t per = (size_t)n->c * n->h * n->w;
-		if (j > 0)
-			n->out = own(q, (size_t)batch * per);
+		if (j > 0)   /* uint16 above 8 bits */
+			n->out = own(q, (size_t)batch * per * (n->bits > 8 ? 2 : 1));
 		if (((n->iconv && iconv_coef(n->iconv)) || (!n->iconv && n->any_wcoef)) &&
 		    (size_t)batch * n->h * n->w > box)
 			box = (size_t)batch * n->h * n->w;

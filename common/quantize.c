@@ -38,8 +38,8 @@ struct qctx {
 	int clusters;
 };
 
-/* The bits of fakequant node j (model_init checked them: 2..8). Layers
- * may differ: mixed precision (fuse.h). */
+/* The bits of fakequant node j (model_init checked them: 2..16). Layers
+ * may differ: mixed precision and 16-bit residual adds (fuse.h). */
 static int bits_of(const struct qctx *q, int j)
 {
 	return (int)attrs_find(&q->in->layers[j].params, "bits")->i;
@@ -73,6 +73,17 @@ static void *add(struct qctx *q, const char *layer, const char *suffix, enum dty
 	char name[300];
 	snprintf(name, sizeof(name), "%s.%s", layer, suffix);
 	return pcqfile_add_tensor(q->out, name, dt, ndim, shape, NULL)->data;
+}
+
+/* Node j reads node src: an activation wider than 8 bits (16-bit
+ * residual adds, fuse.h) only a qadd can read. */
+static int narrow_input(const struct qctx *q, int j, int src)
+{
+	if (src < 0 || q->qsource[src] < 0 || bits_of(q, q->qsource[src]) <= 8)
+		return 0;
+	return error("'%s': layer '%s' reads '%s', a %d-bit activation: only a residual add "
+		     "can read one wider than 8 bits", q->file, q->m.nodes[j].name,
+		     q->m.nodes[q->qsource[src]].name, bits_of(q, q->qsource[src]));
 }
 
 static int multiplier(struct qctx *q, const char *layer, double M, int32_t *m0, int *shift)
@@ -151,7 +162,7 @@ static int weighted(struct qctx *q, int j, int conv)
 	if (src < 0 || q->qsource[src] < 0)
 		return error("'%s': layer '%s': its input is not quantized", q->file, n->name);
 	int point = output_point(q, j, &relu);
-	if (point < 0)
+	if (point < 0 || narrow_input(q, j, src))
 		return -1;
 	int K = q->clusters;
 	float *s1 = xmalloc((size_t)K * sizeof(float)), *s3 = xmalloc((size_t)K * sizeof(float));
@@ -266,19 +277,24 @@ static int weighted(struct qctx *q, int j, int conv)
  * scale ratios ra, rb as M/2^shift on one grid, M = round(r·2^shift) below
  * 2^22, with the largest shift <= 24 that allows it (the larger M has 22
  * significant bits, unless the shift cap leaves it smaller: then both
- * ratios are below 2^−2). */
-static int add_multipliers(struct qctx *q, const char *layer, double ra, double rb,
+ * ratios are below 2^−2). With an input of more than 8 bits (wide) the
+ * add sums in int64: M below 2^31 and shift <= 62, so the larger M has 31
+ * significant bits and the rounding of a 16-bit input's multiplier stays
+ * far below an output step (docs/QUANTIZATION.md). */
+static int add_multipliers(struct qctx *q, const char *layer, double ra, double rb, int wide,
 			   int32_t *ma, int32_t *mb, int32_t *shift)
 {
-	for (int e = REQUANT_ADD_MAX_SHIFT; e >= 0; e--) {
+	const double cap = wide ? 2147483648.0 : REQUANT_ADD_MAX_MULT;
+	for (int e = wide ? REQUANT_ADD_WIDE_MAX_SHIFT : REQUANT_ADD_MAX_SHIFT; e >= 0; e--) {
 		double a = nearbyint(ldexp(ra, e)), b = nearbyint(ldexp(rb, e));
-		if (a < REQUANT_ADD_MAX_MULT && b < REQUANT_ADD_MAX_MULT) {
+		if (a < cap && b < cap) {
 			*ma = (int32_t)a, *mb = (int32_t)b, *shift = e;
 			return 0;
 		}
 	}
 	return error("'%s': layer '%s': an input's scale is %g times the output's, more than "
-		     "the 2^22 the integer add allows", q->file, layer, ra > rb ? ra : rb);
+		     "the integer add allows (2^22, or 2^31 with a 16-bit input)", q->file, layer,
+		     ra > rb ? ra : rb);
 }
 
 static int qadd(struct qctx *q, int j)
@@ -292,6 +308,11 @@ static int qadd(struct qctx *q, int j)
 	int point = output_point(q, j, &relu);
 	if (point < 0)
 		return -1;
+	if (bits_of(q, point) > 8)
+		return error("'%s': layer '%s': its output is %d-bit; a residual add's output "
+			     "has at most 8 bits", q->file, n->name, bits_of(q, point));
+	const int wide = bits_of(q, q->qsource[n->inputs[0]]) > 8 ||
+			 bits_of(q, q->qsource[n->inputs[1]]) > 8;
 	float *s = xmalloc(3 * (size_t)K * sizeof(float));
 	int32_t *z = xmalloc(3 * (size_t)K * sizeof(int32_t));
 	if (scales_of(q, q->qsource[n->inputs[0]], s, z) ||
@@ -317,7 +338,8 @@ static int qadd(struct qctx *q, int j)
 		int32_t *sh = add(q, n->name, "shift", DTYPE_I32, 1, kc);
 		for (int c = 0; c < K && rc == 0; c++)
 			rc = add_multipliers(q, n->name, (double)s[c] / s[2 * K + c],
-					     (double)s[K + c] / s[2 * K + c], &ma[c], &mb[c], &sh[c]);
+					     (double)s[K + c] / s[2 * K + c], wide, &ma[c], &mb[c],
+					     &sh[c]);
 	}
 	free(s);
 	free(z);
@@ -332,6 +354,8 @@ static int qavgpool(struct qctx *q, int j, int point)
 	int src = n->inputs[0], K = q->clusters, rc = 0;
 	if (src < 0 || q->qsource[src] < 0)
 		return error("'%s': layer '%s': its input is not quantized", q->file, n->name);
+	if (narrow_input(q, j, src))
+		return -1;
 	int pixels = n->in[0].h * n->in[0].w;
 	float *s = xmalloc(2 * (size_t)K * sizeof(float));
 	int32_t *z = xmalloc(2 * (size_t)K * sizeof(int32_t));
@@ -373,6 +397,8 @@ static int passthrough(struct qctx *q, int j)
 	int src = n->inputs[0];
 	if (src < 0 || q->qsource[src] < 0)
 		return error("'%s': layer '%s': its input is not quantized", q->file, n->name);
+	if (narrow_input(q, j, src))
+		return -1;
 	struct layer *l = emit(q, j, n->op->name, -1, -1);
 	const struct layer *fl = &q->in->layers[j];
 	for (size_t k = 0; k < fl->params.n; k++)
@@ -464,6 +490,9 @@ int quantize_model(struct pcqfile *out, const struct pcqfile *in, const char *na
 	if (rc == 0 && !model_node_is(&q.m, last, "fakequant"))
 		rc = error("'%s': the logits are not quantized (the last layer must be a "
 			   "fakequant layer)", name);
+	if (rc == 0 && bits_of(&q, last) > 8)
+		rc = error("'%s': the logits are quantized to %d bits; at most 8", name,
+			   bits_of(&q, last));
 	for (int j = 0; j < q.m.n_nodes; j++)
 		free(q.alias[j]);
 	free(q.alias);

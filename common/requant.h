@@ -99,9 +99,14 @@ void requant_u8_rows(uint8_t *out, const int32_t *acc, size_t rows, int kout,
  *   out[i] = clamp(z + fp_div_pot((a[i] − za)·ma + (b[i] − zb)·mb, shift),
  *                  lo, hi).
  * Zero points and z in 0..255; ma, mb in [0, REQUANT_ADD_MAX_MULT), so
- * |sum| <= 2·255·(2^22 − 1) < 2^31; shift in 0..REQUANT_ADD_MAX_SHIFT. */
+ * |sum| <= 2·255·(2^22 − 1) < 2^31; shift in 0..REQUANT_ADD_MAX_SHIFT.
+ * An add with an input of more than 8 bits (requant_add_wide) sums in
+ * int64 instead: ma, mb in [0, 2^31), so |sum| < 2·65535·2^31 < 2^48, and
+ * shift in 0..REQUANT_ADD_WIDE_MAX_SHIFT; the same formula, with room for
+ * multipliers precise enough for a 16-bit input (docs/QUANTIZATION.md). */
 #define REQUANT_ADD_MAX_MULT (1 << 22)
 #define REQUANT_ADD_MAX_SHIFT 24
+#define REQUANT_ADD_WIDE_MAX_SHIFT 62
 struct requant_add {
 	int32_t za, ma, zb, mb;
 	int shift;
@@ -109,6 +114,21 @@ struct requant_add {
 };
 void requant_add_u8(uint8_t *out, const uint8_t *a, const uint8_t *b, size_t n,
 		    const struct requant_add *p);
+
+/* 16-bit residual adds (pcq-fuse --residual-bit, SPEC §10): a convolution
+ * whose output only adds read may be requantized to up to 16 bits, and
+ * an add may read such inputs (requant_wide.c).
+ *
+ * requant_u16_rows: requant_u8_rows's epilogue, the same values, stored
+ * as uint16 with 0 <= lo <= hi <= 65535.
+ * requant_add_wide: the residual add with inputs of a_bits and b_bits
+ * (2..16), each stored as uint8 up to 8 bits and as uint16 above, zero
+ * points within the input's range: requant_add_u8 when both have at most
+ * 8 bits, else the int64 sum above (fixedpoint.h's fp_div_pot64). */
+void requant_u16_rows(uint16_t *out, const int32_t *acc, size_t rows, int kout,
+		      const struct requant_rows *p);
+void requant_add_wide(uint8_t *out, const void *a, int a_bits, const void *b, int b_bits,
+		      size_t n, const struct requant_add *p);
 
 /* out[i] = fp_div_pot(x[i], e), e in 0..31. out may alias x (out == x). */
 void div_pot_i32(int32_t *out, const int32_t *x, size_t n, int e);

@@ -1,6 +1,6 @@
 // The integer engine's kernel (cuda_layers.h): qkernels.h's definition of
-// each output byte, one thread per byte. Integer arithmetic only, so the
-// bytes are the CPU's. Not tuned: a direct convolution from global memory.
+// each output (a byte, or a uint16 of a 16-bit residual branch), one thread
+// each. Integer arithmetic only, so the values are the CPU's. Not tuned: a direct convolution from global memory.
 #include "cuda_check.h"
 #include "cuda_layers.h"
 #include "qkernels.h"
@@ -12,7 +12,7 @@ __global__ void qnode_k(struct qk_node n, uint8_t *out, const uint8_t *a, const 
 {
 	size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
 	if (e < count)
-		out[e] = qk_at(&n, a, b, cl, e);
+		qk_store(&n, out, a, b, cl, e);
 }
 
 }  // namespace

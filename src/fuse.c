@@ -12,8 +12,8 @@
 
 static void usage(void)
 {
-	printf("Usage: pcq-fuse MODEL --bit B [--first-last-bit F] [--per-channel] [--symmetric]\n"
-	       "                [--clusters K] [--smooth S] -o FILE\n"
+	printf("Usage: pcq-fuse MODEL --bit B [--first-last-bit F] [--residual-bit R]\n"
+	       "                [--per-channel] [--symmetric] [--clusters K] [--smooth S] -o FILE\n"
 	       "Fold every batch norm into the convolution before it and make a fused\n"
 	       "model for quantization-aware fine-tuning (SPEC §7): weights fake-quantized\n"
 	       "per tensor (or per channel) to B bits, and at every quantization point (the\n"
@@ -25,6 +25,9 @@ static void usage(void)
 	       "  --first-last-bit F mixed precision: F bits, 2..8, for the first and last\n"
 	       "                     conv/linear layers' weights and inputs and for the\n"
 	       "                     logits; B bits inside (default F = B)\n"
+	       "  --residual-bit R   R bits, 2..16, for what only residual adds read (each\n"
+	       "                     block's last convolution and downsample branch): the\n"
+	       "                     adds' inputs; their outputs keep B bits (default R = B)\n"
 	       "  --per-channel      a weight range per output channel, not per layer\n"
 	       "  --symmetric        weights on a grid symmetric about zero: scale\n"
 	       "                     max|w|/(2^(B-1) - 1), zero point 2^(B-1)\n"
@@ -41,6 +44,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"bit", required_argument, NULL, 'b'},
 		{"first-last-bit", required_argument, NULL, 'f'},
+		{"residual-bit", required_argument, NULL, 'r'},
 		{"per-channel", no_argument, NULL, 'c'},
 		{"symmetric", no_argument, NULL, 'y'},
 		{"clusters", required_argument, NULL, 'k'},
@@ -58,6 +62,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'b': o.bits = (int)cli_int("--bit", optarg, 2, 8); break;
 		case 'f': o.first_last_bits = (int)cli_int("--first-last-bit", optarg, 2, 8); break;
+		case 'r': o.residual_bits = (int)cli_int("--residual-bit", optarg, 2, 16); break;
 		case 'c': o.per_channel = 1; break;
 		case 'y': o.symmetric = 1; break;
 		case 'k': o.clusters = (int)cli_int("--clusters", optarg, 1, 65536); break;

@@ -2,7 +2,7 @@
 # at 4 and 8 bits, with one cluster (QAT) and three (PCQ), and at 4 bits
 # with 8-bit first and last layers (mixed precision) and weights quantized
 # per output channel, and at 8 bits with per-channel weights on the
-# symmetric grid, the engine's
+# symmetric grid, and ResNet20 with 16-bit residual adds, the engine's
 # output integers equal those of tests/reference/qref.py — an independent
 # integer implementation — for every image of a test batch; integer and
 # simulated accuracy agree; bad inputs get one-line errors.
@@ -99,6 +99,65 @@ assert abs(i['top1'] - s['top1']) <= points and same >= share
 PY
 	done
 done
+
+# 16-bit residual adds (SPEC §10): ResNet20 at 4 bits, 3 clusters, each
+# block's last convolution and downsample branch at 16 bits. The integer
+# model equals qref.py's; integer and simulated predictions agree; the
+# device engine (--device host: qkernels.h's definitions, as on a GPU)
+# predicts the same.
+pcq-fuse "$T/resnet20.msgpack" --bit 4 --residual-bit 16 --clusters 3 -o - |
+	pcq-train - --data "$fm" --limit 600 --batch 32 --kmeans "$T/km.msgpack" \
+		-o "$T/res16.fused" 2>/dev/null
+pcq-quantize "$T/res16.fused" -o "$T/res16.int"
+pcq-infer "$T/res16.int" --data "$fm" --limit 48 --kmeans "$T/km.msgpack" \
+	--predictions "$T/res16.pred" --save-quantized-input >/dev/null
+$py tests/reference/qref.py "$T/res16.int" "$T/res16.pred" >"$T/qref.out" ||
+	fail "residual 16: $(cat "$T/qref.out")"
+echo "residual 16: $(cat "$T/qref.out")"
+$py - "$T/res16.int" <<'PY' || fail "residual 16: layer bits"
+import sys, msgpack
+g = msgpack.unpackb(open(sys.argv[1], 'rb').read(), raw=False)['graph']
+wide = sorted(l['name'] for l in g if l['params'].get('bits') == 16)
+want = sorted([f'layer{s}.{b}.conv2' for s in (1, 2, 3) for b in range(3)] +
+              ['layer2.0.downsample.0', 'layer3.0.downsample.0'])
+assert wide == want, wide
+assert all(l['params']['bits'] == 4 for l in g if l['op'] == 'qadd')
+PY
+pcq-infer "$T/res16.int" --data "$fm" --limit 500 --kmeans "$T/km.msgpack" \
+	--predictions "$T/i.pred" >/dev/null
+pcq-infer "$T/res16.fused" --data "$fm" --limit 500 --kmeans "$T/km.msgpack" \
+	--predictions "$T/s.pred" >/dev/null
+pcq-infer "$T/res16.int" --device host --data "$fm" --limit 500 --kmeans "$T/km.msgpack" \
+	--predictions "$T/h.pred" >/dev/null
+$py - "$T/i.pred" "$T/s.pred" "$T/h.pred" <<'PY' || fail "residual 16 fidelity"
+import sys, msgpack, numpy as np
+def predicted(p):
+    t = {t['name']: t for t in msgpack.unpackb(open(p, 'rb').read())['tensors']}['predicted']
+    return np.frombuffer(t['data'], dtype='<i4')
+same = (predicted(sys.argv[1]) == predicted(sys.argv[2])).mean()
+print(f"residual 16: same prediction {100 * same:.1f}%")
+assert same >= 0.97
+assert (predicted(sys.argv[1]) == predicted(sys.argv[3])).all(), 'device engine differs'
+PY
+# What reads a 16-bit point must be an add: a fused model whose block
+# output (read by a convolution too) is 16-bit is refused by pcq-quantize,
+# and an integer model whose 16-bit convolution feeds a convolution by
+# pcq-infer; a model without residual adds cannot have them.
+$py - "$T/res16.fused" "$T/res16bad.fused" "$T/res16.int" "$T/res16bad.int" <<'PY'
+import sys, msgpack
+for src, dst, layer in ((sys.argv[1], sys.argv[2], 'layer1.0.relu2.fq'),
+                        (sys.argv[3], sys.argv[4], 'layer1.1.conv1')):
+    m = msgpack.unpackb(open(src, 'rb').read(), raw=False)
+    next(l for l in m['graph'] if l['name'] == layer)['params']['bits'] = 16
+    open(dst, 'wb').write(msgpack.packb(m, use_bin_type=True))
+PY
+expect_error 1 "layer 'layer1.1.conv1' reads 'layer1.0.relu2.fq', a 16-bit activation: only a residual add" \
+	pcq-quantize "$T/res16bad.fused" -o "$T/x.int"
+expect_error 1 "layer 'layer1.1.conv2' reads 'layer1.1.conv1', a 16-bit activation: only a qadd" \
+	pcq-infer "$T/res16bad.int" --data "$fm" --limit 10 --kmeans "$T/km.msgpack"
+expect_error 1 "--residual-bit: the model has no residual add" \
+	pcq-fuse "$T/alexnet-small.msgpack" --bit 4 --residual-bit 16 -o "$T/x.fused"
+[ ! -e "$T/x.fused" ] || fail "a failed pcq-fuse left its output"
 
 # A near-dead channel (per-channel weights ~1e-9, a bias of 100): its bias
 # cannot be written on S1·S2 in int32, so pcq-quantize coarsens that

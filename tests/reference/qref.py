@@ -133,13 +133,14 @@ def finish(acc, cl, t, p, name, qmax):
     return np.clip(out, z3 if p['relu'] else 0, qmax)
 
 
-def add(a, b, cl, t, p, name, qmax):
+def add(a, b, cl, t, p, name, qmax, wide):
+    """wide: an input has more than 8 bits, and the engine sums in int64."""
     s = 0
     for part, x in (('a', a), ('b', b)):
         z = per_image(t[f'{name}.{part}_zero'], cl, 4)
         m = per_image(t[f'{name}.{part}_multiplier'], cl, 4)
         s = s + (x - z) * m
-    assert (np.abs(s) < 2**31).all()
+    assert (np.abs(s) < (2**48 if wide else 2**31)).all(), name + ': sum beyond its bound'
     e = np.broadcast_to(per_image(t[name + '.shift'], cl, 4), s.shape)
     z3 = per_image(t[name + '.out_zero'], cl, 4)
     return np.clip(z3 + div_pot(s, e), z3 if p['relu'] else 0, qmax)
@@ -179,10 +180,11 @@ def write_fixture(path, x, cl, want, model_path):
 
 
 def bits_summary(root):
-    """'4 bits', or '4 bits, 8 at the first and last layers'."""
+    """'4 bits', or '4 bits, 8 at the first and last layers', and so on."""
     a = root['attrs']
     edge = a.get('first_last_bits', a['bits'])
     return (f"{a['bits']} bits" + (f', {edge} at the first and last layers' if edge != a['bits'] else '')
+            + (f", {a['residual_bits']}-bit residual branches" if 'residual_bits' in a else '')
             + (', weights per channel' if a.get('per_channel') else ''))
 
 
@@ -191,10 +193,11 @@ def run(model_path, pred_path, fixture=None):
     _, pred = load(pred_path)
     x = pred['quantized_input'].astype(np.int64)
     cl = pred['cluster'].astype(np.int64) if 'cluster' in pred else np.zeros(len(x), np.int64)
-    outs = {}
+    outs, bits = {}, {}
     for layer in root['graph']:
         op, name, p = layer['op'], layer['name'], layer.get('params', {})
         ins = [outs.get(i) for i in layer['inputs']]
+        bits[name] = p['bits'] if 'bits' in p else bits[layer['inputs'][0]]
         # each requantizing op's own bits (mixed precision); pools keep their input's
         qmax = (1 << p['bits']) - 1 if 'bits' in p else None
         if op in ('qconv2d', 'qlinear'):
@@ -208,7 +211,8 @@ def run(model_path, pred_path, fixture=None):
         elif op == 'qlinear':
             y = linear(ins[0], cl, t, p, name, qmax).reshape(len(x), -1, 1, 1)
         elif op == 'qadd':
-            y = add(ins[0], ins[1], cl, t, p, name, qmax)
+            wide = max(bits[i] for i in layer['inputs']) > 8
+            y = add(ins[0], ins[1], cl, t, p, name, qmax, wide)
         elif op == 'qavgpool':
             y = avgpool(ins[0], cl, t, p, name, qmax)
         elif op == 'global_avgpool2d':
@@ -221,6 +225,7 @@ def run(model_path, pred_path, fixture=None):
             y = ins[0].reshape(len(x), -1, 1, 1)
         else:
             raise SystemExit(f'qref.py: unknown op {op}')
+        assert int(y.min()) >= 0 and int(y.max()) < 1 << bits[name], name + ': beyond its bits'
         outs[name] = y
     want = y.reshape(len(x), -1)
     if fixture:

@@ -2,7 +2,8 @@
  * the logits of the pre-trained model in eval mode, for ResNet20 and
  * AlexNetSmall with non-trivial batch-norm statistics; the quantization
  * points are where SPEC §7 puts them; with mixed precision exactly the
- * first and last layers' weights and inputs and the logits are widened;
+ * first and last layers' weights and inputs and the logits are widened,
+ * with 16-bit residual adds exactly the points only adds read;
  * --per-channel marks every weighted layer and nothing else;
  * models that cannot be fused are refused with the reason. */
 #include <setjmp.h>
@@ -157,8 +158,8 @@ static int64_t bits_param(const struct pcqfile *f, const char *layer, const char
 }
 
 /* Every fakequant and weighted layer of f has 4 bits, except the named
- * ones (a NULL-terminated list), which have 8. */
-static void check_widened(const struct pcqfile *f, const char *const *wide)
+ * ones (a NULL-terminated list), which have wide_bits. */
+static void check_widened(const struct pcqfile *f, const char *const *wide, int wide_bits)
 {
 	size_t seen = 0, n_wide = 0;
 	while (wide[n_wide])
@@ -173,7 +174,7 @@ static void check_widened(const struct pcqfile *f, const char *const *wide)
 		int want = 4;
 		for (size_t k = 0; k < n_wide; k++)
 			if (strcmp(wide[k], l->name) == 0)
-				want = 8, seen++;
+				want = wide_bits, seen++;
 		if (bits_param(f, l->name, key) != want)
 			fail_msg("layer '%s': %s %lld, expected %d", l->name, key,
 				 (long long)bits_param(f, l->name, key), want);
@@ -201,7 +202,7 @@ static void test_first_last_bits(void **state)
 		struct pcqfile pre, fused;
 		build(&pre, archs[a], &rng);
 		assert_int_equal(fuse_model(&fused, &pre, "pre", &o), 0);
-		check_widened(&fused, wide[a]);
+		check_widened(&fused, wide[a], 8);
 		const struct value *v = attrs_find(&fused.attrs, "first_last_bits");
 		assert_non_null(v);
 		assert_int_equal(v->i, 8);
@@ -209,12 +210,45 @@ static void test_first_last_bits(void **state)
 		/* first_last_bits equal to bits: the plain model, no attribute */
 		o.first_last_bits = 4;
 		assert_int_equal(fuse_model(&fused, &pre, "pre", &o), 0);
-		check_widened(&fused, (const char *const[]){NULL});
+		check_widened(&fused, (const char *const[]){NULL}, 8);
 		assert_null(attrs_find(&fused.attrs, "first_last_bits"));
 		o.first_last_bits = 8;
 		pcqfile_free(&fused);
 		pcqfile_free(&pre);
 	}
+}
+
+/* 16-bit residual adds: exactly what only adds read — each block's
+ * second convolution and the two downsample branches — is widened; the
+ * add outputs, which the next convolution reads, are not. A model
+ * without adds is refused. */
+static void test_residual_bits(void **state)
+{
+	(void)state;
+	struct rng rng;
+	rng_seed(&rng, 5, 0);
+	struct fuse_options o = {.bits = 4, .residual_bits = 16, .clusters = 2, .smooth = 0.9};
+	static const char *const wide[] = {
+		"layer1.0.conv2.fq", "layer1.1.conv2.fq", "layer1.2.conv2.fq",
+		"layer2.0.conv2.fq", "layer2.1.conv2.fq", "layer2.2.conv2.fq",
+		"layer3.0.conv2.fq", "layer3.1.conv2.fq", "layer3.2.conv2.fq",
+		"layer2.0.downsample.0.fq", "layer3.0.downsample.0.fq", NULL};
+	struct pcqfile pre, fused;
+	build(&pre, "resnet20", &rng);
+	assert_int_equal(fuse_model(&fused, &pre, "pre", &o), 0);
+	check_widened(&fused, wide, 16);
+	const struct value *v = attrs_find(&fused.attrs, "residual_bits");
+	assert_non_null(v);
+	assert_int_equal(v->i, 16);
+	/* the fused model plans (fakequant takes up to 16 bits) */
+	struct model m;
+	assert_int_equal(model_init(&m, &fused, "fused", 2, 0), 0);
+	model_free(&m);
+	pcqfile_free(&fused);
+	pcqfile_free(&pre);
+	build(&pre, "alexnet-small", &rng);
+	assert_int_equal(fuse_model(&fused, &pre, "pre", &o), -1);
+	pcqfile_free(&pre);
 }
 
 static void test_per_channel(void **state)
@@ -281,6 +315,7 @@ int main(void)
 		cmocka_unit_test(test_alexnet_small_same_logits),
 		cmocka_unit_test(test_quantization_points),
 		cmocka_unit_test(test_first_last_bits),
+		cmocka_unit_test(test_residual_bits),
 		cmocka_unit_test(test_per_channel),
 		cmocka_unit_test(test_refuses_unfusable),
 	};

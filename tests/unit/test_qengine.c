@@ -1,7 +1,9 @@
 /* The integer engine (qmodel_load.c, qengine.c) against its fixtures
  * (tests/fixtures/gen_integer.sh): quantized ResNet20 models made by the
- * tools (4 and 8 bits, mixed precision, per-channel weights), and for 32 quantized images the output integers computed by
- * tests/reference/qref.py, an independent integer implementation. Every
+ * tools (4 and 8 bits, mixed precision, per-channel weights, 16-bit
+ * residual branches), and for 32 quantized images the output integers
+ * computed by tests/reference/qref.py, an independent integer
+ * implementation. Every
  * output integer must match, on each convolution path: oneDNN's direct
  * convolution where it is usable, im2col with oneDNN's GEMM, im2col with
  * the exact fallback kernel; and the device engine (qdevice.c: qkernels.h's
@@ -109,11 +111,21 @@ static void test_8bit_per_channel(void **state)
 	check("int_resnet20_b8k3pc.msgpack", "int_resnet20_b8k3pc.expect.msgpack");
 }
 
+/* 16-bit residual adds: each block's last convolution and downsample
+ * branch write uint16 (requant_u16_rows), the adds read them
+ * (requant_add_wide). */
+static void test_16bit_residual(void **state)
+{
+	(void)state;
+	check("int_resnet20_b4k3r16.msgpack", "int_resnet20_b4k3r16.expect.msgpack");
+}
+
 /* Every fixture on device ops. */
 static void check_all_on(const struct devops *dev)
 {
 	static const char *const names[] = {"int_resnet20_b4k3", "int_resnet20_b8k1",
-					    "int_resnet20_b4k3f8", "int_resnet20_b8k3pc"};
+					    "int_resnet20_b4k3f8", "int_resnet20_b8k3pc",
+					    "int_resnet20_b4k3r16"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
 		char model[64], expect[64];
 		snprintf(model, sizeof(model), "%s.msgpack", names[i]);
@@ -187,6 +199,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_8bit_1_cluster),
 		cmocka_unit_test(test_8bit_first_last),
 		cmocka_unit_test(test_8bit_per_channel),
+		cmocka_unit_test(test_16bit_residual),
 	};
 	if (argc > 1) {   /* a child of test_other_paths */
 		if (strcmp(argv[1], "fallback") == 0)
@@ -200,6 +213,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_8bit_1_cluster),
 		cmocka_unit_test(test_8bit_first_last),
 		cmocka_unit_test(test_8bit_per_channel),
+		cmocka_unit_test(test_16bit_residual),
 		cmocka_unit_test(test_other_paths),
 		cmocka_unit_test(test_requant_paths_and_chunks),
 		cmocka_unit_test(test_chunk_bytes),

@@ -720,6 +720,171 @@ static void test_add(void **state)
 	free(out);
 }
 
+/* 16-bit residual branches (requant_wide.c). requant_u16_rows against the
+ * definition, clamp(z + fp_requantize(v), lo, hi) stored as uint16, for
+ * zero points and clamps over the whole 16-bit range, per tensor
+ * (requant_i32's vector path) and per channel, with and without a box
+ * term, in one call over rows whose elements do not divide the
+ * 1024-element pieces it works in. */
+static void test_u16_rows(void **state)
+{
+	(void)state;
+	static const int kouts[] = { 16, 7, 64 };
+	static const int shifts[] = { -8, -1, 0, 1, 5, 12, 20, 31 };
+	static const int acc_shifts[] = { 0, 4, 16 };
+	enum { ROWS = 200, MAXK = 64 };
+	int32_t *acc = malloc(ROWS * MAXK * sizeof(int32_t)), bias[MAXK], coef[MAXK], box[ROWS];
+	int64_t *v = malloc(ROWS * MAXK * sizeof(int64_t));
+	uint16_t *out = malloc((ROWS * MAXK + 1) * sizeof(uint16_t));
+	int32_t m0k[MAXK], shiftk[MAXK];
+	assert_non_null(acc);
+	assert_non_null(v);
+	assert_non_null(out);
+	int spread = 0;   /* outputs strictly inside (lo, hi) */
+	struct rng r;
+	rng_seed(&r, 29, 0);
+	for (int p = 0; p < NPATHS; p++) {
+		const char *path = set_path(p);
+		if (!path)
+			continue;
+		for (size_t ki = 0; ki < sizeof(kouts) / sizeof(kouts[0]); ki++)
+			for (size_t si = 0; si < sizeof(shifts) / sizeof(shifts[0]); si++)
+				for (size_t ai = 0; ai < sizeof(acc_shifts) / sizeof(acc_shifts[0]); ai++)
+					for (int mode = 0; mode < 4; mode++) {
+			const int with_coef = mode % 2, pc = mode / 2;
+			const int kout = kouts[ki], as = acc_shifts[ai], rows = ROWS - (int)si;
+			int32_t m0 = (int32_t)rand_range(&r, INT64_C(1) << 30, INT32_MAX);
+			int32_t z = (int32_t)rand_range(&r, 0, 65535);
+			int32_t lo = with_coef ? z : 0;
+			int32_t hi = mode == 3 ? (int32_t)rand_range(&r, lo, 65535) : 65535;
+			int64_t amax = (INT64_C(1) << (30 - as)) - 1;
+			for (int k = 0; k < kout; k++) {
+				/* small values on some channels, so that outputs land
+				 * inside the 16-bit range and not only at its ends */
+				int32_t b = k % 2 ? 1 << 29 : 1 << 12;
+				bias[k] = (int32_t)rand_range(&r, -b, b);
+				coef[k] = (int32_t)rand_range(&r, -255, 255);
+				int sh = shifts[si] + (shifts[si] >= 0 ? k % 3 : 0);
+				shiftk[k] = sh > 31 ? 31 : sh;
+				m0k[k] = k % 4 == 3 ? (int32_t)rand_range(&r, 0, 1 << 20)
+					 : (int32_t)rand_range(&r, INT64_C(1) << 30, INT32_MAX);
+			}
+			for (int row = 0; row < rows; row++) {
+				box[row] = (int32_t)rand_range(&r, 0, 255 * 576);
+				for (int k = 0; k < kout; k++) {
+					int64_t a = row % 2 ? rand_range(&r, -amax, amax)
+							    : rand_range(&r, -(1 << 10), 1 << 10);
+					size_t e = (size_t)row * kout + k;
+					v[e] = a * (INT64_C(1) << as) + bias[k];
+					acc[e] = with_coef ? (int32_t)((uint32_t)a - (uint32_t)coef[k] *
+									   (uint32_t)box[row])
+							   : (int32_t)a;
+				}
+			}
+			memset(out, 0xee, (ROWS * MAXK + 1) * sizeof(uint16_t));
+			struct requant_rows rp = {
+				.bias = bias, .coef = with_coef ? coef : NULL, .box = box,
+				.acc_shift = as, .m0 = m0, .shift = shifts[si],
+				.m0_k = pc ? m0k : NULL, .shift_k = pc ? shiftk : NULL,
+				.z = z, .lo = lo, .hi = hi,
+			};
+			requant_u16_rows(out, acc, (size_t)rows, kout, &rp);
+			for (size_t e = 0; e < (size_t)rows * kout; e++) {
+				const int k = (int)(e % (size_t)kout);
+				int64_t t = (int64_t)z + (pc ? fp_requantize((int32_t)v[e], m0k[k], shiftk[k])
+							     : fp_requantize((int32_t)v[e], m0, shifts[si]));
+				uint16_t want = (uint16_t)(t < lo ? lo : t > hi ? hi : t);
+				spread += want > lo && want < hi;
+				if (out[e] != want)
+					fail_msg("%s: requant_u16_rows kout %d shift %d acc_shift %d coef "
+						 "%d per channel %d: out[%zu] = %d, want %d", path, kout,
+						 pc ? shiftk[k] : shifts[si], as, with_coef, pc, e, out[e],
+						 want);
+			}
+			assert_int_equal(out[(size_t)rows * kout], 0xeeee);
+		}
+	}
+	assert_true(spread > 100000);
+	free(acc);
+	free(v);
+	free(out);
+}
+
+/* requant_add_wide against the definition for every storage pair (8 or
+ * 16 bits each, and 12 and 9): with a wide input the int64 sum, with the
+ * largest multipliers (2^31 − 1) and zero points at both ends of each
+ * range, every shift 0..62; narrow pairs go to requant_add_u8. */
+static void test_add_wide(void **state)
+{
+	(void)state;
+	enum { N = 4099 };
+	static const int widths[][2] = { { 16, 8 }, { 8, 16 }, { 16, 16 }, { 12, 4 }, { 9, 9 },
+					 { 4, 16 }, { 8, 8 } };
+	uint16_t *a = malloc(N * sizeof(uint16_t)), *b = malloc(N * sizeof(uint16_t));
+	uint8_t *a8 = malloc(N), *b8 = malloc(N), *out = malloc(N + 1);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(a8);
+	assert_non_null(b8);
+	assert_non_null(out);
+	struct rng r;
+	rng_seed(&r, 31, 0);
+	for (int p = 0; p < NPATHS; p++) {
+		const char *path = set_path(p);
+		if (!path)
+			continue;
+		for (size_t w = 0; w < sizeof(widths) / sizeof(widths[0]); w++) {
+			const int ab = widths[w][0], bb = widths[w][1], wide = ab > 8 || bb > 8;
+			const int32_t amax = (1 << ab) - 1, bmax = (1 << bb) - 1;
+			const int32_t big = wide ? INT32_MAX : REQUANT_ADD_MAX_MULT - 1;
+			const int top = wide ? REQUANT_ADD_WIDE_MAX_SHIFT : REQUANT_ADD_MAX_SHIFT;
+			for (int shift = 0; shift <= top; shift++)
+				for (int c = 0; c < 4; c++) {
+			for (int i = 0; i < N; i++) {
+				a[i] = (uint16_t)(i < 2 ? i * amax : rand_range(&r, 0, amax));
+				b[i] = (uint16_t)(i < 2 ? (1 - i) * bmax : rand_range(&r, 0, bmax));
+				a8[i] = (uint8_t)a[i], b8[i] = (uint8_t)b[i];
+			}
+			/* c 0, 1: the largest multipliers, zero points at the ends;
+			 * 2: random; 3: multipliers that put the sum near 2^shift */
+			const int32_t near = shift < 31 ? (int32_t)(1 << (shift > 16 ? shift - 16 : 0)) : big;
+			struct requant_add q = {
+				.za = c == 0 ? 0 : c == 1 ? amax : (int32_t)rand_range(&r, 0, amax),
+				.zb = c == 0 ? bmax : c == 1 ? 0 : (int32_t)rand_range(&r, 0, bmax),
+				.ma = c < 2 ? big : c == 2 ? (int32_t)rand_range(&r, 0, big) : near,
+				.mb = c < 2 ? big : c == 2 ? (int32_t)rand_range(&r, 0, big) : near,
+				.shift = shift,
+				.z = (int32_t)rand_range(&r, 0, 255),
+				.hi = shift % 3 == 2 ? 200 : 255,
+			};
+			q.lo = shift % 2 ? (q.z < q.hi ? q.z : q.hi) : 0;
+			memset(out, 0xee, N + 1);
+			requant_add_wide(out, ab > 8 ? (const void *)a : a8, ab,
+					 bb > 8 ? (const void *)b : b8, bb, N, &q);
+			for (int i = 0; i < N; i++) {
+				/* the definition in 128 bits: floor and ties away from 0 */
+				__int128 sum = (__int128)(a[i] - q.za) * q.ma + (__int128)(b[i] - q.zb) * q.mb;
+				__int128 d = (__int128)1 << shift, fl = sum >= 0 ? sum / d : -((-sum + d - 1) / d);
+				__int128 rem = sum - fl * d, twice = 2 * rem;
+				__int128 rounded = fl + (twice > d || (twice == d && sum >= 0));
+				__int128 v = q.z + rounded;
+				uint8_t want = (uint8_t)(v < q.lo ? q.lo : v > q.hi ? q.hi : v);
+				if (out[i] != want)
+					fail_msg("%s: requant_add_wide %d+%d bits shift %d case %d: a %d "
+						 "b %d: got %d, want %d", path, ab, bb, shift, c, a[i],
+						 b[i], out[i], want);
+			}
+			assert_int_equal(out[N], 0xee);
+		}
+		}
+	}
+	free(a);
+	free(b);
+	free(a8);
+	free(b8);
+	free(out);
+}
+
 /* The automatic path is the best the CPU has, capped by PCQ_REQUANT;
  * forcing a path the CPU lacks fails and changes nothing. */
 static void test_path_names(void **state)
@@ -764,6 +929,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_conv_rows, teardown_path),
 		cmocka_unit_test_teardown(test_conv_rows_dense, teardown_path),
 		cmocka_unit_test_teardown(test_add, teardown_path),
+		cmocka_unit_test_teardown(test_u16_rows, teardown_path),
+		cmocka_unit_test_teardown(test_add_wide, teardown_path),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
