@@ -103,6 +103,11 @@ static int path_now(void)
 	return f == REQUANT_AUTO ? auto_path : f;
 }
 
+int requant_path_now(void)
+{
+	return path_now();
+}
+
 static int avx2_now(void)
 {
 	return path_now() >= REQUANT_AVX2;

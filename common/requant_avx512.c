@@ -209,4 +209,41 @@ AVX512_FN void requant_add_u8_avx512(uint8_t *out, const uint8_t *a, const uint8
 		_mm_mask_storeu_epi8(out + i, m, _mm512_cvtepi32_epi8(v16_add(va, vb, &k)));
 	}
 }
+
+/* Eight inputs widened to int64 lanes (uint16 where wide), masked. */
+AVX512_INLINE __m512i load8_i64(const void *x, int wide, size_t i, __mmask8 m)
+{
+	if (wide)
+		return _mm512_cvtepu16_epi64(_mm_maskz_loadu_epi16(m, (const uint16_t *)x + i));
+	return _mm512_cvtepu8_epi64(_mm_maskz_loadu_epi8(m, (const uint8_t *)x + i));
+}
+
+/* The add's int64 sum (requant.h): vpmuldq multiplies each qword's low
+ * dword, which holds q − Z (|q − Z| < 2^16) and M (< 2^31) exactly; the
+ * rounding division is fp_div_pot64's on 64-bit lanes (vpsraq floors). */
+AVX512_FN void requant_add_wide_avx512(uint8_t *out, const void *a, int a_wide, const void *b,
+				       int b_wide, size_t n, const struct requant_add *p)
+{
+	const __m512i za = _mm512_set1_epi64(p->za), zb = _mm512_set1_epi64(p->zb);
+	const __m512i ma = _mm512_set1_epi64(p->ma), mb = _mm512_set1_epi64(p->mb);
+	const int64_t mask = (INT64_C(1) << p->shift) - 1;
+	const __m512i vmask = _mm512_set1_epi64(mask), half = _mm512_set1_epi64(mask >> 1);
+	const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512();
+	const __m512i L = _mm512_set1_epi64(p->lo - p->z), H = _mm512_set1_epi64(p->hi - p->z);
+	const __m512i z = _mm512_set1_epi64(p->z);
+	const __m128i e = _mm_cvtsi32_si128(p->shift);
+	for (size_t i = 0; i < n; i += 8) {
+		const __mmask8 m = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
+		__m512i sum = _mm512_add_epi64(
+			_mm512_mul_epi32(_mm512_sub_epi64(load8_i64(a, a_wide, i, m), za), ma),
+			_mm512_mul_epi32(_mm512_sub_epi64(load8_i64(b, b_wide, i, m), zb), mb));
+		__m512i fl = _mm512_sra_epi64(sum, e);
+		__m512i rem = _mm512_and_si512(sum, vmask);
+		__m512i thr = _mm512_mask_add_epi64(half, _mm512_cmplt_epi64_mask(sum, zero), half, one);
+		__m512i r = _mm512_mask_add_epi64(fl, _mm512_cmpgt_epi64_mask(rem, thr), fl, one);
+		r = _mm512_add_epi64(_mm512_min_epi64(_mm512_max_epi64(r, L), H), z);
+		_mm512_mask_cvtepi64_storeu_epi8(out + i, m, r);
+	}
+}
+
 #endif

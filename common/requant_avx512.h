@@ -23,4 +23,13 @@ void requant_u8_rows_channels_avx512(uint8_t *out, const int32_t *acc, size_t ro
 void requant_add_u8_avx512(uint8_t *out, const uint8_t *a, const uint8_t *b, size_t n,
 			   const struct requant_add *p);
 
+/* requant_add_wide when an input is wide (more than 8 bits, uint16): the
+ * int64 sum on eight lanes; any n. */
+void requant_add_wide_avx512(uint8_t *out, const void *a, int a_wide, const void *b, int b_wide,
+			     size_t n, const struct requant_add *p);
+
+/* The path requant.c takes on this call (REQUANT_SCALAR ...), for
+ * requant_wide.c. */
+int requant_path_now(void);
+
 #endif

@@ -1,16 +1,21 @@
 /* 16-bit residual branches: a convolution's epilogue into uint16 and the
  * residual add over uint16 inputs; see requant.h. The arithmetic is
  * requant.c's (fixedpoint.h's rounding); only the storage is wider. The
- * per-tensor epilogue takes requant_i32's vector path; the rest is plain
- * loops that the compiler vectorises. */
+ * per-tensor epilogue takes requant_i32's vector path, its other steps are
+ * plain loops that the compiler vectorises; the add has an AVX-512 form
+ * (requant_avx512.c) and a plain one for the other paths. */
 #include "requant.h"
+#include "requant_avx512.h"
 
 #include "check.h"
 #include "fixedpoint.h"
 
+#include <stdlib.h>
 
-/* Elements per piece of the epilogue: the values before requantization
- * are gathered here, requantized in one call, then clamped and stored. */
+
+/* Elements per piece of the epilogue (whole rows, at least one): the
+ * values before requantization are gathered here, requantized in one
+ * call, then clamped and stored; every loop a vector loop. */
 enum { PIECE = 1024 };
 
 void requant_u16_rows(uint16_t *out, const int32_t *acc, size_t rows, int kout,
@@ -28,37 +33,40 @@ void requant_u16_rows(uint16_t *out, const int32_t *acc, size_t rows, int kout,
 	 * the bounds within ±2^16 nothing overflows */
 	CHECK(p->z >= -65535 && p->z <= 65535);
 	const int32_t L = p->lo - p->z, H = p->hi - p->z, z = p->z;
-	const size_t total = rows * (size_t)kout;
-	int32_t v[PIECE];
-	size_t r = 0;
-	int k = 0;
-	for (size_t e0 = 0; e0 < total; e0 += PIECE) {
-		const size_t m = total - e0 < PIECE ? total - e0 : PIECE;
-		const int k0 = k;
+	const size_t per = kout >= PIECE ? 1 : PIECE / (size_t)kout;   /* rows a piece */
+	int32_t stack[PIECE];   /* a row longer than a piece: the heap */
+	int32_t *v = per * (size_t)kout <= PIECE ? stack : xmalloc((size_t)kout * sizeof(int32_t));
+	for (size_t r0 = 0; r0 < rows; r0 += per) {
+		const size_t nr = rows - r0 < per ? rows - r0 : per, m = nr * (size_t)kout;
+		const int32_t *a = acc + r0 * (size_t)kout;
 		/* v = (acc + coef·box)·2^acc_shift + bias, wrapping (requant.h) */
-		for (size_t i = 0; i < m; i++) {
-			uint32_t a = (uint32_t)acc[e0 + i];
-			if (p->coef)
-				a += (uint32_t)p->coef[k] * (uint32_t)p->box[r];
-			v[i] = (int32_t)((a << p->acc_shift) + (uint32_t)p->bias[k]);
-			if (++k == kout)
-				k = 0, r++;
-		}
-		if (!p->m0_k) {
-			requant_i32(v, v, m, p->m0, p->shift);
-		} else {
-			int kk = k0;
-			for (size_t i = 0; i < m; i++) {
-				v[i] = fp_requantize(v[i], p->m0_k[kk], p->shift_k[kk]);
-				if (++kk == kout)
-					kk = 0;
+		for (size_t r = 0; r < nr; r++) {
+			const uint32_t box = p->coef ? (uint32_t)p->box[r0 + r] : 0;
+			int32_t *vr = v + r * (size_t)kout;
+			const int32_t *ar = a + r * (size_t)kout;
+			#pragma omp simd
+			for (int k = 0; k < kout; k++) {
+				uint32_t t = (uint32_t)ar[k];
+				if (p->coef)
+					t += (uint32_t)p->coef[k] * box;
+				vr[k] = (int32_t)((t << p->acc_shift) + (uint32_t)p->bias[k]);
 			}
 		}
-		uint16_t *o = out + e0;
+		if (!p->m0_k)
+			requant_i32(v, v, m, p->m0, p->shift);
+		else
+			for (size_t r = 0; r < nr; r++)
+				for (int k = 0; k < kout; k++) {
+					int32_t *x = &v[r * (size_t)kout + k];
+					*x = fp_requantize(*x, p->m0_k[k], p->shift_k[k]);
+				}
+		uint16_t *o = out + r0 * (size_t)kout;
 		#pragma omp simd
 		for (size_t i = 0; i < m; i++)
 			o[i] = (uint16_t)((v[i] < L ? L : v[i] > H ? H : v[i]) + z);
 	}
+	if (v != stack)
+		free(v);
 }
 
 /* One output of the add with a 16-bit input, the inputs already widened:
@@ -94,6 +102,12 @@ void requant_add_wide(uint8_t *out, const void *a, int a_bits, const void *b, in
 	CHECK(p->shift >= 0 && p->shift <= REQUANT_ADD_WIDE_MAX_SHIFT);
 	CHECK(p->z >= 0 && p->z <= 255);
 	CHECK(0 <= p->lo && p->lo <= p->hi && p->hi <= 255);
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (requant_path_now() == REQUANT_AVX512) {
+		requant_add_wide_avx512(out, a, aw, b, bw, n, p);
+		return;
+	}
+#endif
 	if (aw && !bw)
 		ADD_LOOP(uint16_t, uint8_t);
 	else if (!aw)

@@ -80,7 +80,7 @@ _pcq() {
 		fi ;;
 	-o | --output | --kmeans | --resume | --log | --predictions | --save) _pcq_paths "$cur" ;;
 	--epochs | --batch | --lr | --momentum | --wd | --lr-step | --lr-gamma | --seed | \
-	--threads | --limit | --bit | --clusters | --smooth | --partitions | --tol | --refine) ;;
+	--threads | --limit | --bit | --first-last-bit | --residual-bit | --clusters | --smooth | --partitions | --tol | --refine) ;;
 	*)
 		if [[ $cur == -* ]]; then
 			_pcq_add "$(_pcq_options "$1")" "$cur"

@@ -15,6 +15,9 @@
 #   BIT [4]  K [10]  SEED [1]  LIMIT [] (use N evenly spaced images per split)
 #   FIRST_LAST_BIT [] mixed precision: the first and last layers at this many
 #                 bits (pcq-fuse --first-last-bit); in CHAINS written BITfF, e.g. 4f8
+#   RESIDUAL_BIT [] 16-bit residual adds: what only residual adds read at this
+#                 many bits (pcq-fuse --residual-bit); in CHAINS rR after
+#                 any fF, e.g. 4r16 or 4f8r16pc
 #   PER_CHANNEL [] 1: weights quantized per output channel (pcq-fuse
 #                 --per-channel); in CHAINS a pc suffix, e.g. 4pc or 4f8pc
 #   SYMMETRIC [] 1: weights on the symmetric grid (pcq-fuse --symmetric); in
@@ -26,13 +29,14 @@
 #                 when one is usable); results do not name it
 # Outputs: $(RESULTS)/<data>/<arch>-s<seed>[-n<limit>]/...: pre-e<E>-lr<LR>.msgpack,
 # fp32.json, kmeans-k<K>-p<P>.msgpack, and per chain a folder
-# {pcq-b<BITS>-k<K>|qat-b<BITS>}-ft<E>-lr<LR>-bs<B>/ (BITS: BIT[f<F>][pc][s]) with fused.msgpack,
+# {pcq-b<BITS>-k<K>|qat-b<BITS>}-ft<E>-lr<LR>-bs<B>/ (BITS: BIT[f<F>][r<R>][pc][s]) with fused.msgpack,
 # ft.msgpack (fine-tuned), int.msgpack (integer), sim.json, int.json.
 
 ARCH ?= resnet20
 DATA ?= fashion-mnist:/usr/share/datasets/fashion-mnist
 BIT ?= 4
 FIRST_LAST_BIT ?=
+RESIDUAL_BIT ?=
 PER_CHANNEL ?=
 SYMMETRIC ?=
 K ?= 10
@@ -85,11 +89,13 @@ $(call kmeans_of,$(1)): $$(PRE) | $$(BINS)
 endef
 
 # A chain's bits: B, BfF (B bits inside, F at the first and last layers),
-# either with a pc suffix (weights per channel), then an s suffix (the
-# symmetric weight grid).
-bit_tag = $(BIT)$(if $(FIRST_LAST_BIT),f$(FIRST_LAST_BIT))$(if $(filter 1,$(PER_CHANNEL)),pc)$(if $(filter 1,$(SYMMETRIC)),s)
-bit_parts = $(subst f, ,$(subst s,,$(subst pc,,$(1))))
-fuse_bits = --bit $(word 1,$(call bit_parts,$(1)))$(if $(word 2,$(call bit_parts,$(1))), --first-last-bit $(word 2,$(call bit_parts,$(1))))$(if $(findstring pc,$(1)), --per-channel)$(if $(findstring s,$(1)), --symmetric)
+# then rR (R-bit residual branches), a pc suffix (weights per channel),
+# then an s suffix (the symmetric weight grid).
+bit_tag = $(BIT)$(if $(FIRST_LAST_BIT),f$(FIRST_LAST_BIT))$(if $(RESIDUAL_BIT),r$(RESIDUAL_BIT))$(if $(filter 1,$(PER_CHANNEL)),pc)$(if $(filter 1,$(SYMMETRIC)),s)
+bit_core = $(subst r, ,$(subst s,,$(subst pc,,$(1))))
+bit_parts = $(subst f, ,$(word 1,$(call bit_core,$(1))))
+residual_part = $(if $(findstring r,$(1)),$(word 2,$(call bit_core,$(1))))
+fuse_bits = --bit $(word 1,$(call bit_parts,$(1)))$(if $(word 2,$(call bit_parts,$(1))), --first-last-bit $(word 2,$(call bit_parts,$(1))))$(if $(call residual_part,$(1)), --residual-bit $(call residual_part,$(1)))$(if $(findstring pc,$(1)), --per-channel)$(if $(findstring s,$(1)), --symmetric)
 
 # One fine-tuning chain: $(1) bits (B[fF][pc][s]), $(2) clusters. A PCQ chain starts from
 # its k-means model too (the fused model is made for its K), so a new
