@@ -263,15 +263,13 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 			n->offset[(size_t)c * n->kout + o] = bias[(size_t)c * n->kout + o] -
 				n->in_zero[c] * n->wsum[o] * (1 << n->acc_shift);
 	n->plan = own(q, (size_t)q->clusters * parts * sizeof(*n->plan));
-	if (n->bits > 8)   /* requant_u16_rows: no plans */
-		return 0;
 	for (int c = 0; c < q->clusters; c++)
 		for (int64_t p = 0; p < parts; p++) {
 			const int64_t m = c * parts + p;
 			requant_plan_make(&n->plan[m], n->m0[m], n->shift[m], n->out_zero[c],
 					  n->relu ? n->out_zero[c] : 0, n->qmax);
 		}
-	if (n->per_channel) {   /* the plans in vector form, per cluster */
+	if (n->per_channel && n->bits <= 8) {   /* the plans in vector form, per cluster */
 		n->channels = own(q, (size_t)q->clusters * sizeof(*n->channels));
 		for (int c = 0; c < q->clusters; c++)
 			requant_channels_make(&n->channels[c], &n->plan[(size_t)c * n->kout], n->kout,

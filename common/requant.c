@@ -289,7 +289,7 @@ static void plan_fill(struct requant_plan *pl, int32_t m0, int shift, int32_t z,
 void requant_plan_make(struct requant_plan *pl, int32_t m0, int shift, int32_t z, int32_t lo,
 		       int32_t hi)
 {
-	CHECK(m0 >= 0 && shift >= -31 && shift <= 31 && 0 <= lo && lo <= hi && hi <= 255);
+	CHECK(m0 >= 0 && shift >= -31 && shift <= 31 && 0 <= lo && lo <= hi && hi <= 65535);
 	const int64_t L = (int64_t)lo - z, H = (int64_t)hi - z;
 	if (L > INT32_MAX)   /* every result is lo: requant_u8_rows needs no plan */
 		*pl = (struct requant_plan){ .m0 = m0, .shift = shift, .z = z, .L = INT32_MAX,

@@ -60,27 +60,32 @@ AVX512_INLINE __m512i v16_plan_apply(__m512i v, const struct v16_plan *k, int di
 				k->e);
 }
 
-AVX512_INLINE void rows_body(uint8_t *out, const int32_t *acc, size_t rows, int kout,
+/* wide: out holds uint16 (requant_u16_rows), else bytes. */
+AVX512_INLINE void rows_body(void *out, const int32_t *acc, size_t rows, int kout,
 			     const struct requant_rows *p, const struct v16_plan *k, int div,
-			     int has_coef)
+			     int has_coef, int wide)
 {
 	const __m128i acc_shift = _mm_cvtsi32_si128(p->acc_shift);
 	const int32_t *coef = p->coef, *bias = p->bias, *box_of = p->box;
 	for (size_t r = 0; r < rows; r++) {
 		const __m512i box = has_coef ? _mm512_set1_epi32(box_of[r]) : _mm512_setzero_si512();
 		const int32_t *a = acc + r * (size_t)kout;
-		uint8_t *o = out + r * (size_t)kout;
 		for (int j = 0; j < kout; j += 16) {
 			const __m512i cf = has_coef ? _mm512_loadu_si512(coef + j) : _mm512_setzero_si512();
 			__m512i v = v16_conv_value(_mm512_loadu_si512(a + j), cf, box,
 						   _mm512_loadu_si512(bias + j), acc_shift, has_coef);
-			store16(o + j, v16_plan_apply(v, k, div));
+			const __m512i q = v16_plan_apply(v, k, div);
+			if (wide)
+				_mm256_storeu_si256((__m256i *)((uint16_t *)out + r * (size_t)kout + j),
+						    _mm512_cvtepi32_epi16(q));
+			else
+				store16((uint8_t *)out + r * (size_t)kout + j, q);
 		}
 	}
 }
 
-AVX512_FN void requant_u8_rows_avx512(uint8_t *out, const int32_t *acc, size_t rows, int kout,
-				      const struct requant_rows *p, const struct requant_plan *plan)
+AVX512_INLINE void rows_plan(void *out, const int32_t *acc, size_t rows, int kout,
+			     const struct requant_rows *p, const struct requant_plan *plan, int wide)
 {
 	const struct v16_plan k = {
 		.A = _mm512_set1_epi32(plan->A), .B = _mm512_set1_epi32(plan->B),
@@ -89,11 +94,23 @@ AVX512_FN void requant_u8_rows_avx512(uint8_t *out, const int32_t *acc, size_t r
 	};
 	/* each case its own loop: the division and the box term are constants */
 	if (plan->shift)
-		p->coef ? rows_body(out, acc, rows, kout, p, &k, 1, 1)
-			: rows_body(out, acc, rows, kout, p, &k, 1, 0);
+		p->coef ? rows_body(out, acc, rows, kout, p, &k, 1, 1, wide)
+			: rows_body(out, acc, rows, kout, p, &k, 1, 0, wide);
 	else
-		p->coef ? rows_body(out, acc, rows, kout, p, &k, 0, 1)
-			: rows_body(out, acc, rows, kout, p, &k, 0, 0);
+		p->coef ? rows_body(out, acc, rows, kout, p, &k, 0, 1, wide)
+			: rows_body(out, acc, rows, kout, p, &k, 0, 0, wide);
+}
+
+AVX512_FN void requant_u8_rows_avx512(uint8_t *out, const int32_t *acc, size_t rows, int kout,
+				      const struct requant_rows *p, const struct requant_plan *plan)
+{
+	rows_plan(out, acc, rows, kout, p, plan, 0);
+}
+
+AVX512_FN void requant_u16_rows_avx512(uint16_t *out, const int32_t *acc, size_t rows, int kout,
+				       const struct requant_rows *p, const struct requant_plan *plan)
+{
+	rows_plan(out, acc, rows, kout, p, plan, 1);
 }
 
 /* ---- Per channel ---- */

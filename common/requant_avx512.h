@@ -15,6 +15,11 @@
 void requant_u8_rows_avx512(uint8_t *out, const int32_t *acc, size_t rows, int kout,
 			    const struct requant_rows *p, const struct requant_plan *plan);
 
+/* The same into uint16 (requant_u16_rows), the plan's bounds up to
+ * 65535. */
+void requant_u16_rows_avx512(uint16_t *out, const int32_t *acc, size_t rows, int kout,
+			     const struct requant_rows *p, const struct requant_plan *plan);
+
 /* requant_u8_rows per channel when p->channels->ok; kout a multiple of 16. */
 void requant_u8_rows_channels_avx512(uint8_t *out, const int32_t *acc, size_t rows, int kout,
 				     const struct requant_rows *p);

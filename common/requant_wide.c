@@ -1,9 +1,10 @@
 /* 16-bit residual branches: a convolution's epilogue into uint16 and the
  * residual add over uint16 inputs; see requant.h. The arithmetic is
  * requant.c's (fixedpoint.h's rounding); only the storage is wider. The
- * per-tensor epilogue takes requant_i32's vector path, its other steps are
- * plain loops that the compiler vectorises; the add has an AVX-512 form
- * (requant_avx512.c) and a plain one for the other paths. */
+ * per-tensor epilogue has requant_u8_rows's AVX-512 form (clamp first,
+ * requant_avx512.c), elsewhere requant_i32's vector path between plain
+ * loops that the compiler vectorises; the add has an AVX-512 form and a
+ * plain one for the other paths. */
 #include "requant.h"
 #include "requant_avx512.h"
 
@@ -11,7 +12,6 @@
 #include "fixedpoint.h"
 
 #include <stdlib.h>
-
 
 /* Elements per piece of the epilogue (whole rows, at least one): the
  * values before requantization are gathered here, requantized in one
@@ -33,6 +33,18 @@ void requant_u16_rows(uint16_t *out, const int32_t *acc, size_t rows, int kout,
 	 * the bounds within ±2^16 nothing overflows */
 	CHECK(p->z >= -65535 && p->z <= 65535);
 	const int32_t L = p->lo - p->z, H = p->hi - p->z, z = p->z;
+#if defined(__x86_64__) && defined(__GNUC__)
+	/* per tensor on AVX-512 with a clamp-first plan (requant.h) */
+	if (!p->m0_k && p->plan && kout % 16 == 0 && requant_path_now() == REQUANT_AVX512) {
+		const struct requant_plan *pl = p->plan;
+		CHECK(pl->m0 == p->m0 && pl->shift == p->shift && pl->z == p->z && pl->L == L &&
+		      pl->H == H);
+		if (pl->ok) {
+			requant_u16_rows_avx512(out, acc, rows, kout, p, pl);
+			return;
+		}
+	}
+#endif
 	const size_t per = kout >= PIECE ? 1 : PIECE / (size_t)kout;   /* rows a piece */
 	int32_t stack[PIECE];   /* a row longer than a piece: the heap */
 	int32_t *v = per * (size_t)kout <= PIECE ? stack : xmalloc((size_t)kout * sizeof(int32_t));

@@ -723,9 +723,9 @@ static void test_add(void **state)
 /* 16-bit residual branches (requant_wide.c). requant_u16_rows against the
  * definition, clamp(z + fp_requantize(v), lo, hi) stored as uint16, for
  * zero points and clamps over the whole 16-bit range, per tensor
- * (requant_i32's vector path) and per channel, with and without a box
- * term, in one call over rows whose elements do not divide the
- * 1024-element pieces it works in. */
+ * (requant_i32's vector path, and with a plan AVX-512's clamp-first
+ * loop) and per channel, with and without a box term, in one call over
+ * rows whose elements do not divide the 1024-element pieces it works in. */
 static void test_u16_rows(void **state)
 {
 	(void)state;
@@ -741,6 +741,7 @@ static void test_u16_rows(void **state)
 	assert_non_null(v);
 	assert_non_null(out);
 	int spread = 0;   /* outputs strictly inside (lo, hi) */
+	int plan_runs = 0;
 	struct rng r;
 	rng_seed(&r, 29, 0);
 	for (int p = 0; p < NPATHS; p++) {
@@ -782,11 +783,17 @@ static void test_u16_rows(void **state)
 				}
 			}
 			memset(out, 0xee, (ROWS * MAXK + 1) * sizeof(uint16_t));
+			/* per tensor, every other case with a plan: AVX-512's
+			 * clamp-first loop where the plan allows it */
+			struct requant_plan plan;
+			requant_plan_make(&plan, m0, shifts[si], z, lo, hi);
+			const int planned = !pc && ai % 2 == 0;
+			plan_runs += planned && plan.ok && kout % 16 == 0;
 			struct requant_rows rp = {
 				.bias = bias, .coef = with_coef ? coef : NULL, .box = box,
 				.acc_shift = as, .m0 = m0, .shift = shifts[si],
 				.m0_k = pc ? m0k : NULL, .shift_k = pc ? shiftk : NULL,
-				.z = z, .lo = lo, .hi = hi,
+				.z = z, .lo = lo, .hi = hi, .plan = planned ? &plan : NULL,
 			};
 			requant_u16_rows(out, acc, (size_t)rows, kout, &rp);
 			for (size_t e = 0; e < (size_t)rows * kout; e++) {
@@ -805,6 +812,7 @@ static void test_u16_rows(void **state)
 		}
 	}
 	assert_true(spread > 100000);
+	assert_true(plan_runs > 50);
 	free(acc);
 	free(v);
 	free(out);
