@@ -462,6 +462,47 @@ static void test_known_values(void **state)
  * the scalar one, negative shifts (saturating v·2^s) and ReLU clamps; and
  * per channel (m0_k, shift_k: each channel its own, the plans in vector
  * form where every one allows it). */
+/* One random epilogue case of test_conv_rows and test_u16_rows, kout
+ * channels and `rows` rows: per channel a bias within ±bias_even (even
+ * channels) or ±bias_odd, a box coefficient, a shift of shift..shift + 2
+ * (negative shifts as they are: they take the scalar path) and a
+ * multiplier of any size; per row a box sum and accumulators within
+ * 2^(30 − acc_shift) (within ±2^10 on even rows with small_even_rows);
+ * v: each output's exact value before requantization, acc: what the
+ * epilogue reads (with_coef: less the box term it adds back). */
+struct rows_case {
+	int32_t *bias, *coef, *shiftk, *m0k, *box, *acc;
+	int64_t *v;
+};
+
+static void random_rows(struct rng *r, const struct rows_case *c, int rows, int kout, int shift,
+			int acc_shift, int with_coef, int32_t bias_even, int32_t bias_odd,
+			int small_even_rows)
+{
+	const int64_t amax = (INT64_C(1) << (30 - acc_shift)) - 1;
+	for (int k = 0; k < kout; k++) {
+		const int32_t b = k % 2 ? bias_odd : bias_even;
+		c->bias[k] = (int32_t)rand_range(r, -b, b);
+		c->coef[k] = (int32_t)rand_range(r, -255, 255);
+		int sh = shift + (shift >= 0 ? k % 3 : 0);
+		c->shiftk[k] = sh > 31 ? 31 : sh;
+		c->m0k[k] = k % 4 == 3 ? (int32_t)rand_range(r, 0, 1 << 20)
+			    : (int32_t)rand_range(r, INT64_C(1) << 30, INT32_MAX);
+	}
+	for (int row = 0; row < rows; row++) {
+		c->box[row] = (int32_t)rand_range(r, 0, 255 * 576);
+		for (int k = 0; k < kout; k++) {
+			int64_t a = small_even_rows && row % 2 == 0 ? rand_range(r, -(1 << 10), 1 << 10)
+								     : rand_range(r, -amax, amax);
+			size_t e = (size_t)row * kout + k;
+			c->v[e] = a * (INT64_C(1) << acc_shift) + c->bias[k];
+			c->acc[e] = with_coef ? (int32_t)((uint32_t)a - (uint32_t)c->coef[k] *
+							   (uint32_t)c->box[row])
+					      : (int32_t)a;
+		}
+	}
+}
+
 static void test_conv_rows(void **state)
 {
 	(void)state;
@@ -475,6 +516,7 @@ static void test_conv_rows(void **state)
 	struct requant_channels ch;
 	int64_t v[ROWS * MAXK];
 	uint8_t out[ROWS * MAXK + 16];
+	const struct rows_case c = { bias, coef, shiftk, m0k, box, acc, v };
 	int vector_runs = 0;
 	struct rng r;
 	rng_seed(&r, 17, 0);
@@ -490,31 +532,11 @@ static void test_conv_rows(void **state)
 			const int kout = kouts[ki], as = acc_shifts[ai];
 			int32_t m0 = (int32_t)rand_range(&r, INT64_C(1) << 30, INT32_MAX);
 			int32_t z = (int32_t)rand_range(&r, 0, 255), lo = with_coef ? z : 0;
-			int64_t amax = (INT64_C(1) << (30 - as)) - 1;
-			for (int k = 0; k < kout; k++) {
-				bias[k] = (int32_t)rand_range(&r, -(1 << 29), 1 << 29);
-				coef[k] = (int32_t)rand_range(&r, -255, 255);
-				/* per channel: shifts around this one (negative ones
-				 * take the scalar path), multipliers of every size */
-				int sh = shifts[si] + (shifts[si] >= 0 ? k % 3 : 0);
-				shiftk[k] = sh > 31 ? 31 : sh;
-				m0k[k] = k % 4 == 3 ? (int32_t)rand_range(&r, 0, 1 << 20)
-					 : (int32_t)rand_range(&r, INT64_C(1) << 30, INT32_MAX);
+			random_rows(&r, &c, ROWS, kout, shifts[si], as, with_coef, 1 << 29, 1 << 29, 0);
+			for (int k = 0; k < kout; k++)
 				requant_plan_make(&plans[k], m0k[k], shiftk[k], z, lo, 255);
-			}
 			requant_channels_make(&ch, plans, kout, buf);
 			vector_runs += pc && ch.ok && kout % 16 == 0;
-			for (int row = 0; row < ROWS; row++) {
-				box[row] = (int32_t)rand_range(&r, 0, 255 * 576);
-				for (int k = 0; k < kout; k++) {
-					int64_t a = rand_range(&r, -amax, amax);
-					size_t e = (size_t)row * kout + k;
-					v[e] = a * (INT64_C(1) << as) + bias[k];
-					acc[e] = with_coef ? (int32_t)((uint32_t)a - (uint32_t)coef[k] *
-									   (uint32_t)box[row])
-							   : (int32_t)a;
-				}
-			}
 			memset(out, 0xee, sizeof(out));
 			struct requant_rows rp = {
 				.bias = bias, .coef = with_coef ? coef : NULL, .box = box,
@@ -740,6 +762,7 @@ static void test_u16_rows(void **state)
 	assert_non_null(acc);
 	assert_non_null(v);
 	assert_non_null(out);
+	const struct rows_case c = { bias, coef, shiftk, m0k, box, acc, v };
 	int spread = 0;   /* outputs strictly inside (lo, hi) */
 	int plan_runs = 0;
 	struct rng r;
@@ -758,30 +781,9 @@ static void test_u16_rows(void **state)
 			int32_t z = (int32_t)rand_range(&r, 0, 65535);
 			int32_t lo = with_coef ? z : 0;
 			int32_t hi = mode == 3 ? (int32_t)rand_range(&r, lo, 65535) : 65535;
-			int64_t amax = (INT64_C(1) << (30 - as)) - 1;
-			for (int k = 0; k < kout; k++) {
-				/* small values on some channels, so that outputs land
-				 * inside the 16-bit range and not only at its ends */
-				int32_t b = k % 2 ? 1 << 29 : 1 << 12;
-				bias[k] = (int32_t)rand_range(&r, -b, b);
-				coef[k] = (int32_t)rand_range(&r, -255, 255);
-				int sh = shifts[si] + (shifts[si] >= 0 ? k % 3 : 0);
-				shiftk[k] = sh > 31 ? 31 : sh;
-				m0k[k] = k % 4 == 3 ? (int32_t)rand_range(&r, 0, 1 << 20)
-					 : (int32_t)rand_range(&r, INT64_C(1) << 30, INT32_MAX);
-			}
-			for (int row = 0; row < rows; row++) {
-				box[row] = (int32_t)rand_range(&r, 0, 255 * 576);
-				for (int k = 0; k < kout; k++) {
-					int64_t a = row % 2 ? rand_range(&r, -amax, amax)
-							    : rand_range(&r, -(1 << 10), 1 << 10);
-					size_t e = (size_t)row * kout + k;
-					v[e] = a * (INT64_C(1) << as) + bias[k];
-					acc[e] = with_coef ? (int32_t)((uint32_t)a - (uint32_t)coef[k] *
-									   (uint32_t)box[row])
-							   : (int32_t)a;
-				}
-			}
+			/* small values on even channels and rows, so that outputs
+			 * land inside the 16-bit range and not only at its ends */
+			random_rows(&r, &c, rows, kout, shifts[si], as, with_coef, 1 << 12, 1 << 29, 1);
 			memset(out, 0xee, (ROWS * MAXK + 1) * sizeof(uint16_t));
 			/* per tensor, every other case with a plan: AVX-512's
 			 * clamp-first loop where the plan allows it */
