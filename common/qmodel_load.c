@@ -355,6 +355,13 @@ static int load_node(const struct loader *ld, int j)
 			return error("'%s': layer '%s': only the first layer (quantize) reads "
 				     "'input'", ld->file, l->name);
 	}
+	/* an activation of more than 8 bits (a 16-bit residual branch) is
+	 * read by adds only */
+	for (int k = 0; k < n->n_in && k < 2 && j > 0; k++)
+		if (q->nodes[n->in[k]].bits > 8 && strcmp(l->op, "qadd") != 0)
+			return error("'%s': layer '%s' reads '%s', a %d-bit activation: only a "
+				     "qadd can read one wider than 8 bits", ld->file, l->name,
+				     q->nodes[n->in[k]].name, q->nodes[n->in[k]].bits);
 	if (j > 0) {
 		const struct qnode *src = &q->nodes[n->in[0]];
 		n->ic = src->c, n->ih = src->h, n->iw = src->w;
@@ -365,7 +372,7 @@ static int load_node(const struct loader *ld, int j)
 		return error("'%s': layer '%s': %s takes %d input(s)", ld->file, l->name, l->op, want);
 	/* Layers that requantize say their output's bits; pools and flatten
 	 * keep their input's. A convolution may write up to 16 bits, which
-	 * only adds may read (16-bit residual adds; checked in qmodel_load). */
+	 * only adds may read (16-bit residual adds; checked above). */
 	static const char *const requantizing[] = {"quantize", "qconv2d", "qlinear", "qadd",
 						   "qavgpool"};
 	const int weighted = strcmp(l->op, "qconv2d") == 0 || strcmp(l->op, "qlinear") == 0;
@@ -458,16 +465,6 @@ int qmodel_load(struct qmodel *q, const struct pcqfile *f, const char *file, int
 			return -1;
 		}
 	}
-	for (int j = 1; j < q->n_nodes; j++)
-		for (int s = 0; s < q->nodes[j].n_in && s < 2; s++) {
-			const int src = q->nodes[j].in[s], bits = q->nodes[src].bits;
-			if (bits > 8 && q->nodes[j].op != QOP_ADD) {
-				qmodel_free(q);
-				return error("'%s': layer '%s' reads '%s', a %d-bit activation: only "
-					     "a qadd can read one wider than 8 bits", file,
-					     f->layers[j].name, f->layers[src].name, bits);
-			}
-		}
 	const struct qnode *last = &q->nodes[q->n_nodes - 1];
 	if (last->h != 1 || last->w != 1 || !last->out_zero || last->bits > 8) {
 		qmodel_free(q);

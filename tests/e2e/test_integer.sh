@@ -139,20 +139,24 @@ print(f"residual 16: same prediction {100 * same:.1f}%")
 assert same >= 0.97
 assert (predicted(sys.argv[1]) == predicted(sys.argv[3])).all(), 'device engine differs'
 PY
-# What reads a 16-bit point must be an add: a fused model whose block
+# What reads a 16-bit point must be an add: a fused model whose stem
 # output (read by a convolution too) is 16-bit is refused by pcq-quantize,
-# and an integer model whose 16-bit convolution feeds a convolution by
-# pcq-infer; a model without residual adds cannot have them.
-$py - "$T/res16.fused" "$T/res16bad.fused" "$T/res16.int" "$T/res16bad.int" <<'PY'
+# as is one whose add output is; an integer model whose 16-bit convolution
+# feeds a convolution is refused by pcq-infer; a model without residual
+# adds cannot have them.
+$py - "$T/res16.fused" "$T/res16.int" "$T" <<'PY'
 import sys, msgpack
-for src, dst, layer in ((sys.argv[1], sys.argv[2], 'layer1.0.relu2.fq'),
-                        (sys.argv[3], sys.argv[4], 'layer1.1.conv1')):
+for src, dst, layer in ((sys.argv[1], 'res16stem.fused', 'relu.fq'),
+                        (sys.argv[1], 'res16add.fused', 'layer1.0.relu2.fq'),
+                        (sys.argv[2], 'res16bad.int', 'layer1.1.conv1')):
     m = msgpack.unpackb(open(src, 'rb').read(), raw=False)
     next(l for l in m['graph'] if l['name'] == layer)['params']['bits'] = 16
-    open(dst, 'wb').write(msgpack.packb(m, use_bin_type=True))
+    open(sys.argv[3] + '/' + dst, 'wb').write(msgpack.packb(m, use_bin_type=True))
 PY
-expect_error 1 "layer 'layer1.1.conv1' reads 'layer1.0.relu2.fq', a 16-bit activation: only a residual add" \
-	pcq-quantize "$T/res16bad.fused" -o "$T/x.int"
+expect_error 1 "layer 'layer1.0.conv1' reads 'relu.fq', a 16-bit activation: only a residual add" \
+	pcq-quantize "$T/res16stem.fused" -o "$T/x.int"
+expect_error 1 "layer 'layer1.0.add': its output is 16-bit; a residual add's output has at most 8 bits" \
+	pcq-quantize "$T/res16add.fused" -o "$T/x.int"
 expect_error 1 "layer 'layer1.1.conv2' reads 'layer1.1.conv1', a 16-bit activation: only a qadd" \
 	pcq-infer "$T/res16bad.int" --data "$fm" --limit 10 --kmeans "$T/km.msgpack"
 expect_error 1 "--residual-bit: the model has no residual add" \
