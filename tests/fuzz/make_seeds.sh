@@ -3,8 +3,9 @@
 # format change):
 # - tests/fuzz/corpus/fuzz_pcqfile: one tiny valid file of every kind, from
 #   tests/fuzz/tiny_files.py and the tools in bin/ — a data set, a model,
-#   fused models (QAT and PCQ with two clusters) before and after
-#   fine-tuning, quantized models, a k-means model, predictions; and a
+#   fused models (QAT, PCQ with two clusters, QAT with a 16-bit residual
+#   branch) before and after fine-tuning, quantized models, a k-means
+#   model, predictions; and a
 #   model with batch norm momentum 0;
 # - tests/fuzz/corpus/fuzz_dataset: tiny JPEG and PNG images, IDX files
 #   (raw and gzip), CIFAR-10 records and image folders, from
@@ -30,19 +31,22 @@ quiet pcq-kmeans fit --data "$data" --clusters 2 --norm model.msgpack --threads 
 	-o kmeans.msgpack
 pcq-fuse model.msgpack --bit 8 -o fused-qat.msgpack
 pcq-fuse model.msgpack --bit 4 --clusters 2 -o fused-pcq.msgpack
+pcq-fuse model.msgpack --bit 4 --residual-bit 16 -o fused-r16.msgpack
 train="--data $data --epochs 1 --batch 4 --threads 1"
 quiet pcq-train fused-qat.msgpack $train -o tuned-qat.msgpack
 quiet pcq-train fused-pcq.msgpack --kmeans kmeans.msgpack $train \
 	-o tuned-pcq.msgpack
+quiet pcq-train fused-r16.msgpack $train -o tuned-r16.msgpack
 pcq-quantize tuned-qat.msgpack -o quantized-qat.msgpack
+pcq-quantize tuned-r16.msgpack -o quantized-r16.msgpack
 pcq-quantize tuned-pcq.msgpack -o quantized-pcq.msgpack
 quiet pcq-infer quantized-pcq.msgpack --kmeans kmeans.msgpack --data "$data" \
 	--threads 1 --predictions predictions.msgpack
 
 mkdir -p "$out"
 rm -f "$out"/ok-*
-for f in dataset model kmeans fused-qat fused-pcq tuned-qat tuned-pcq quantized-qat \
-	quantized-pcq predictions; do
+for f in dataset model kmeans fused-qat fused-pcq fused-r16 tuned-qat tuned-pcq tuned-r16 \
+	quantized-qat quantized-pcq quantized-r16 predictions; do
 	cp "$f.msgpack" "$out/ok-$f.msgpack"
 done
 # An edge the tools must take: batch norm momentum 0 (running statistics
