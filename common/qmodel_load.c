@@ -269,7 +269,7 @@ static int load_weighted(const struct loader *ld, struct qnode *n, int conv)
 			requant_plan_make(&n->plan[m], n->m0[m], n->shift[m], n->out_zero[c],
 					  n->relu ? n->out_zero[c] : 0, n->qmax);
 		}
-	if (n->per_channel && n->bits <= 8) {   /* the plans in vector form, per cluster */
+	if (n->per_channel) {   /* the plans in vector form, per cluster */
 		n->channels = own(q, (size_t)q->clusters * sizeof(*n->channels));
 		for (int c = 0; c < q->clusters; c++)
 			requant_channels_make(&n->channels[c], &n->plan[(size_t)c * n->kout], n->kout,

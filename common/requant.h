@@ -120,8 +120,8 @@ void requant_add_u8(uint8_t *out, const uint8_t *a, const uint8_t *b, size_t n,
  * an add may read such inputs (requant_wide.c).
  *
  * requant_u16_rows: requant_u8_rows's epilogue, the same values, stored
- * as uint16 with 0 <= lo <= hi <= 65535 (per tensor, p->plan as there:
- * NULL, or requant_plan_make's, CHECKed).
+ * as uint16 with 0 <= lo <= hi <= 65535 (p->plan and p->channels as
+ * there).
  * requant_add_wide: the residual add with inputs of a_bits and b_bits
  * (2..16), each stored as uint8 up to 8 bits and as uint16 above, zero
  * points within the input's range: requant_add_u8 when both have at most

@@ -40,6 +40,15 @@ AVX512_INLINE void store16(uint8_t *out, __m512i r)
 	_mm_storeu_si128((__m128i *)out, _mm512_cvtepi32_epi8(r));
 }
 
+/* Sixteen lanes stored at out + i: uint16 where wide, else bytes. */
+AVX512_INLINE void store_lanes(void *out, size_t i, __m512i q, int wide)
+{
+	if (wide)
+		_mm256_storeu_si256((__m256i *)((uint16_t *)out + i), _mm512_cvtepi32_epi16(q));
+	else
+		store16((uint8_t *)out + i, q);
+}
+
 /* ---- Per tensor ---- */
 
 struct v16_plan {
@@ -74,12 +83,7 @@ AVX512_INLINE void rows_body(void *out, const int32_t *acc, size_t rows, int kou
 			const __m512i cf = has_coef ? _mm512_loadu_si512(coef + j) : _mm512_setzero_si512();
 			__m512i v = v16_conv_value(_mm512_loadu_si512(a + j), cf, box,
 						   _mm512_loadu_si512(bias + j), acc_shift, has_coef);
-			const __m512i q = v16_plan_apply(v, k, div);
-			if (wide)
-				_mm256_storeu_si256((__m256i *)((uint16_t *)out + r * (size_t)kout + j),
-						    _mm512_cvtepi32_epi16(q));
-			else
-				store16((uint8_t *)out + r * (size_t)kout + j, q);
+			store_lanes(out, r * (size_t)kout + j, v16_plan_apply(v, k, div), wide);
 		}
 	}
 }
@@ -142,8 +146,8 @@ AVX512_INLINE __m512i v16_channels_apply(__m512i v, const struct v16_channels *k
 /* kout16: kout is 16, so the channel constants are made once, before the
  * rows (the byte stores may alias anything: made inside the loop, they
  * would be loaded again for each row). */
-AVX512_INLINE void channels_body(uint8_t *out, const int32_t *acc, size_t rows, int kout,
-				 const struct requant_rows *p, int has_coef, int kout16)
+AVX512_INLINE void channels_body(void *out, const int32_t *acc, size_t rows, int kout,
+				 const struct requant_rows *p, int has_coef, int kout16, int wide)
 {
 	const __m128i acc_shift = _mm_cvtsi32_si128(p->acc_shift);
 	const struct requant_channels ch = *p->channels;   /* a local: stores cannot alias it */
@@ -154,11 +158,11 @@ AVX512_INLINE void channels_body(uint8_t *out, const int32_t *acc, size_t rows, 
 	for (size_t r = 0; r < rows; r++) {
 		const __m512i box = has_coef ? _mm512_set1_epi32(box_of[r]) : _mm512_setzero_si512();
 		const int32_t *a = acc + r * (size_t)kout;
-		uint8_t *o = out + r * (size_t)kout;
+		const size_t o = r * (size_t)kout;
 		if (kout16) {
 			__m512i v = v16_conv_value(_mm512_loadu_si512(a), coef0, box, bias0, acc_shift,
 						   has_coef);
-			store16(o, v16_channels_apply(v, &k0));
+			store_lanes(out, o, v16_channels_apply(v, &k0), wide);
 			continue;
 		}
 		for (int j = 0; j < kout; j += 16) {
@@ -166,20 +170,32 @@ AVX512_INLINE void channels_body(uint8_t *out, const int32_t *acc, size_t rows, 
 			__m512i v = v16_conv_value(_mm512_loadu_si512(a + j), cf, box,
 						   _mm512_loadu_si512(bias + j), acc_shift, has_coef);
 			const struct v16_channels k = v16_channels_at(&ch, j);
-			store16(o + j, v16_channels_apply(v, &k));
+			store_lanes(out, o + j, v16_channels_apply(v, &k), wide);
 		}
 	}
+}
+
+AVX512_INLINE void rows_channels(void *out, const int32_t *acc, size_t rows, int kout,
+				 const struct requant_rows *p, int wide)
+{
+	if (kout == 16)
+		p->coef ? channels_body(out, acc, rows, kout, p, 1, 1, wide)
+			: channels_body(out, acc, rows, kout, p, 0, 1, wide);
+	else
+		p->coef ? channels_body(out, acc, rows, kout, p, 1, 0, wide)
+			: channels_body(out, acc, rows, kout, p, 0, 0, wide);
 }
 
 AVX512_FN void requant_u8_rows_channels_avx512(uint8_t *out, const int32_t *acc, size_t rows,
 					       int kout, const struct requant_rows *p)
 {
-	if (kout == 16)
-		p->coef ? channels_body(out, acc, rows, kout, p, 1, 1)
-			: channels_body(out, acc, rows, kout, p, 0, 1);
-	else
-		p->coef ? channels_body(out, acc, rows, kout, p, 1, 0)
-			: channels_body(out, acc, rows, kout, p, 0, 0);
+	rows_channels(out, acc, rows, kout, p, 0);
+}
+
+AVX512_FN void requant_u16_rows_channels_avx512(uint16_t *out, const int32_t *acc, size_t rows,
+						int kout, const struct requant_rows *p)
+{
+	rows_channels(out, acc, rows, kout, p, 1);
 }
 
 /* ---- The residual add ---- */

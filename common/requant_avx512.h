@@ -23,6 +23,9 @@ void requant_u16_rows_avx512(uint16_t *out, const int32_t *acc, size_t rows, int
 /* requant_u8_rows per channel when p->channels->ok; kout a multiple of 16. */
 void requant_u8_rows_channels_avx512(uint8_t *out, const int32_t *acc, size_t rows, int kout,
 				     const struct requant_rows *p);
+/* The same into uint16 (requant_u16_rows). */
+void requant_u16_rows_channels_avx512(uint16_t *out, const int32_t *acc, size_t rows, int kout,
+				      const struct requant_rows *p);
 
 /* requant_add_u8, any n. */
 void requant_add_u8_avx512(uint8_t *out, const uint8_t *a, const uint8_t *b, size_t n,

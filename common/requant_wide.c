@@ -1,10 +1,10 @@
 /* 16-bit residual branches: a convolution's epilogue into uint16 and the
  * residual add over uint16 inputs; see requant.h. The arithmetic is
  * requant.c's (fixedpoint.h's rounding); only the storage is wider. The
- * per-tensor epilogue has requant_u8_rows's AVX-512 form (clamp first,
- * requant_avx512.c), elsewhere requant_i32's vector path between plain
- * loops that the compiler vectorises; the add has an AVX-512 form and a
- * plain one for the other paths. */
+ * epilogue has requant_u8_rows's AVX-512 forms (clamp first, per tensor
+ * and per channel, requant_avx512.c), elsewhere requant_i32's vector path
+ * between plain loops that the compiler vectorises; the add has an
+ * AVX-512 form and a plain one for the other paths. */
 #include "requant.h"
 #include "requant_avx512.h"
 
@@ -34,6 +34,13 @@ void requant_u16_rows(uint16_t *out, const int32_t *acc, size_t rows, int kout,
 	CHECK(p->z >= -65535 && p->z <= 65535);
 	const int32_t L = p->lo - p->z, H = p->hi - p->z, z = p->z;
 #if defined(__x86_64__) && defined(__GNUC__)
+	/* per channel on AVX-512 with the plans in vector form (requant.h) */
+	if (p->m0_k && p->channels && p->channels->ok && kout % 16 == 0 &&
+	    requant_path_now() == REQUANT_AVX512) {
+		CHECK(p->channels->kout == kout);
+		requant_u16_rows_channels_avx512(out, acc, rows, kout, p);
+		return;
+	}
 	/* per tensor on AVX-512 with a clamp-first plan (requant.h) */
 	if (!p->m0_k && p->plan && kout % 16 == 0 && requant_path_now() == REQUANT_AVX512) {
 		const struct requant_plan *pl = p->plan;

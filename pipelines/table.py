@@ -23,24 +23,26 @@ def load(path):
 
 def chain_row(folder):
     name = os.path.basename(folder)
-    m = re.match(r'(pcq|qat)-b(\d+)(?:f(\d+))?(pc)?(s)?(?:-k(\d+))?-ft(\d+)-lr(.+)-bs(\d+)$', name)
+    m = re.match(r'(pcq|qat)-b(\d+)(?:f(\d+))?(?:r(\d+))?(pc)?(s)?(?:-k(\d+))?-ft(\d+)-lr(.+)-bs(\d+)$',
+                 name)
     if not m:
         return None
-    kind, bits, k = m.group(1), int(m.group(2)), int(m.group(6) or 1)
+    kind, bits, k = m.group(1), int(m.group(2)), int(m.group(7) or 1)
     edge = int(m.group(3)) if m.group(3) else None   # mixed precision: first/last bits
-    pc = bool(m.group(4))                            # weights per channel
-    sym = bool(m.group(5))                           # on the symmetric grid
+    res = int(m.group(4)) if m.group(4) else None    # residual branches' bits
+    pc = bool(m.group(5))                            # weights per channel
+    sym = bool(m.group(6))                           # on the symmetric grid
     sim, ints = load(os.path.join(folder, 'sim.json')), load(os.path.join(folder, 'int.json'))
     size = os.path.getsize(os.path.join(folder, 'int.msgpack')) if os.path.exists(
         os.path.join(folder, 'int.msgpack')) else None
     ips = ints['n'] / ints['engine_seconds'] if ints and ints.get('engine_seconds') else None
-    extras = ([f'{edge}-bit first/last'] if edge else []) + (['per-channel weights'] if pc else []) + \
-        (['symmetric weights'] if sym else [])
+    extras = ([f'{edge}-bit first/last'] if edge else []) + ([f'{res}-bit residual adds'] if res else []) + \
+        (['per-channel weights'] if pc else []) + (['symmetric weights'] if sym else [])
     width = f'{bits}-bit' + (f" ({', '.join(extras)})" if extras else '')
     label = f'QAT {width}' if kind == 'qat' else f'PCQ {width} K={k}'
-    epochs, lr, batch = int(m.group(7)), m.group(8), int(m.group(9))
+    epochs, lr, batch = int(m.group(8)), m.group(9), int(m.group(10))
     label += f', fine-tuned {epochs} epoch{"s" if epochs > 1 else ""} (lr {lr}, batch {batch})'
-    return {'label': label, 'kind': kind, 'bits': bits, 'edge': (edge or 0) + 0.5 * pc + 0.25 * sym, 'width': width, 'k': k,
+    return {'label': label, 'kind': kind, 'bits': bits, 'edge': (edge or 0) + 0.5 * pc + 0.25 * sym + 0.125 * bool(res), 'width': width, 'k': k,
             'sim': sim and sim['top1'], 'int': ints and ints['top1'], 'size': size,
             'ips': ips, 'n': (ints or sim or {}).get('n'), 'folder': name, 'epochs': epochs}
 

@@ -120,12 +120,20 @@ static void test_16bit_residual(void **state)
 	check("int_resnet20_b4k3r16.msgpack", "int_resnet20_b4k3r16.expect.msgpack");
 }
 
+/* The same with weights quantized per output channel: the 16-bit
+ * epilogue with a multiplier per channel (AVX-512's channel plans). */
+static void test_16bit_residual_per_channel(void **state)
+{
+	(void)state;
+	check("int_resnet20_b4k3r16pc.msgpack", "int_resnet20_b4k3r16pc.expect.msgpack");
+}
+
 /* Every fixture on device ops. */
 static void check_all_on(const struct devops *dev)
 {
 	static const char *const names[] = {"int_resnet20_b4k3", "int_resnet20_b8k1",
 					    "int_resnet20_b4k3f8", "int_resnet20_b8k3pc",
-					    "int_resnet20_b4k3r16"};
+					    "int_resnet20_b4k3r16", "int_resnet20_b4k3r16pc"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
 		char model[64], expect[64];
 		snprintf(model, sizeof(model), "%s.msgpack", names[i]);
@@ -200,6 +208,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_8bit_first_last),
 		cmocka_unit_test(test_8bit_per_channel),
 		cmocka_unit_test(test_16bit_residual),
+		cmocka_unit_test(test_16bit_residual_per_channel),
 	};
 	if (argc > 1) {   /* a child of test_other_paths */
 		if (strcmp(argv[1], "fallback") == 0)
@@ -214,6 +223,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_8bit_first_last),
 		cmocka_unit_test(test_8bit_per_channel),
 		cmocka_unit_test(test_16bit_residual),
+		cmocka_unit_test(test_16bit_residual_per_channel),
 		cmocka_unit_test(test_other_paths),
 		cmocka_unit_test(test_requant_paths_and_chunks),
 		cmocka_unit_test(test_chunk_bytes),

@@ -746,8 +746,9 @@ static void test_add(void **state)
  * definition, clamp(z + fp_requantize(v), lo, hi) stored as uint16, for
  * zero points and clamps over the whole 16-bit range, per tensor
  * (requant_i32's vector path, and with a plan AVX-512's clamp-first
- * loop) and per channel, with and without a box term, in one call over
- * rows whose elements do not divide the 1024-element pieces it works in. */
+ * loop) and per channel (with the plans in vector form too), with and
+ * without a box term, in one call over rows whose elements do not divide
+ * the 1024-element pieces it works in. */
 static void test_u16_rows(void **state)
 {
 	(void)state;
@@ -758,13 +759,15 @@ static void test_u16_rows(void **state)
 	int32_t *acc = malloc(ROWS * MAXK * sizeof(int32_t)), bias[MAXK], coef[MAXK], box[ROWS];
 	int64_t *v = malloc(ROWS * MAXK * sizeof(int64_t));
 	uint16_t *out = malloc((ROWS * MAXK + 1) * sizeof(uint16_t));
-	int32_t m0k[MAXK], shiftk[MAXK];
+	int32_t m0k[MAXK], shiftk[MAXK], buf[6 * MAXK];
+	struct requant_plan plans[MAXK];
+	struct requant_channels ch;
 	assert_non_null(acc);
 	assert_non_null(v);
 	assert_non_null(out);
 	const struct rows_case c = { bias, coef, shiftk, m0k, box, acc, v };
 	int spread = 0;   /* outputs strictly inside (lo, hi) */
-	int plan_runs = 0;
+	int plan_runs = 0, channel_runs = 0;
 	struct rng r;
 	rng_seed(&r, 29, 0);
 	for (int p = 0; p < NPATHS; p++) {
@@ -789,13 +792,19 @@ static void test_u16_rows(void **state)
 			 * clamp-first loop where the plan allows it */
 			struct requant_plan plan;
 			requant_plan_make(&plan, m0, shifts[si], z, lo, hi);
-			const int planned = !pc && ai % 2 == 0;
-			plan_runs += planned && plan.ok && kout % 16 == 0;
+			const int planned = ai % 2 == 0;
+			plan_runs += planned && !pc && plan.ok && kout % 16 == 0;
+			/* per channel, the same cases with the plans in vector form */
+			for (int k = 0; k < kout; k++)
+				requant_plan_make(&plans[k], m0k[k], shiftk[k], z, lo, hi);
+			requant_channels_make(&ch, plans, kout, buf);
+			channel_runs += planned && pc && ch.ok && kout % 16 == 0;
 			struct requant_rows rp = {
 				.bias = bias, .coef = with_coef ? coef : NULL, .box = box,
 				.acc_shift = as, .m0 = m0, .shift = shifts[si],
 				.m0_k = pc ? m0k : NULL, .shift_k = pc ? shiftk : NULL,
 				.z = z, .lo = lo, .hi = hi, .plan = planned ? &plan : NULL,
+				.channels = planned ? &ch : NULL,
 			};
 			requant_u16_rows(out, acc, (size_t)rows, kout, &rp);
 			for (size_t e = 0; e < (size_t)rows * kout; e++) {
@@ -815,6 +824,7 @@ static void test_u16_rows(void **state)
 	}
 	assert_true(spread > 100000);
 	assert_true(plan_runs > 50);
+	assert_true(channel_runs > 20);
 	free(acc);
 	free(v);
 	free(out);
