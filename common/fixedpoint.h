@@ -29,32 +29,14 @@ PCQ_HOST_DEVICE static inline int32_t fp_high_mul(int32_t a, int32_t b)
 	return (int32_t)(v >= 0 ? v >> 31 : -((-v) >> 31));
 }
 
-/* floor(x / 2^exponent), exponent 0..31: what an arithmetic x >> exponent
- * gives, without depending on how the compiler shifts negatives. */
-PCQ_HOST_DEVICE static inline int64_t fp_floor_div_pot(int32_t x, int exponent)
-{
-	/* For x < 0, floor(x / 2^e) = ~(~x >> e): ~x = −x − 1 is non-negative,
-	 * so only non-negative values are shifted. */
-	return x >= 0 ? (int64_t)(x >> exponent) : ~((int64_t)~x >> exponent);
-}
-
 /* x / 2^exponent rounded to nearest, ties away from zero (3/2 → 2,
- * −3/2 → −2), exponent 0..31. gemmlowp's formula: mask = 2^e − 1,
- * remainder = x & mask, threshold = (mask >> 1) + (x < 0), result =
- * (x >> e) + (remainder > threshold); here x >> e is the floor and
- * x & mask = x − floor·2^e (the same bits in two's complement). */
-PCQ_HOST_DEVICE static inline int32_t fp_div_pot(int32_t x, int exponent)
-{
-	int64_t mask = (INT64_C(1) << exponent) - 1;
-	int64_t q = fp_floor_div_pot(x, exponent);
-	int64_t remainder = x - q * (mask + 1);  /* in [0, mask] */
-	int64_t threshold = (mask >> 1) + (x < 0);
-	return (int32_t)(q + (remainder > threshold));
-}
-
-/* fp_div_pot for int64: x / 2^exponent rounded to nearest, ties away
- * from zero, for |x| < 2^62 and exponent 0..62 (the residual add with a
- * 16-bit input, requant.h). */
+ * −3/2 → −2), for |x| < 2^62 and exponent 0..62 (the int32 values of
+ * fp_div_pot, and the int64 sums of the residual add with a 16-bit input,
+ * requant.h). gemmlowp's formula: mask = 2^e − 1, remainder = x & mask,
+ * threshold = (mask >> 1) + (x < 0), result = (x >> e) + (remainder >
+ * threshold); here x >> e is the floor and x & mask = x − floor·2^e (the
+ * same bits in two's complement). For x < 0, floor(x / 2^e) = ~(~x >> e):
+ * ~x = −x − 1 is non-negative, so only non-negative values are shifted. */
 PCQ_HOST_DEVICE static inline int64_t fp_div_pot64(int64_t x, int exponent)
 {
 	int64_t mask = (INT64_C(1) << exponent) - 1;
@@ -62,6 +44,12 @@ PCQ_HOST_DEVICE static inline int64_t fp_div_pot64(int64_t x, int exponent)
 	int64_t remainder = x - q * (mask + 1);  /* in [0, mask] */
 	int64_t threshold = (mask >> 1) + (x < 0);
 	return q + (remainder > threshold);
+}
+
+/* RoundingDivideByPOT of an int32, exponent 0..31. */
+PCQ_HOST_DEVICE static inline int32_t fp_div_pot(int32_t x, int exponent)
+{
+	return (int32_t)fp_div_pot64(x, exponent);
 }
 
 /* acc·M rounded, for M = m0·2^−31·2^−shift (SPEC §8; m0 and shift from

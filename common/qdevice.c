@@ -59,9 +59,11 @@ static int plan_node(struct qdevice *d, int j)
 			      .ih = n->ih, .iw = n->iw, .kernel = n->kernel, .stride = n->stride,
 			      .pad = n->pad, .relu = n->relu, .acc_shift = n->acc_shift,
 			      .qmax = n->qmax, .per_channel = n->per_channel,
-			      .out_wide = n->bits > 8};
-	if (n->op == QOP_ADD)
-		k->a_wide = q->nodes[n->in[0]].bits > 8, k->b_wide = q->nodes[n->in[1]].bits > 8;
+			      .out_wide = qnode_value_bytes(n) == 2};
+	if (n->op == QOP_ADD) {
+		k->a_wide = qnode_value_bytes(&q->nodes[n->in[0]]) == 2;
+		k->b_wide = qnode_value_bytes(&q->nodes[n->in[1]]) == 2;
+	}
 	const size_t K = (size_t)q->clusters * sizeof(int32_t);
 	int ok = 1;
 	if (n->op == QOP_CONV || n->op == QOP_LINEAR) {
@@ -79,7 +81,7 @@ static int plan_node(struct qdevice *d, int j)
 	k->b_zero = dev_copy(d, n->b_zero, K, &ok);
 	k->a_mult = dev_copy(d, n->a_mult, K, &ok);
 	k->b_mult = dev_copy(d, n->b_mult, K, &ok);
-	d->out[j] = ok ? dev_alloc(d, (size_t)q->batch * n->c * n->h * n->w * (k->out_wide ? 2 : 1))
+	d->out[j] = ok ? dev_alloc(d, (size_t)q->batch * n->c * n->h * n->w * qnode_value_bytes(n))
 		       : NULL;
 	return d->out[j] ? 0 : -1;
 }

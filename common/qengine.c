@@ -91,8 +91,9 @@ static struct requant_rows rows_params(const struct qnode *n, int c)
 }
 
 /* Requantizes the accumulators of the `images` images to `out` (uint16
- * where n has more than 8 bits) in one pass: (acc + coef·box)·2^acc_shift + offset, offset = bias −
- * Z1·Σ(w − Z2)·2^acc_shift per cluster (qmodel_load.c), then Z3 + M·that,
+ * where n has more than 8 bits) in one pass: (acc + coef·box)·2^acc_shift
+ * + offset, offset = bias − Z1·Σ(w − Z2)·2^acc_shift per cluster
+ * (qmodel_load.c), then Z3 + M·that,
  * clamped (at Z3 too under a ReLU). coef and box: iconv_run_split's box
  * term, or NULL; sparse: its iconv when it left out a sparse term, added
  * here block by block (from x, the images' input) while the block is in
@@ -115,7 +116,7 @@ static void finish(const struct qnode *n, uint8_t *out, int32_t *acc, int images
 		if (sparse)
 			iconv_add_sparse(sparse, x, i, r0 - i * pixels, r1 - i * pixels,
 					 acc + (size_t)r0 * kout);
-		if (n->bits > 8)   /* a 16-bit residual branch */
+		if (qnode_value_bytes(n) == 2)   /* a 16-bit residual branch */
 			requant_u16_rows((uint16_t *)out + (size_t)r0 * kout, acc + (size_t)r0 * kout,
 					 (size_t)(r1 - r0), kout, &p);
 		else
@@ -242,9 +243,8 @@ static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int im
 			if (pool)
 				finish_pooled(q, n, pool->out + i0 * out_per, q->acc, m, cl + i0, xc);
 			else
-				finish(n, n->out + i0 * out_per * (n->bits > 8 ? 2 : 1), q->acc, m,
-				       cl + i0,
-				       iconv_coef(n->iconv), q->box,
+				finish(n, n->out + i0 * out_per * qnode_value_bytes(n), q->acc, m,
+				       cl + i0, iconv_coef(n->iconv), q->box,
 				       iconv_sparse_count(n->iconv) ? n->iconv : NULL, xc);
 		}
 		return;
@@ -281,11 +281,11 @@ static void weighted(struct qmodel *q, struct qnode *n, const uint8_t *x, int im
 /* Each input's (q − Z) scaled to one fixed-point grid, summed, rounded
  * once (requant.h), image by image. An input of more than 8 bits (a
  * 16-bit residual branch) is uint16. */
-static void add(struct qnode *n, const uint8_t *a, int a_bits, const uint8_t *b, int b_bits,
-		int images, const int *cl)
+static void add(struct qnode *n, const uint8_t *a, const struct qnode *na, const uint8_t *b,
+		const struct qnode *nb, int images, const int *cl)
 {
 	size_t per = (size_t)n->c * n->h * n->w;
-	const size_t a_per = per * (a_bits > 8 ? 2 : 1), b_per = per * (b_bits > 8 ? 2 : 1);
+	const size_t a_per = per * qnode_value_bytes(na), b_per = per * qnode_value_bytes(nb);
 	#pragma omp parallel for schedule(static)
 	for (int i = 0; i < images; i++) {
 		int c = cl[i];
@@ -296,8 +296,8 @@ static void add(struct qnode *n, const uint8_t *a, int a_bits, const uint8_t *b,
 			.shift = n->shift[c],
 			.z = z3, .lo = n->relu ? z3 : 0, .hi = n->qmax,
 		};
-		requant_add_wide(n->out + (size_t)i * per, a + (size_t)i * a_per, a_bits,
-				 b + (size_t)i * b_per, b_bits, per, &p);
+		requant_add_wide(n->out + (size_t)i * per, a + (size_t)i * a_per, na->bits,
+				 b + (size_t)i * b_per, nb->bits, per, &p);
 	}
 }
 
@@ -367,8 +367,7 @@ const uint8_t *qmodel_run(struct qmodel *q, const uint8_t *x, int n,
 		case QOP_LINEAR: weighted(q, node, in, n, cl); break;
 		case QOP_ADD: {
 			const uint8_t *b = node->in[1] == 0 ? x : q->nodes[node->in[1]].out;
-			add(node, in, q->nodes[node->in[0]].bits, b, q->nodes[node->in[1]].bits, n,
-			    cl);
+			add(node, in, &q->nodes[node->in[0]], b, &q->nodes[node->in[1]], n, cl);
 			break;
 		}
 		case QOP_MAXPOOL:

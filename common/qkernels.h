@@ -85,25 +85,18 @@ PCQ_HOST_DEVICE static inline int32_t qk_weighted_at(const struct qk_node *n, co
 			n->relu ? z3 : 0, n->qmax);
 }
 
-/* The residual add (requant.h's requant_add_u8, and requant_add_wide's
- * int64 sum when an input is uint16):
- * clamp(Z3 + round((a − Za)·Ma + (b − Zb)·Mb, 2^−shift), lo, qmax). */
+/* The residual add (requant.h's requant_add_u8 and requant_add_wide):
+ * clamp(Z3 + round((a − Za)·Ma + (b − Zb)·Mb, 2^−shift), lo, qmax), the
+ * sum exact in int64 (below 2^31 for byte inputs, as the CPU's int32). */
 PCQ_HOST_DEVICE static inline int32_t qk_add_at(const struct qk_node *n, const uint8_t *a,
 						const uint8_t *b, const int32_t *cl, size_t e)
 {
 	const int cluster = cl[e / ((size_t)n->c * n->h * n->w)];
 	const int32_t z3 = n->out_zero[cluster];
-	if (n->a_wide || n->b_wide) {   /* the int64 sum (requant.h) */
-		const int64_t sum = (int64_t)(qk_load(a, n->a_wide, e) - n->in_zero[cluster]) *
-					    n->a_mult[cluster] +
-				    (int64_t)(qk_load(b, n->b_wide, e) - n->b_zero[cluster]) *
-					    n->b_mult[cluster];
-		return qk_clamp((int64_t)z3 + fp_div_pot64(sum, n->shift[cluster]),
-				n->relu ? z3 : 0, n->qmax);
-	}
-	const int32_t sum = (a[e] - n->in_zero[cluster]) * n->a_mult[cluster] +
-			    (b[e] - n->b_zero[cluster]) * n->b_mult[cluster];
-	return qk_clamp((int64_t)z3 + fp_div_pot(sum, n->shift[cluster]), n->relu ? z3 : 0,
+	const int64_t sum =
+		(int64_t)(qk_load(a, n->a_wide, e) - n->in_zero[cluster]) * n->a_mult[cluster] +
+		(int64_t)(qk_load(b, n->b_wide, e) - n->b_zero[cluster]) * n->b_mult[cluster];
+	return qk_clamp((int64_t)z3 + fp_div_pot64(sum, n->shift[cluster]), n->relu ? z3 : 0,
 			n->qmax);
 }
 

@@ -76,6 +76,13 @@ struct qnode {
 	uint8_t *out;              /* (batch, h, w, c) */
 };
 
+/* Bytes per value of n's output: uint16 above 8 bits (a 16-bit residual
+ * branch, read by adds only), else bytes. */
+static inline size_t qnode_value_bytes(const struct qnode *n)
+{
+	return n->bits > 8 ? 2 : 1;
+}
+
 /* A direct convolution runs on chunks of a power of two images whose int32
  * accumulators fit this many bytes, so the requantization reads them from
  * cache: half the L2 caches of the threads (threads_get() times the L2

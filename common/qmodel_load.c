@@ -476,8 +476,8 @@ int qmodel_load(struct qmodel *q, const struct pcqfile *f, const char *file, int
 	for (int j = 0; j < q->n_nodes; j++) {
 		struct qnode *n = &q->nodes[j];
 		size_t per = (size_t)n->c * n->h * n->w;
-		if (j > 0)   /* uint16 above 8 bits */
-			n->out = own(q, (size_t)batch * per * (n->bits > 8 ? 2 : 1));
+		if (j > 0)
+			n->out = own(q, (size_t)batch * per * qnode_value_bytes(n));
 		if (((n->iconv && iconv_coef(n->iconv)) || (!n->iconv && n->any_wcoef)) &&
 		    (size_t)batch * n->h * n->w > box)
 			box = (size_t)batch * n->h * n->w;
