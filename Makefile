@@ -228,7 +228,7 @@ $(BUILD)/bin/pcq-%: $(BUILD)/src/%.o $(LIB)
 
 test-emu-e2e: $(TOOLS:%=$(BUILD)/bin/pcq-%)
 	@E2E_BIN=$(abspath $(BUILD)/bin) $(call run_tests,tests/e2e/test_device_cuda.sh \
-		tests/e2e/test_device_traffic.sh)
+		tests/e2e/test_device_traffic.sh tests/e2e/test_ranks_cuda.sh)
 
 test-emu-unit: $(EMU_TESTS:%.c=$(BUILD)/%)
 	@$(call run_tests,$^)

@@ -10,6 +10,7 @@
 
 #ifdef PCQ_CUDA
 int cuda_device_count(void);
+int cuda_set_device(int device);
 int cuda_device_describe(int device, char *buf, size_t len);
 int cuda_sgemm_nn(int m, int n, int k, const float *d_a, const float *d_b, float *d_c);
 int cuda_alloc(void **d_p, size_t bytes);
@@ -32,6 +33,16 @@ int backend_gpu_count(void)
 #ifdef PCQ_CUDA
 	return cuda_device_count();
 #else
+	return 0;
+#endif
+}
+
+int backend_use_gpu(int index)
+{
+#ifdef PCQ_CUDA
+	return cuda_device_count() > 0 ? cuda_set_device(index % cuda_device_count()) : 0;
+#else
+	(void)index;
 	return 0;
 #endif
 }

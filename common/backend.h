@@ -13,6 +13,9 @@ enum device { DEVICE_CPU, DEVICE_CUDA, DEVICE_COUNT };
 int backend_has_cuda(void);
 /* Number of usable GPUs (0 without CUDA or without a GPU). */
 int backend_gpu_count(void);
+/* From now on CUDA work goes to GPU index modulo the GPU count (before any
+ * other CUDA call; no-op without a GPU). -1 after an error message. */
+int backend_use_gpu(int index);
 /* One line about the backends: "CPU (OpenBLAS ...); CUDA: <GPU> | no GPU". */
 void backend_describe(char *buf, size_t len);
 

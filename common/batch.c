@@ -11,6 +11,13 @@ void batch_fill(float *x, int32_t *labels, const struct dataset *ds,
 		const size_t *idx, int n, const struct norm *norm, int augment,
 		uint64_t augment_seed)
 {
+	batch_fill_part(x, labels, ds, idx, n, 0, norm, augment, augment_seed);
+}
+
+void batch_fill_part(float *x, int32_t *labels, const struct dataset *ds,
+		     const size_t *idx, int n, int first, const struct norm *norm,
+		     int augment, uint64_t augment_seed)
+{
 	const int C = ds->c, H = ds->h, W = ds->w;
 	const size_t plane = (size_t)H * W;
 	float scale[NORM_MAX_CHANNELS], shift[NORM_MAX_CHANNELS];
@@ -27,7 +34,7 @@ void batch_fill(float *x, int32_t *labels, const struct dataset *ds,
 		labels[i] = ds->labels[idx[i]];
 		if (augment) {
 			struct rng r;
-			rng_seed(&r, augment_seed, (uint64_t)i);
+			rng_seed(&r, augment_seed, (uint64_t)(first + i));
 			dy = (int)rng_below(&r, 2 * BATCH_CROP_PAD + 1) - BATCH_CROP_PAD;
 			dx = (int)rng_below(&r, 2 * BATCH_CROP_PAD + 1) - BATCH_CROP_PAD;
 			flip = rng_below(&r, 2) == 1;

@@ -20,6 +20,12 @@
 void batch_fill(float *x, int32_t *labels, const struct dataset *ds,
 		const size_t *idx, int n, const struct norm *norm, int augment,
 		uint64_t augment_seed);
+/* Positions [first, first + n) of such a batch, whose images are idx[0..n):
+ * the same values batch_fill gives them in the whole batch (one rank's
+ * share, dist.h). */
+void batch_fill_part(float *x, int32_t *labels, const struct dataset *ds,
+		     const size_t *idx, int n, int first, const struct norm *norm,
+		     int augment, uint64_t augment_seed);
 
 /* Batch b's size when n images go in batches of `batch`. */
 static inline int batch_size_of(size_t n, int batch, size_t b)

@@ -4,6 +4,8 @@
  * β' = β − μ·α, the backward through dotp = Σ (x − μ)·dy). */
 #include "batchnorm2d.h"
 
+#include "bn_sync.h"
+
 #include "check.h"
 #include "layout.h"
 
@@ -174,15 +176,25 @@ static void train_blocked(float *out, float *mean, float *invstd, const float *i
 		k[c] = in[(size_t)(c / ACT_BLOCK) * s->H * s->W * ACT_BLOCK + c % ACT_BLOCK];
 	struct sums *r = xmalloc((size_t)CB * sizeof(*r));
 	all_sums(r, in, NULL, NULL, k, s);
+	double *t = xmalloc(3 * (size_t)C * sizeof(double));
 	for (int c = 0; c < C; c++) {
-		double dm = r[c / ACT_BLOCK].a[c % ACT_BLOCK] / (double)M;
-		double var = r[c / ACT_BLOCK].b[c % ACT_BLOCK] / (double)M - dm * dm;
-		finish_stats(k[c] + dm, var < 0 ? 0 : var, M, s, c, mean, invstd, running_mean,
+		t[3 * c] = r[c / ACT_BLOCK].a[c % ACT_BLOCK];
+		t[3 * c + 1] = r[c / ACT_BLOCK].b[c % ACT_BLOCK];
+		t[3 * c + 2] = k[c];
+	}
+	size_t all = M;
+	if (s->share > 0)
+		bn_sync_stats(t, C, &all);
+	for (int c = 0; c < C; c++) {
+		double dm = t[3 * c] / (double)all;
+		double var = t[3 * c + 1] / (double)all - dm * dm;
+		finish_stats(k[c] + dm, var < 0 ? 0 : var, all, s, c, mean, invstd, running_mean,
 			     running_var);
 		alpha[c] = gamma[c] * invstd[c];
 		shift[c] = beta[c] - mean[c] * alpha[c];
 	}
 	scale_shift_blocked(out, in, alpha, shift, s);
+	free(t);
 	free(r);
 	free(k);
 }
@@ -212,16 +224,24 @@ static void backward_blocked(float *din, float *dgamma, float *dbeta, const floa
 	CHECK(C % ACT_BLOCK == 0);
 	struct sums *r = xmalloc((size_t)CB * sizeof(*r));
 	all_sums(r, in, dout, relu_out, mean, s);
+	double *g = xmalloc(2 * (size_t)C * sizeof(double));
+	for (int c = 0; c < C; c++) {
+		g[2 * c] = r[c / ACT_BLOCK].a[c % ACT_BLOCK];
+		g[2 * c + 1] = r[c / ACT_BLOCK].b[c % ACT_BLOCK];
+		/* the parameters' gradients from this rank's own sums */
+		dgamma[c] += (float)(g[2 * c + 1] * invstd[c]);
+		dbeta[c] += (float)g[2 * c];
+	}
+	size_t all = M;
+	if (s->share > 0)
+		bn_sync_grads(g, C, s->share, &all);
 	float *k = xmalloc(3 * (size_t)C * sizeof(float)), *grad_mean = k + C, *w = grad_mean + C;
 	for (int c = 0; c < C; c++) {
-		double sum_dy = r[c / ACT_BLOCK].a[c % ACT_BLOCK];
-		double dotp = r[c / ACT_BLOCK].b[c % ACT_BLOCK];
-		dgamma[c] += (float)(dotp * invstd[c]);
-		dbeta[c] += (float)sum_dy;
-		k[c] = (float)(dotp * invstd[c] * invstd[c] / (double)M);
-		grad_mean[c] = (float)(sum_dy / (double)M);
+		k[c] = (float)(g[2 * c + 1] * invstd[c] * invstd[c] / (double)all);
+		grad_mean[c] = (float)(g[2 * c] / (double)all);
 		w[c] = gamma[c] * invstd[c];
 	}
+	free(g);
 	const long planes = (long)s->N * CB;
 #pragma omp parallel for schedule(static)
 	for (long p = 0; p < planes; p++) {
@@ -283,6 +303,7 @@ void batchnorm2d_forward_train(float *out, float *mean, float *invstd,
 	}
 	const int N = s->N, C = s->C;
 	const size_t HW = (size_t)s->H * s->W, M = (size_t)N * HW;
+	double *t = xmalloc(3 * (size_t)C * sizeof(double));
 #pragma omp parallel for schedule(static)
 	for (int c = 0; c < C; c++) {
 		/* One pass over the channel for Σ(x − k) and Σ(x − k)², shifted
@@ -299,11 +320,18 @@ void batchnorm2d_forward_train(float *out, float *mean, float *invstd,
 				s2 += d * d;
 			}
 		}
-		double dm = s1 / (double)M;
-		double var = s2 / (double)M - dm * dm;
+		t[3 * c] = s1, t[3 * c + 1] = s2, t[3 * c + 2] = k;
+	}
+	size_t all = M;
+	if (s->share > 0)
+		bn_sync_stats(t, C, &all);
+#pragma omp parallel for schedule(static)
+	for (int c = 0; c < C; c++) {
+		double dm = t[3 * c] / (double)all;
+		double var = t[3 * c + 1] / (double)all - dm * dm;
 		if (var < 0)
 			var = 0;
-		finish_stats(k + dm, var, M, s, c, mean, invstd, running_mean,
+		finish_stats(t[3 * c + 2] + dm, var, all, s, c, mean, invstd, running_mean,
 			     running_var);
 
 		const float alpha = gamma[c] * invstd[c];
@@ -312,6 +340,7 @@ void batchnorm2d_forward_train(float *out, float *mean, float *invstd,
 			scale_shift_plane(out + ((size_t)n * C + c) * HW,
 					  in + ((size_t)n * C + c) * HW, HW, alpha, shift, s->relu);
 	}
+	free(t);
 }
 
 void batchnorm2d_forward_eval(float *out, const float *in, const float *gamma,
@@ -365,6 +394,7 @@ void batchnorm2d_relu_backward(float *din, float *dgamma, float *dbeta,
 	}
 	const int N = s->N, C = s->C;
 	const size_t HW = (size_t)s->H * s->W, M = (size_t)N * HW;
+	double *t = xmalloc(2 * (size_t)C * sizeof(double));
 #pragma omp parallel for schedule(static)
 	for (int c = 0; c < C; c++) {
 		const float mu = mean[c];
@@ -380,11 +410,19 @@ void batchnorm2d_relu_backward(float *din, float *dgamma, float *dbeta,
 				dotp += (double)(x[i] - mu) * g;
 			}
 		}
+		/* the parameters' gradients from this rank's own sums */
 		dgamma[c] += (float)(dotp * invstd[c]);
 		dbeta[c] += (float)sum_dy;
-
-		const float k = (float)(dotp * invstd[c] * invstd[c] / (double)M);
-		const float grad_mean = (float)(sum_dy / (double)M);
+		t[2 * c] = sum_dy, t[2 * c + 1] = dotp;
+	}
+	size_t all = M;
+	if (s->share > 0)
+		bn_sync_grads(t, C, s->share, &all);
+#pragma omp parallel for schedule(static)
+	for (int c = 0; c < C; c++) {
+		const float mu = mean[c];
+		const float k = (float)(t[2 * c + 1] * invstd[c] * invstd[c] / (double)all);
+		const float grad_mean = (float)(t[2 * c] / (double)all);
 		const float w = gamma[c] * invstd[c];
 		for (int n = 0; n < N; n++) {
 			const size_t base = ((size_t)n * C + c) * HW;
@@ -396,6 +434,7 @@ void batchnorm2d_relu_backward(float *din, float *dgamma, float *dbeta,
 				dx[i] = (masked(dy, o, i) - grad_mean - (x[i] - mu) * k) * w;
 		}
 	}
+	free(t);
 }
 
 /* ---- plain loops: the test oracle ---- */

@@ -23,6 +23,12 @@ struct batchnorm2d_shape {
 	float momentum;      /* in (0, 1], usually BATCHNORM2D_MOMENTUM */
 	int blocked;         /* tensors in layout.h's blocked layout (C % 16 == 0) */
 	int relu;            /* forward: a ReLU fused after it (relu.h's forward) */
+	/* Training with data-parallel ranks (bn_sync.h): this rank's share of
+	 * the whole batch (its images / the batch's), whose statistics then
+	 * span every rank's share; its loss gradients are for the mean over
+	 * its share alone (model_sum_grads weights them later). 0: the
+	 * statistics of this batch alone. */
+	double share;
 };
 
 /* Training mode. Saves the batch mean and 1/√(σ²_B + eps) per channel for

@@ -56,16 +56,18 @@ struct devops {
 	int (*fq_forward)(float *out, uint8_t *mask, const float *x, size_t n, const float *range,
 			  const float *batches, int bits);
 	int (*fq_backward)(float *dx, const float *dout, const uint8_t *mask, size_t n);
-	/* batchnorm2d.h over (N, C, HW) */
+	/* batchnorm2d.h over (N, C, HW); share: batchnorm2d_shape's (0, or
+	 * the statistics span every data-parallel rank's share: bn_sync.h) */
 	int (*bn_train)(float *out, float *mean, float *invstd, const float *in,
 			const float *gamma, const float *beta, float *running_mean,
-			float *running_var, int N, int C, int HW, float eps, float momentum);
+			float *running_var, int N, int C, int HW, float eps, float momentum,
+			double share);
 	int (*bn_eval)(float *out, const float *in, const float *gamma, const float *beta,
 		       const float *running_mean, const float *running_var, int N, int C, int HW,
 		       float eps);
 	int (*bn_backward)(float *din, float *dgamma, float *dbeta, const float *mean,
 			   const float *invstd, const float *dout, const float *in,
-			   const float *gamma, int N, int C, int HW);
+			   const float *gamma, int N, int C, int HW, double share);
 	/* maxpool2d.h, avgpool2d.h (windowed and global), over planes = N·C maps */
 	int (*maxpool_forward)(float *out, int32_t *argmax, const float *in, int planes, int H,
 			       int W, int kernel, int stride, int pad);

@@ -127,9 +127,10 @@ static struct batchnorm2d_shape bn_shape(int N, int C, int HW, float eps, float 
 
 static int bn_train(float *out, float *mean, float *invstd, const float *in, const float *gamma,
 		    const float *beta, float *rm, float *rv, int N, int C, int HW, float eps,
-		    float momentum)
+		    float momentum, double share)
 {
 	struct batchnorm2d_shape s = bn_shape(N, C, HW, eps, momentum);
+	s.share = share;
 	batchnorm2d_forward_train(out, mean, invstd, in, gamma, beta, rm, rv, &s);
 	return 0;
 }
@@ -144,9 +145,10 @@ static int bn_eval(float *out, const float *in, const float *gamma, const float 
 
 static int bn_backward(float *din, float *dgamma, float *dbeta, const float *mean,
 		       const float *invstd, const float *dout, const float *in, const float *gamma,
-		       int N, int C, int HW)
+		       int N, int C, int HW, double share)
 {
 	struct batchnorm2d_shape s = bn_shape(N, C, HW, BATCHNORM2D_EPS, BATCHNORM2D_MOMENTUM);
+	s.share = share;
 	batchnorm2d_backward(din, dgamma, dbeta, mean, invstd, dout, in, gamma, &s);
 	return 0;
 }

@@ -38,6 +38,10 @@ struct model {
 	const struct kmeans_group *groups;
 	size_t n_groups;
 	int float_only;          /* skip all fake quantization (pcq-infer --float) */
+	/* Data-parallel training (dist.h): images of the whole batch that
+	 * other ranks run before and after this rank's share; dropout skips
+	 * their draws so each image gets the mask one process would draw. */
+	int shard_before, shard_after;
 
 	struct node *nodes;      /* [n_nodes] in execution order */
 	int n_nodes;
@@ -112,6 +116,14 @@ void model_sgd_step(struct model *m, const struct sgd_params *p);
 /* Brings the tensors, velocities, gradients and running statistics back
  * to the host slabs (no-op on the CPU): before writing or storing them. */
 void model_sync_host(struct model *m);
+
+/* Data-parallel training (dist.h, model_ranks.c): after the backward of
+ * this rank's share of `share` images out of a batch of `total`, every
+ * rank's gradients become the whole batch's (each share's mean gradient
+ * weighted by share / total, summed over the ranks). A collective: every
+ * rank calls it at the same point. (Batch norm takes the whole batch's
+ * statistics itself, bn_sync.h, so the ranks' running statistics agree.) */
+void model_sum_grads(struct model *m, int share, int total);
 
 /* Copies the model's tensors back into f (which must hold them all: the
  * file it was made from). */

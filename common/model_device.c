@@ -11,11 +11,13 @@
 #include "attrs.h"
 #include "batch.h"
 #include "check.h"
+#include "dist.h"
 #include "dropout.h"
 #include "fakequant.h"
 #include "progress.h"
 #include "weight_fq.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,7 +61,7 @@ struct model_device {
 	float *scratch;                /* [OP_MAX_INPUTS] gradients to add in */
 	float *workspace;
 	size_t workspace_floats;
-	float *lohi;                   /* a range_of result */
+	float *lohi;                   /* range_of results: a pair per cluster */
 	int32_t *labels;               /* the batch's, for the loss */
 	double *rows;                  /* the loss's per-image scratch */
 	double *host_rows;             /* its copy on the host (page-locked) */
@@ -197,7 +199,7 @@ int model_device_init(struct model *m, const struct pcqfile *f, const char *file
 	d->x = dalloc(d, (size_t)m->batch * act_numel(&m->input) * sizeof(float));
 	d->scratch = dalloc(d, OP_MAX_INPUTS * (size_t)m->batch * d->slot * sizeof(float));
 	d->workspace = dalloc(d, (d->workspace_floats ? d->workspace_floats : 1) * sizeof(float));
-	d->lohi = dalloc(d, 2 * sizeof(float));
+	d->lohi = dalloc(d, 2 * (size_t)m->clusters * sizeof(float));
 	d->labels = dalloc(d, (size_t)m->batch * sizeof(int32_t));
 	d->rows = dalloc(d, 2 * (size_t)m->batch * sizeof(double));
 	/* what comes down per batch: page-locked (batch.h), copied directly */
@@ -261,6 +263,46 @@ static int weights_for_forward(const struct model *m, struct dev_node *dn)
 	return 0;
 }
 
+/* Data-parallel training (dist.h), as op_fakequant.c's update_ranges:
+ * each cluster's (min, max) over every rank's share of the batch, then
+ * the range update of every cluster some rank saw. lohi: 2·K floats of
+ * device scratch. */
+static int update_ranges_ranks(const struct model *m, const struct dev_node *dn,
+			       const float *x, size_t per, const struct kmeans_group *g,
+			       size_t n_groups, float *lohi)
+{
+	const struct devops *o = m->dev->ops;
+	const size_t K = (size_t)dn->clusters;
+	float *host = xmalloc(4 * K * sizeof(float)), *lo = host + 2 * K, *hi = lo + K;
+	for (size_t k = 0; k < K; k++)
+		lo[k] = INFINITY, hi[k] = -INFINITY;   /* absent from this share */
+	size_t start = 0;
+	int rc = 0;
+	for (size_t i = 0; i < n_groups && !rc; i++) {
+		const size_t off = start * per, len = g[i].count * per;
+		start += g[i].count;
+		if (len)
+			rc = o->range_of(lohi + 2 * g[i].cluster, x + off, len);
+	}
+	rc = rc || o->download(host, lohi, 2 * K * sizeof(float));
+	for (size_t i = 0; i < n_groups && !rc; i++)
+		if (g[i].count) {
+			const size_t k = (size_t)g[i].cluster;
+			lo[k] = host[2 * k], hi[k] = host[2 * k + 1];
+		}
+	if (!rc) {
+		dist_min_max(lo, hi, K);
+		for (size_t k = 0; k < K; k++)
+			host[2 * k] = lo[k], host[2 * k + 1] = hi[k];
+		rc = o->upload(lohi, host, 2 * K * sizeof(float));
+	}
+	for (size_t k = 0; k < K && !rc; k++)
+		if (lo[k] <= hi[k])
+			rc = o->range_update(dn->t[0] + 2 * k, dn->t[1] + k, lohi + 2 * k, dn->smooth);
+	free(host);
+	return rc;
+}
+
 /* op_fakequant.c's forward: each cluster run of the batch updates its own
  * range (training), then is fake-quantized with it. */
 static int fakequant_node(const struct model *m, const struct node *n, struct dev_node *dn,
@@ -274,16 +316,22 @@ static int fakequant_node(const struct model *m, const struct node *n, struct de
 	struct kmeans_group whole = {0, (size_t)batch};
 	const struct kmeans_group *g = m->n_groups ? m->groups : &whole;
 	size_t n_groups = m->n_groups ? m->n_groups : 1, start = 0;
+	for (size_t i = 0; i < n_groups; i++)
+		CHECK(g[i].cluster >= 0 && g[i].cluster < dn->clusters);
+	const int ranks = training && dist_size() > 1;
+	float *lohi = m->dev->lohi;
+	if (ranks && update_ranges_ranks(m, dn, x, per, g, n_groups, lohi))
+		return -1;
 	for (size_t i = 0; i < n_groups; i++) {
 		const int k = g[i].cluster;
-		CHECK(k >= 0 && k < dn->clusters);
 		const size_t off = start * per, len = g[i].count * per;
 		float *range = dn->t[0] + 2 * k, *batches = dn->t[1] + k;
 		start += g[i].count;
 		if (!len)
 			continue;
-		if (training && (o->range_of(m->dev->lohi, x + off, len) ||
-				 o->range_update(range, batches, m->dev->lohi, dn->smooth)))
+		if (training && !ranks &&
+		    (o->range_of(lohi, x + off, len) ||
+		     o->range_update(range, batches, lohi, dn->smooth)))
 			return -1;
 		if (o->fq_forward(dn->out + off, mask ? mask + off : NULL, x + off, len, range,
 				  batches, dn->bits))
@@ -291,6 +339,13 @@ static int fakequant_node(const struct model *m, const struct node *n, struct de
 	}
 	CHECK(start == (size_t)batch);
 	return 0;
+}
+
+/* ops.h's op_share: this rank's share of the whole batch, or 0. */
+static double batch_share(const struct model *m, int batch)
+{
+	const int whole = m->shard_before + batch + m->shard_after;
+	return whole == batch ? 0 : (double)batch / whole;
 }
 
 static int forward_node(struct model *m, int j, int batch, int training, struct rng *rng)
@@ -311,7 +366,8 @@ static int forward_node(struct model *m, int j, int batch, int training, struct 
 		float *mean = dn->cache, *invstd = mean + in->c;
 		int HW = in->h * in->w;
 		return training ? o->bn_train(dn->out, mean, invstd, x, dn->t[0], dn->t[1], dn->t[2],
-					      dn->t[3], batch, in->c, HW, dn->eps, dn->momentum)
+					      dn->t[3], batch, in->c, HW, dn->eps, dn->momentum,
+					      batch_share(m, batch))
 				: o->bn_eval(dn->out, x, dn->t[0], dn->t[1], dn->t[2], dn->t[3], batch,
 					     in->c, HW, dn->eps);
 	}
@@ -338,9 +394,10 @@ static int forward_node(struct model *m, int j, int batch, int training, struct 
 			return o->copy(dn->out, x, count * sizeof(float));
 		/* the mask dropout_forward_train would draw, from the same stream,
 		 * drawn on the device (p < 1 as planned) */
+		rng_skip(rng, (size_t)m->shard_before * act_numel(&n->out_shape));
 		if (o->dropout_mask(dn->cache, rng->state, rng->inc, dropout_threshold(dn->p), count))
 			return -1;
-		rng_skip(rng, count);
+		rng_skip(rng, count + (size_t)m->shard_after * act_numel(&n->out_shape));
 		return o->dropout_apply(dn->out, dn->cache, x, dropout_keep_scale(dn->p), count);
 	case K_FQ:
 		return fakequant_node(m, n, dn, x, batch, training);
@@ -405,7 +462,7 @@ static int backward_node(struct model *m, int j, int batch, float *const *dx)
 	case K_BN: {
 		const float *mean = dn->cache, *invstd = mean + in->c;
 		return o->bn_backward(dx[0], dn->dt[0], dn->dt[1], mean, invstd, dn->dout, x,
-				      dn->t[0], batch, in->c, in->h * in->w);
+				      dn->t[0], batch, in->c, in->h * in->w, batch_share(m, batch));
 	}
 	case K_RELU:
 		return o->relu_backward(dx[0], dn->dout, dn->out, count);
@@ -499,4 +556,15 @@ void model_device_sync_host(struct model *m)
 	     (m->velocity && d->ops->download(m->velocity, d->velocity, P)) ||
 	     (m->grads && d->ops->download(m->grads, d->grads, P)) ||
 	     d->ops->download(m->buffers, d->buffers, m->n_buffers * sizeof(float)), d);
+}
+
+void model_device_sum_grads(struct model *m, float scale)
+{
+	struct model_device *d = m->dev;
+	const size_t P = m->n_params;
+	must(d->ops->download(m->grads, d->grads, P * sizeof(float)), d);
+	for (size_t i = 0; i < P; i++)
+		m->grads[i] *= scale;
+	dist_sum_floats(m->grads, P);
+	must(d->ops->upload(d->grads, m->grads, P * sizeof(float)), d);
 }

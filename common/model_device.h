@@ -20,5 +20,7 @@ void model_device_backward(struct model *m, const float *dlogits, int n);
 void model_device_zero_grads(struct model *m);
 void model_device_sgd_step(struct model *m, const struct sgd_params *p);
 void model_device_sync_host(struct model *m);
+/* model_sum_grads (model_ranks.c) on the device: through the host. */
+void model_device_sum_grads(struct model *m, float scale);
 
 #endif

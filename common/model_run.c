@@ -53,7 +53,9 @@ void model_run_forward(struct model *m, const float *x, int n, int training, str
 		struct op_ctx c = {.n = n, .training = training, .x = xs,
 				   .workspace = m->workspace, .rng = rng,
 				   .groups = m->groups, .n_groups = m->n_groups,
-				   .float_only = m->float_only};
+				   .float_only = m->float_only,
+				   .shard_before = m->shard_before,
+				   .shard_after = m->shard_after};
 		double t0 = m->profile ? progress_now() : 0;
 		node->op->forward(node, &c);
 		if (m->profile)
@@ -115,7 +117,8 @@ void model_backward(struct model *m, const float *x, const float *dlogits, int n
 				via_scratch[i] = 1;
 			}
 		}
-		struct op_ctx c = {.n = n, .training = 1, .x = xs, .workspace = m->workspace};
+		struct op_ctx c = {.n = n, .training = 1, .x = xs, .workspace = m->workspace,
+				   .shard_before = m->shard_before, .shard_after = m->shard_after};
 		double t0 = m->profile ? progress_now() : 0;
 		node->op->backward(node, &c, dx);
 		if (m->profile)

@@ -1,6 +1,7 @@
 /* Graph op "batchnorm2d": params eps, momentum; tensors weight (C), bias
  * (C) learned, running_mean (C), running_var (C) buffers. The cache keeps
- * the batch mean and 1/std per channel for backward. */
+ * the batch mean and 1/std per channel for backward. With data-parallel
+ * ranks the statistics are the whole batch's (bn_sync.h). */
 #include "ops.h"
 
 #include "batchnorm2d.h"
@@ -12,13 +13,13 @@ struct bn_params {
 	float eps, momentum;
 };
 
-static struct batchnorm2d_shape shape_of(const struct node *n, int batch)
+static struct batchnorm2d_shape shape_of(const struct node *n, const struct op_ctx *c)
 {
 	const struct bn_params *p = n->p;
 	return (struct batchnorm2d_shape){
-		.N = batch, .C = n->in[0].c, .H = n->in[0].h, .W = n->in[0].w,
+		.N = c->n, .C = n->in[0].c, .H = n->in[0].h, .W = n->in[0].w,
 		.eps = p->eps, .momentum = p->momentum, .blocked = n->blocked,
-		.relu = n->relu_after,
+		.relu = n->relu_after, .share = c->training ? op_share(c) : 0,
 	};
 }
 
@@ -47,7 +48,7 @@ static int plan(struct node *n, const struct layer *l, const char *file,
 
 static void forward(struct node *n, const struct op_ctx *c)
 {
-	struct batchnorm2d_shape s = shape_of(n, c->n);
+	struct batchnorm2d_shape s = shape_of(n, c);
 	float *mean = n->cache, *invstd = mean + s.C;
 	if (c->training)
 		batchnorm2d_forward_train(n->out, mean, invstd, c->x[0], n->t[0], n->t[1],
@@ -59,7 +60,7 @@ static void forward(struct node *n, const struct op_ctx *c)
 
 static void backward(struct node *n, const struct op_ctx *c, float *const *dx)
 {
-	struct batchnorm2d_shape s = shape_of(n, c->n);
+	struct batchnorm2d_shape s = shape_of(n, c);
 	const float *mean = n->cache, *invstd = mean + s.C;
 	batchnorm2d_relu_backward(dx[0], n->dt[0], n->dt[1], mean, invstd, n->dout,
 				  n->relu_after ? n->out : NULL, c->x[0], n->t[0], &s);

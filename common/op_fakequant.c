@@ -15,8 +15,11 @@
 #include "ops.h"
 
 #include "check.h"
+#include "dist.h"
 #include "fakequant.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct fq_params {
@@ -43,6 +46,47 @@ static int plan(struct node *n, const struct layer *l, const char *file,
 	return 0;
 }
 
+/* Training: each cluster run (one per cluster) moves its cluster's range
+ * towards the run's (min, max). With data-parallel ranks (dist.h) the
+ * (min, max) are first taken over every rank's share of the batch, so all
+ * ranks update as one process would with the whole batch. */
+static void update_ranges(const struct fq_params *p, float *range, float *batches,
+			  const float *x, size_t per, const struct kmeans_group *g,
+			  size_t n_groups, int relu)
+{
+	const int ranks = dist_size() > 1;
+	float *lo = ranks ? xmalloc(2 * (size_t)p->clusters * sizeof(float)) : NULL;
+	float *hi = ranks ? lo + p->clusters : NULL;
+	for (int k = 0; ranks && k < p->clusters; k++)
+		lo[k] = INFINITY, hi[k] = -INFINITY;   /* absent from this share */
+	size_t start = 0;
+	for (size_t i = 0; i < n_groups; i++) {
+		const int k = g[i].cluster;
+		CHECK(k >= 0 && k < p->clusters);
+		const float *xk = x + start * per;
+		const size_t len = g[i].count * per;
+		start += g[i].count;
+		if (!len)
+			continue;
+		float l, h;
+		if (relu)
+			range_relu_of(xk, len, &l, &h);
+		else
+			range_of(xk, len, &l, &h);
+		if (ranks)
+			lo[k] = l, hi[k] = h;
+		else
+			range_update(range + 2 * k, &batches[k], l, h, p->smooth);
+	}
+	if (!ranks)
+		return;
+	dist_min_max(lo, hi, (size_t)p->clusters);
+	for (int k = 0; k < p->clusters; k++)
+		if (lo[k] <= hi[k])
+			range_update(range + 2 * k, &batches[k], lo[k], hi[k], p->smooth);
+	free(lo);
+}
+
 static void forward(struct node *n, const struct op_ctx *c)
 {
 	const struct fq_params *p = n->p;
@@ -63,6 +107,8 @@ static void forward(struct node *n, const struct op_ctx *c)
 		memset(n->cache, 1, c->training ? count : 0);
 		return;
 	}
+	if (c->training)
+		update_ranges(p, range, batches, c->x[0], per, g, n_groups, relu);
 	for (size_t i = 0; i < n_groups; i++) {
 		int k = g[i].cluster;
 		CHECK(k >= 0 && k < p->clusters);
@@ -70,14 +116,6 @@ static void forward(struct node *n, const struct op_ctx *c)
 		const float *x = c->x[0] + off;
 		float *r = range + 2 * k;
 		uint8_t *mask = c->training ? (uint8_t *)n->cache + off : NULL;
-		if (c->training) {
-			float lo, hi;
-			if (relu)
-				range_relu_of(x, len, &lo, &hi);
-			else
-				range_of(x, len, &lo, &hi);
-			range_update(r, &batches[k], lo, hi, p->smooth);
-		}
 		if (batches[k] > 0) {
 			struct qparams q = qparams_from_range(r[0], r[1], p->bits);
 			if (relu)

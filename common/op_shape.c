@@ -50,10 +50,12 @@ static int plan_dropout(struct node *n, const struct layer *l, const char *file,
 
 static void forward_dropout(struct node *n, const struct op_ctx *c)
 {
-	size_t count = (size_t)c->n * act_numel(&n->out_shape);
-	if (c->training)
+	size_t per = act_numel(&n->out_shape), count = (size_t)c->n * per;
+	if (c->training) {
+		rng_skip(c->rng, (size_t)c->shard_before * per);
 		dropout_forward_train(n->out, n->cache, c->x[0], *(float *)n->p, c->rng, count);
-	else
+		rng_skip(c->rng, (size_t)c->shard_after * per);
+	} else
 		dropout_forward_eval(n->out, c->x[0], count);
 }
 

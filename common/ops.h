@@ -102,7 +102,16 @@ struct op_ctx {
 	const struct kmeans_group *groups;
 	size_t n_groups;
 	int float_only;             /* fused models: no fake quantization at all */
+	int shard_before, shard_after;  /* model.h: other ranks' images (dropout) */
 };
+
+/* This rank's share of the whole batch (batchnorm2d.h's share): 0 when
+ * the batch is all there is. */
+static inline double op_share(const struct op_ctx *c)
+{
+	const int whole = c->shard_before + c->n + c->shard_after;
+	return whole == c->n ? 0 : (double)c->n / whole;
+}
 
 struct op_kind {
 	const char *name;           /* the graph's "op" string */

@@ -4,6 +4,7 @@
 #include "batch.h"
 #include "check.h"
 #include "devops.h"
+#include "dist.h"
 #include "evaluate.h"
 #include "model.h"
 #include "prefetch.h"
@@ -163,7 +164,7 @@ static void cluster_batch_free(struct cluster_batch *cb)
 
 static void log_epoch(const char *path, int epoch, double loss, double train_top1,
 		      const struct eval_result *e, double lr, double secs, double data_secs,
-		      double ips, const char *device)
+		      double ips, const char *device, int ranks)
 {
 	FILE *fp = fopen(path, "a");
 	if (!fp) {
@@ -172,9 +173,10 @@ static void log_epoch(const char *path, int epoch, double loss, double train_top
 	}
 	fprintf(fp, "{\"epoch\":%d,\"loss\":%.6f,\"train_top1\":%.4f,\"test_loss\":%.6f,"
 		"\"test_top1\":%.4f,\"test_top5\":%.4f,\"lr\":%.8g,\"seconds\":%.3f,"
-		"\"data_seconds\":%.3f,\"images_per_second\":%.1f,\"device\":\"%s\"}\n", epoch,
+		"\"data_seconds\":%.3f,\"images_per_second\":%.1f,\"device\":\"%s\","
+		"\"ranks\":%d}\n", epoch,
 		loss, train_top1, e->loss, 100.0 * e->top1 / (double)(e->n ? e->n : 1),
-		100.0 * e->top5 / (double)(e->n ? e->n : 1), lr, secs, data_secs, ips, device);
+		100.0 * e->top5 / (double)(e->n ? e->n : 1), lr, secs, data_secs, ips, device, ranks);
 	if (fclose(fp) != 0)
 		warn("'%s': write failed: the epoch may not be logged", path);
 }
@@ -186,6 +188,7 @@ struct batch_source {
 	const struct train_options *o;
 	const size_t *order;
 	int epoch;
+	int rank, ranks;       /* dist.h: a slot holds this rank's share */
 	struct batch_slots slots;
 };
 
@@ -193,23 +196,43 @@ static void fill_batch(void *ctx, int slot, size_t b)
 {
 	const struct batch_source *s = ctx;
 	const struct train_options *o = s->o;
-	batch_fill(s->slots.x[slot], s->slots.labels[slot], s->train, s->order + b * o->batch,
-		   batch_size_of(s->train->n, o->batch, b), s->norm, o->augment,
-		   mix(o->seed, mix((uint64_t)s->epoch, b)));
+	size_t first, share;
+	dist_share((size_t)batch_size_of(s->train->n, o->batch, b), s->rank, s->ranks, &first,
+		   &share);
+	batch_fill_part(s->slots.x[slot], s->slots.labels[slot], s->train,
+			s->order + b * o->batch + first, (int)share, (int)first, s->norm,
+			o->augment, mix(o->seed, mix((uint64_t)s->epoch, b)));
 }
 
 int train_run(struct pcqfile *f, const char *model_name, const struct dataset *train,
 	      const struct dataset *test, const struct norm *norm,
 	      const struct train_options *o)
 {
+	/* With several ranks (dist.h) each runs its share of every batch. */
+	const int rank = dist_rank(), ranks = dist_size(), lead = rank == 0;
+	const size_t batches = (train->n + (size_t)o->batch - 1) / (size_t)o->batch;
+	const size_t smallest = train->n - (batches ? batches - 1 : 0) * (size_t)o->batch;
+	const size_t least = smallest / (size_t)ranks;  /* the smallest share */
+	if (ranks > 1 && least < 1)
+		return error("'%s': %d ranks need an image each from every batch, but %zu "
+			     "training images in batches of %d leave one of %zu: change --batch "
+			     "or --limit", model_name, ranks, train->n, o->batch, smallest);
 	struct model m;
-	if (model_init(&m, f, model_name, o->batch, 1) || load_velocity(&m, f, model_name))
+	if (model_init(&m, f, model_name, (o->batch + ranks - 1) / ranks, 1) ||
+	    load_velocity(&m, f, model_name))
 		return -1;
 	const char *bn = model_batch_norm_1x1(&m);
-	if (bn && (o->batch == 1 || train->n % (size_t)o->batch == 1)) {
-		error("'%s': layer '%s' normalises 1x1 activations, so it needs at least 2 "
-		      "images a batch, but %zu training images in batches of %d leave one "
-		      "of 1 image: change --batch or --limit", model_name, bn, train->n, o->batch);
+	if (bn && least < 2) {
+		if (ranks > 1)
+			error("'%s': layer '%s' normalises 1x1 activations, so each of %d ranks "
+			      "needs at least 2 images of every batch, but %zu training images in "
+			      "batches of %d leave one of %zu: change --batch or --limit",
+			      model_name, bn, ranks, train->n, o->batch, smallest);
+		else
+			error("'%s': layer '%s' normalises 1x1 activations, so it needs at least "
+			      "2 images a batch, but %zu training images in batches of %d leave "
+			      "one of 1 image: change --batch or --limit", model_name, bn,
+			      train->n, o->batch);
 		model_free(&m);
 		return -1;
 	}
@@ -231,20 +254,20 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 	size_t *order = xmalloc((train->n ? train->n : 1) * sizeof(size_t));
 	/* On a device the next batch is prepared while the device works. */
 	const int ahead = o->device != NULL;
-	struct batch_source src = {.train = train, .norm = norm, .o = o, .order = order};
-	batch_slots_init(&src.slots, 1 + ahead, o->batch, sample, o->device);
+	struct batch_source src = {.train = train, .norm = norm, .o = o, .order = order,
+				   .rank = rank, .ranks = ranks};
+	batch_slots_init(&src.slots, 1 + ahead, m.batch, sample, o->device);
 	struct prefetch pf;
 	prefetch_init(&pf, fill_batch, &src, ahead);
 	struct cluster_batch cb;
-	cluster_batch_init(&cb, o->km, o->batch, sample, o->device);
-	size_t batches = (train->n + (size_t)o->batch - 1) / (size_t)o->batch;
+	cluster_batch_init(&cb, o->km, m.batch, sample, o->device);
 	int rc = 0;
 	struct progress pr;
 	progress_init(&pr);
 	if (o->profile)
 		model_profile_start(&m);
 
-	if (done >= o->epochs)
+	if (done >= o->epochs && lead)
 		warn("'%s' has %lld epochs done already; --epochs %d trains no more",
 		     model_name, (long long)done, o->epochs);
 	for (int epoch = (int)done; epoch < o->epochs && rc == 0; epoch++) {
@@ -263,19 +286,29 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 		src.epoch = epoch;
 		for (size_t b = 0; b < batches; b++) {
 			const int n = batch_size_of(train->n, o->batch, b);
+			size_t first, share;
+			dist_share((size_t)n, rank, ranks, &first, &share);
 			double td = progress_now();
 			const int slot = prefetch_next(&pf, b, batches);
 			data_secs += progress_now() - td;   /* time the training waited */
 			const float *x = src.slots.x[slot];
 			int32_t *labels = src.slots.labels[slot];
-			const float *in = cluster_batch_regroup(&cb, &m, x, labels, n);
-			model_run_forward(&m, in, n, 1, &drop);
+			const float *in = cluster_batch_regroup(&cb, &m, x, labels, (int)share);
+			m.shard_before = (int)first;
+			m.shard_after = n - (int)(first + share);
+			model_run_forward(&m, in, (int)share, 1, &drop);
 			int nc = 0;
-			double loss = model_loss(&m, labels, n, &nc);
+			double loss = model_loss(&m, labels, (int)share, &nc);
+			if (ranks > 1) {   /* the whole batch's, the same on every rank */
+				double sums[2] = {loss * (double)share, nc};
+				dist_sum_doubles(sums, 2);
+				loss = sums[0] / n;
+				nc = (int)sums[1];
+			}
 			if (!isfinite(loss)) {
 				progress_done(&pr);
 				int kept = strcmp(o->out, "-") != 0 && access(o->out, F_OK) == 0;
-				rc = error("loss is %s at epoch %d, batch %zu: stopping; %s%s%s "
+				rc = !lead ? -1 : error("loss is %s at epoch %d, batch %zu: stopping; %s%s%s "
 					   "(try a lower --lr)", isnan(loss) ? "nan" : "infinite",
 					   epoch + 1, b + 1,
 					   kept ? "the last good checkpoint '" : "no checkpoint was written",
@@ -283,13 +316,16 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 				break;
 			}
 			model_zero_grads(&m);
-			model_backward(&m, in, NULL, n);
+			model_backward(&m, in, NULL, (int)share);
+			if (ranks > 1)
+				model_sum_grads(&m, (int)share, n);
 			model_sgd_step(&m, &sp);
 			loss_sum += loss * n;
 			correct += (size_t)nc;
 			seen += (size_t)n;
-			progress_batch(&pr, epoch + 1, o->epochs, b + 1, batches, loss_sum / seen,
-				       100.0 * correct / seen, seen, progress_now() - t0);
+			if (lead)
+				progress_batch(&pr, epoch + 1, o->epochs, b + 1, batches, loss_sum / seen,
+					       100.0 * correct / seen, seen, progress_now() - t0);
 		}
 		prefetch_wait(&pf);   /* a NaN loss leaves one in flight */
 		if (rc)
@@ -298,26 +334,35 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 		struct eval_result e;
 		evaluate(&e, &m, test, norm, o->km, 0);
 		double top1 = 100.0 * e.top1 / (double)(e.n ? e.n : 1);
-		progress_epoch(&pr, epoch + 1, o->epochs, loss_sum / seen, 100.0 * correct / seen,
-			       top1, 100.0 * e.top5 / (double)(e.n ? e.n : 1), lr, secs,
-			       seen / secs);
-		if (o->log)
+		if (lead)
+			progress_epoch(&pr, epoch + 1, o->epochs, loss_sum / seen, 100.0 * correct / seen,
+				       top1, 100.0 * e.top5 / (double)(e.n ? e.n : 1), lr, secs,
+				       seen / secs);
+		if (o->log && lead)
 			log_epoch(o->log, epoch + 1, loss_sum / seen, 100.0 * correct / seen, &e,
-				  lr, secs, data_secs, seen / secs, o->device ? o->device->name : "cpu");
+				  lr, secs, data_secs, seen / secs, o->device ? o->device->name : "cpu",
+				  ranks);
 		eval_result_free(&e);
 		int is_best = top1 > best;
 		if (is_best)
 			best = top1;
 		attrs_set_float(&f->attrs, "last_top1", top1);
-		if (strcmp(o->out, "-") != 0 && save_checkpoint(f, &m, o->out, epoch + 1, best))
+		if (lead && strcmp(o->out, "-") != 0 &&
+		    save_checkpoint(f, &m, o->out, epoch + 1, best))
 			rc = -1;
-		if (rc == 0 && is_best && o->best && save_checkpoint(f, &m, o->best, epoch + 1, best))
+		if (lead && rc == 0 && is_best && o->best &&
+		    save_checkpoint(f, &m, o->best, epoch + 1, best))
 			rc = -1;
+		if (ranks > 1) {   /* a failed write stops every rank */
+			double failed = rc != 0;
+			dist_sum_doubles(&failed, 1);
+			rc = failed > 0 ? -1 : 0;
+		}
 		done = epoch + 1;
 	}
-	if (o->profile)
+	if (o->profile && lead)
 		model_profile_print(&m, stderr);
-	if (rc == 0) {
+	if (rc == 0 && lead) {
 		/* The final state, also when no epoch ran (stdout output). */
 		if (strcmp(o->out, "-") == 0)
 			rc = save_checkpoint(f, &m, o->out, (int)done, best);

@@ -69,17 +69,18 @@ int cuda_dropout_apply(float *out, const uint8_t *mask, const float *in, float s
 int cuda_sgd_step(float *w, float *v, const float *g, float lr, float momentum,
 		  float weight_decay, size_t n);
 
-/* batchnorm2d.h (plain layout), shape (N, C, HW) */
+/* batchnorm2d.h (plain layout), shape (N, C, HW); share as batchnorm2d_shape's
+ * (bn_sync.h: the sums cross the host to be exchanged between ranks) */
 int cuda_batchnorm2d_forward_train(float *out, float *mean, float *invstd, const float *in,
 				   const float *gamma, const float *beta, float *running_mean,
 				   float *running_var, int N, int C, int HW, float eps,
-				   float momentum);
+				   float momentum, double share);
 int cuda_batchnorm2d_forward_eval(float *out, const float *in, const float *gamma,
 				  const float *beta, const float *running_mean,
 				  const float *running_var, int N, int C, int HW, float eps);
 int cuda_batchnorm2d_backward(float *din, float *dgamma, float *dbeta, const float *mean,
 			      const float *invstd, const float *dout, const float *in,
-			      const float *gamma, int N, int C, int HW);
+			      const float *gamma, int N, int C, int HW, double share);
 
 /* maxpool2d.h over `planes` = N·C maps of H×W */
 int cuda_maxpool2d_forward(float *out, int32_t *argmax, const float *in, int planes, int H,

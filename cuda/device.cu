@@ -27,6 +27,14 @@ int cuda_device_describe(int device, char *buf, size_t len)
 	return 0;
 }
 
+// The GPU this process uses from now on (before any other CUDA call:
+// data-parallel ranks sharing a machine take one each, common/dist.h).
+int cuda_set_device(int device)
+{
+	CUDA_CHECK(cudaSetDevice(device));
+	return 0;
+}
+
 static cublasHandle_t handle;
 
 int cuda_blas_init(void)

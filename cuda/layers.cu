@@ -1,6 +1,7 @@
 // FP32 layer kernels (cuda_layers.h). Written for clarity and the CPU's
 // rounding first; none of them is tuned yet.
 #include "bn_parts.h"
+#include "bn_sync.h"
 #include "cuda_check.h"
 #include "cuda_layers.h"
 #include "pcg.h"
@@ -118,18 +119,29 @@ __global__ void bn_sums_k(const float *in, int N, int C, int HW, int parts)
 	}
 }
 
-__global__ void bn_train_finish_k(float *mean, float *invstd, const float *in,
-				  const float *gamma, const float *beta, float *running_mean,
-				  float *running_var, int N, int C, int HW, float eps,
-				  float momentum, int parts)
+// Each channel's two sums, its parts added in order, to totals[width·c ..]:
+// with width 3 the forward's (Σ(x − k), Σ(x − k)², k), k the channel's first
+// value; with width 2 the backward's (Σ dy, Σ (x − μ)·dy).
+__global__ void bn_totals_k(double *totals, int width, const float *in, int C, int HW,
+			    int parts)
 {
 	const int c = blockIdx.x * blockDim.x + threadIdx.x;
 	if (c >= C)
 		return;
-	double s1, s2;
-	bn_total(bn_partial, c, parts, &s1, &s2);
-	bn_train_finish(s1, s2, in[bn_at(0, c, C, HW)], (size_t)N * HW, gamma[c], beta[c], eps,
-			momentum, &mean[c], &invstd[c], &running_mean[c], &running_var[c],
+	bn_total(bn_partial, c, parts, &totals[width * c], &totals[width * c + 1]);
+	if (width == 3)
+		totals[3 * c + 2] = in[bn_at(0, c, C, HW)];
+}
+
+__global__ void bn_train_finish_k(float *mean, float *invstd, const double *totals,
+				  const float *gamma, const float *beta, float *running_mean,
+				  float *running_var, size_t M, int C, float eps, float momentum)
+{
+	const int c = blockIdx.x * blockDim.x + threadIdx.x;
+	if (c >= C)
+		return;
+	bn_train_finish(totals[3 * c], totals[3 * c + 1], totals[3 * c + 2], M, gamma[c], beta[c],
+			eps, momentum, &mean[c], &invstd[c], &running_mean[c], &running_var[c],
 			&bn_coef[2 * c], &bn_coef[2 * c + 1]);
 }
 
@@ -178,16 +190,25 @@ __global__ void bn_grad_sums_k(const float *dout, const float *in, const float *
 	}
 }
 
+// The input gradient's coefficients from the whole batch's sums (global);
+// the parameters' gradients from this rank's own (local; the same pointer
+// without data-parallel ranks).
 __global__ void bn_backward_finish_k(float *dgamma, float *dbeta, const float *invstd,
-				     const float *gamma, int N, int C, int HW, int parts)
+				     const float *gamma, const double *local,
+				     const double *global, size_t M, int C)
 {
 	const int c = blockIdx.x * blockDim.x + threadIdx.x;
 	if (c >= C)
 		return;
-	double sum_dy, dotp;
-	bn_total(bn_partial, c, parts, &sum_dy, &dotp);
-	bn_backward_finish(sum_dy, dotp, (size_t)N * HW, invstd[c], gamma[c], &dgamma[c],
-			   &dbeta[c], &bn_coef[3 * c], &bn_coef[3 * c + 1], &bn_coef[3 * c + 2]);
+	float dg = dgamma[c], db = dbeta[c];
+	bn_backward_finish(global[2 * c], global[2 * c + 1], M, invstd[c], gamma[c], &dg, &db,
+			   &bn_coef[3 * c], &bn_coef[3 * c + 1], &bn_coef[3 * c + 2]);
+	if (local != global) {
+		dg = dgamma[c] + (float)(local[2 * c + 1] * invstd[c]);
+		db = dbeta[c] + (float)local[2 * c];
+	}
+	dgamma[c] = dg;
+	dbeta[c] = db;
 }
 
 __global__ void bn_backward_apply_k(float *din, const float *dout, const float *in,
@@ -395,19 +416,39 @@ static int bn_channels_fit(int C)
 	return 0;
 }
 
+// The channels' totals (3 + 2 + 2 doubles a channel: the forward's, the
+// backward's own and the whole batch's), in device memory for the
+// kernels and, with data-parallel ranks, copied through the host.
+static double *bn_totals_d;
+static double bn_totals_h[3 * BN_MAX_CHANNELS];
+
+static int bn_totals_ready(void)
+{
+	if (!bn_totals_d)
+		CUDA_CHECK(cudaMalloc((void **)&bn_totals_d, 7 * BN_MAX_CHANNELS * sizeof(double)));
+	return 0;
+}
+
 int cuda_batchnorm2d_forward_train(float *out, float *mean, float *invstd, const float *in,
 				   const float *gamma, const float *beta, float *running_mean,
 				   float *running_var, int N, int C, int HW, float eps,
-				   float momentum)
+				   float momentum, double share)
 {
-	if (!bn_channels_fit(C))
+	if (!bn_channels_fit(C) || bn_totals_ready())
 		return -1;
 	const int parts = bn_parts((size_t)N * HW);
-	const size_t n = (size_t)N * C * HW;
+	const size_t n = (size_t)N * C * HW, bytes = 3 * (size_t)C * sizeof(double);
+	size_t M = (size_t)N * HW;
 	bn_sums_k<<<dim3(parts, C), BN_THREADS>>>(in, N, C, HW, parts);
+	bn_totals_k<<<cuda_blocks((size_t)C), CUDA_THREADS>>>(bn_totals_d, 3, in, C, HW, parts);
+	if (share > 0) {   // every rank's statistics (bn_sync.h)
+		CUDA_CHECK(cudaMemcpy(bn_totals_h, bn_totals_d, bytes, cudaMemcpyDeviceToHost));
+		bn_sync_stats(bn_totals_h, C, &M);
+		CUDA_CHECK(cudaMemcpy(bn_totals_d, bn_totals_h, bytes, cudaMemcpyHostToDevice));
+	}
 	bn_train_finish_k<<<cuda_blocks((size_t)C), CUDA_THREADS>>>(
-		mean, invstd, in, gamma, beta, running_mean, running_var, N, C, HW, eps, momentum,
-		parts);
+		mean, invstd, bn_totals_d, gamma, beta, running_mean, running_var, M, C, eps,
+		momentum);
 	bn_apply_k<<<cuda_blocks(n), CUDA_THREADS>>>(out, in, C, HW, n);
 	return cuda_launched();
 }
@@ -423,15 +464,24 @@ int cuda_batchnorm2d_forward_eval(float *out, const float *in, const float *gamm
 
 int cuda_batchnorm2d_backward(float *din, float *dgamma, float *dbeta, const float *mean,
 			      const float *invstd, const float *dout, const float *in,
-			      const float *gamma, int N, int C, int HW)
+			      const float *gamma, int N, int C, int HW, double share)
 {
-	if (!bn_channels_fit(C))
+	if (!bn_channels_fit(C) || bn_totals_ready())
 		return -1;
 	const int parts = bn_parts((size_t)N * HW);
-	const size_t n = (size_t)N * C * HW;
+	const size_t n = (size_t)N * C * HW, bytes = 2 * (size_t)C * sizeof(double);
+	size_t M = (size_t)N * HW;
+	double *local = bn_totals_d + 3 * BN_MAX_CHANNELS, *global = local;
 	bn_grad_sums_k<<<dim3(parts, C), BN_THREADS>>>(dout, in, mean, N, C, HW, parts);
+	bn_totals_k<<<cuda_blocks((size_t)C), CUDA_THREADS>>>(local, 2, in, C, HW, parts);
+	if (share > 0) {   // the whole batch's sums (bn_sync.h)
+		global = local + 2 * BN_MAX_CHANNELS;
+		CUDA_CHECK(cudaMemcpy(bn_totals_h, local, bytes, cudaMemcpyDeviceToHost));
+		bn_sync_grads(bn_totals_h, C, share, &M);
+		CUDA_CHECK(cudaMemcpy(global, bn_totals_h, bytes, cudaMemcpyHostToDevice));
+	}
 	bn_backward_finish_k<<<cuda_blocks((size_t)C), CUDA_THREADS>>>(dgamma, dbeta, invstd,
-									 gamma, N, C, HW, parts);
+									 gamma, local, global, M, C);
 	bn_backward_apply_k<<<cuda_blocks(n), CUDA_THREADS>>>(din, dout, in, mean, C, HW, n);
 	return cuda_launched();
 }

@@ -23,6 +23,14 @@ if pc --exists dnnl; then
 else
 	echo "CONFIG_LIBS += -Wl,--as-needed -ldnnl -Wl,--no-as-needed"
 fi
+# OpenMPI (common/dist.c): data-parallel training under mpirun. Linked
+# --as-needed: only pcq-train loads it. Without it pcq-train is one rank.
+if pc --exists ompi-c; then
+	echo "CONFIG_CFLAGS += -DPCQ_MPI $(pc --cflags ompi-c)"
+	echo "CONFIG_LIBS += -Wl,--as-needed $(pc --libs ompi-c) -Wl,--no-as-needed"
+else
+	echo "configure: pkg-config finds no ompi-c (libopenmpi-dev): pcq-train runs as one rank only" >&2
+fi
 echo "CONFIG_CFLAGS += $(pc --cflags libpng) "
 echo "CONFIG_LIBS += -lmsgpackc -lnettle -ljpeg $(pc --libs libpng || echo -lpng) -lz"
 

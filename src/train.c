@@ -2,9 +2,11 @@
  * or resuming a checkpoint, and fake-quantized fine-tuning of a fused
  * model (SPEC §7), per cluster with a k-means model. */
 #include "arch.h"
+#include "backend.h"
 #include "check.h"
 #include "cli.h"
 #include "dataset.h"
+#include "dist.h"
 #include "fileio.h"
 #include "kmeans.h"
 #include "model.h"
@@ -60,6 +62,11 @@ static void usage(void)
 	       "                     the GPU path (pre-training and fine-tuning) is new,\n"
 	       "                     not yet verified on a GPU (docs/TRAINING.md)\n"
 	       "  --help, --version\n"
+	       "Several GPUs or machines: mpirun -np N pcq-train ... runs N ranks that split\n"
+	       "every batch (--batch is the whole batch), take batch norm's statistics over\n"
+	       "all of it and add their gradients: one process's model, within rounding;\n"
+	       "with --device cuda rank r of a machine takes GPU r mod the GPU count; rank 0\n"
+	       "writes the files and the progress (docs/TRAINING.md).\n"
 	       "The same command, thread count and SOURCE_DATE_EPOCH give the same file bytes.\n"
 	       "Environment: PCQ_CONV=auto|direct|off chooses the convolution kernels\n"
 	       "(oneDNN with Winograd, oneDNN direct, im2col + sgemm; docs/TRAINING.md);\n"
@@ -219,9 +226,13 @@ int main(int argc, char **argv)
 	char **command = cli_command(argc, argv);
 	struct args a;
 	parse(&a, argc, argv);
+	dist_init(&argc, &argv);
 	threads_set(a.threads);
-	if (cli_device(a.device ? a.device : "cpu", &a.t.device)) {
+	/* ranks on one machine take a GPU each (dist.h) */
+	if ((dist_size() > 1 && backend_use_gpu(dist_local_rank())) ||
+	    cli_device(a.device ? a.device : "cpu", &a.t.device)) {
 		free(command);
+		dist_finish();
 		return 1;
 	}
 
@@ -233,6 +244,11 @@ int main(int argc, char **argv)
 	int rc = 1, clusters = 1;
 	const char *given = a.resume ? a.resume : a.fused;
 	const char *name = given ? display_name(given) : a.arch;
+	if (dist_size() > 1 && given && strcmp(given, "-") == 0) {
+		error("%d ranks: standard input reaches only one of them: give the model as a file",
+		      dist_size());
+		goto out;
+	}
 	/* The model first: it is the likelier input to be wrong, and cheap. */
 	if (given) {
 		if (pcqfile_read(&f, given, KIND_ANY, digest))
@@ -307,5 +323,6 @@ out:
 	dataset_free(&train);
 	dataset_free(&test);
 	free(command);
+	dist_finish();
 	return rc;
 }

@@ -156,8 +156,10 @@ static void test_elementwise(void **state)
 }
 
 /* Batch norm (bn_parts.h's three steps): channels in one part, and in
- * ten parts of 3,700 values. */
-static void check_batchnorm(int N, int H, int W)
+ * ten parts of 3,700 values. share > 0: the sums go through the host for
+ * the exchange between data-parallel ranks (bn_sync.h), which with one
+ * rank leaves them as they are. */
+static void check_batchnorm(int N, int H, int W, double share)
 {
 	const int C = 5, HW = H * W;
 	const size_t z = (size_t)N * C * HW;
@@ -179,9 +181,10 @@ static void check_batchnorm(int N, int H, int W)
 	float *drm = up(rm2, 20), *drv = up(rv2, 20), *dmean = up(zeros, 20), *dinv = up(zeros, 20);
 	float *ddg = up(zeros, 20), *ddb = up(zeros, 20), *dout = up(x, z * 4), *ddin = up(x, z * 4);
 	assert_int_equal(cuda_batchnorm2d_forward_train(dout, dmean, dinv, dx, dgamma, dbeta, drm,
-							drv, N, C, HW, s.eps, s.momentum), 0);
+							drv, N, C, HW, s.eps, s.momentum, share),
+			 0);
 	assert_int_equal(cuda_batchnorm2d_backward(ddin, ddg, ddb, dmean, dinv, ddy, dx, dgamma, N,
-						   C, HW), 0);
+						   C, HW, share), 0);
 	const float *want[] = {out, din, mean, invstd, rm, rv, dgam, dbet};
 	float *dev[] = {dout, ddin, dmean, dinv, drm, drv, ddg, ddb};
 	const size_t len[] = {z, z, 5, 5, 5, 5, 5, 5};
@@ -211,8 +214,10 @@ static void test_batchnorm(void **state)
 {
 	(void)state;
 	need_gpu();
-	check_batchnorm(6, 7, 9);
-	check_batchnorm(37, 40, 25);
+	check_batchnorm(6, 7, 9, 0);
+	check_batchnorm(37, 40, 25, 0);
+	check_batchnorm(6, 7, 9, 0.5);
+	check_batchnorm(37, 40, 25, 0.25);
 }
 
 static void test_pools(void **state)

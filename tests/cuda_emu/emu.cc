@@ -83,6 +83,11 @@ cudaError_t cudaGetDeviceCount(int *count)
 	return cudaSuccess;
 }
 
+cudaError_t cudaSetDevice(int device)
+{
+	return device == 0 ? cudaSuccess : fail_with(cudaErrorInvalidValue);
+}
+
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int device)
 {
 	if (device != 0)
