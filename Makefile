@@ -276,6 +276,9 @@ $(BUILD)/bench/iconv_bench: $(BUILD)/bench/iconv_bench.o $(LIB)
 $(BUILD)/bench/qengine_bench: $(BUILD)/bench/qengine_bench.o $(LIB)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
+$(BUILD)/bench/dist_sum_bench: $(BUILD)/bench/dist_sum_bench.o $(LIB)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
 $(BUILD)/bench/dnnl_conv_impls: $(BUILD)/bench/dnnl_conv_impls.o
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LDLIBS) -o $@
 
