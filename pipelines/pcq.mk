@@ -27,6 +27,9 @@
 #   PARTITIONS [4]  RESULTS [results]
 #   DEVICE [cpu]  where pcq-train and pcq-infer run: cpu, cuda or auto (a GPU
 #                 when one is usable); results do not name it
+#   RANKS []      N > 1: pcq-train runs as N data-parallel ranks (mpirun -np N
+#                 $(MPIRUN_FLAGS) ...; one per GPU with DEVICE=cuda): one
+#                 process's model within rounding, so results do not name it
 # Outputs: $(RESULTS)/<data>/<arch>-s<seed>[-n<limit>]/...: pre-e<E>-lr<LR>.msgpack,
 # fp32.json, kmeans-k<K>-p<P>.msgpack, and per chain a folder
 # {pcq-b<BITS>-k<K>|qat-b<BITS>}-ft<E>-lr<LR>-bs<B>/ (BITS: BIT[f<F>][r<R>][pc][s]) with fused.msgpack,
@@ -53,6 +56,9 @@ PARTITIONS ?= 4
 RESULTS ?= results
 INFER_BATCH ?= 128
 DEVICE ?= cpu
+RANKS ?=
+MPIRUN_FLAGS ?=
+train_cmd = $(if $(filter-out 0 1,$(RANKS)),mpirun -np $(RANKS) $(MPIRUN_FLAGS) )bin/pcq-train
 
 # The data set's name: its kind, or the last part of a folder's path.
 data_kind = $(firstword $(subst :, ,$(DATA)))
@@ -71,7 +77,7 @@ json_out = > $@.tmp && mv $@.tmp $@
 
 $(RESULTS)/%/pre-e$(PRE_EPOCHS)-lr$(PRE_LR)-bs$(PRE_BATCH).msgpack: | $(BINS)
 	@mkdir -p $(@D)
-	bin/pcq-train --arch $(ARCH) --data $(DATA) $(limit_arg) --epochs $(PRE_EPOCHS) \
+	$(train_cmd) --arch $(ARCH) --data $(DATA) $(limit_arg) --epochs $(PRE_EPOCHS) \
 		--lr $(PRE_LR) --batch $(PRE_BATCH) --lr-step $(PRE_STEP) --seed $(SEED) \
 		--device $(DEVICE) --log $(@:.msgpack=.jsonl) -o $@
 
@@ -105,7 +111,7 @@ $(call chain_dir,$(1),$(2))/fused.msgpack: $$(PRE) $(if $(filter-out 1,$(2)),$(c
 	@mkdir -p $$(@D)
 	bin/pcq-fuse $$< $(call fuse_bits,$(1)) --clusters $(2) -o $$@
 $(call chain_dir,$(1),$(2))/ft.msgpack: $(call chain_dir,$(1),$(2))/fused.msgpack $(if $(filter-out 1,$(2)),$(call kmeans_of,$(2))) | $$(BINS)
-	bin/pcq-train $$< --data $$(DATA) $$(limit_arg) $(if $(filter-out 1,$(2)),--kmeans $(call kmeans_of,$(2))) \
+	$$(train_cmd) $$< --data $$(DATA) $$(limit_arg) $(if $(filter-out 1,$(2)),--kmeans $(call kmeans_of,$(2))) \
 		--epochs $$(FT_EPOCHS) --lr $$(FT_LR) --batch $(call ft_batch,$(2)) --seed $$(SEED) \
 		--device $$(DEVICE) --log $$(@D)/ft.jsonl -o $$@
 $(call chain_dir,$(1),$(2))/int.msgpack: $(call chain_dir,$(1),$(2))/ft.msgpack | $$(BINS)

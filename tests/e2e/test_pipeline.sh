@@ -39,3 +39,9 @@ run_make chains >"$T/log2" 2>&1 || fail "make after touch: $(tail -5 "$T/log2")"
 changed=$(find "$T/r" -type f -newer "$T/stamp" | sed "s|$run/||" | sort | tr '\n' ' ')
 want="pcq-b4-k3-ft1-lr1e-4-bs32/ft.best.msgpack pcq-b4-k3-ft1-lr1e-4-bs32/ft.jsonl pcq-b4-k3-ft1-lr1e-4-bs32/ft.msgpack pcq-b4-k3-ft1-lr1e-4-bs32/fused.msgpack pcq-b4-k3-ft1-lr1e-4-bs32/int.json pcq-b4-k3-ft1-lr1e-4-bs32/int.msgpack pcq-b4-k3-ft1-lr1e-4-bs32/sim.json "
 [ "$changed" = "$want" ] || fail "touching the k-means model remade: $changed"
+
+# RANKS=2: pcq-train (pre-training and fine-tuning), and only it, under mpirun.
+run_make -n -B chains RANKS=2 >"$T/dry2" 2>&1 || fail "make -n RANKS=2: $(tail -3 "$T/dry2")"
+[ "$(grep -c '^mpirun -np 2 *bin/pcq-train ' "$T/dry2")" -eq 3 ] &&
+	! grep -q '^bin/pcq-train' "$T/dry2" && ! grep -q 'mpirun.*pcq-\(infer\|fuse\|kmeans\|quantize\)' "$T/dry2" ||
+	fail "RANKS=2: $(grep 'pcq-' "$T/dry2" | grep -v '^cc')"
