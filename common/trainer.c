@@ -241,6 +241,10 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 		return -1;
 	}
 	hand_values_to_model(f, &m);
+	/* The file says how many ranks trained it (the command line it keeps
+	 * does not show mpirun); one process adds nothing, as before. */
+	if (ranks > 1 || attrs_find(&f->attrs, "train_ranks"))
+		attrs_set_int(&f->attrs, "train_ranks", ranks);
 	int64_t done = 0;
 	double best = -1;
 	const struct value *v = attrs_find(&f->attrs, "epochs_done");

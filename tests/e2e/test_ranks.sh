@@ -88,6 +88,10 @@ ranks 2 pcq-train $pre --epochs 2 --log "$T/plog.json" -o "$T/p2.msgpack" 2>"$T/
 	fail "pre-training on 2 ranks: $(tail -n 3 "$T/err")"
 [ "$(wc -l <"$T/plog.json")" -eq 2 ] || fail "pre-training log: $(cat "$T/plog.json")"
 [ -f "$T/p2.best.msgpack" ] || fail "no best checkpoint"
+pcq-info --json "$T/p2.msgpack" >"$T/info.json"
+[ "$(json "$T/info.json" "j['attrs']['train_ranks']")" = 2 ] || fail "train_ranks: $(cat "$T/info.json")"
+pcq-info --json "$T/one.msgpack" >"$T/info.json"
+[ "$(json "$T/info.json" "'train_ranks' in j['attrs']")" = False ] || fail "one process wrote train_ranks"
 [ "$(grep -c 'epoch 2/2: loss' "$T/err")" -eq 1 ] || fail "epoch reports: $(cat "$T/err")"
 ranks 2 pcq-train $pre --epochs 2 -o "$T/again.msgpack" 2>/dev/null
 same "$T/p2.msgpack" "$T/again.msgpack" 0 "pre-training on 2 ranks, twice"
