@@ -18,7 +18,9 @@
 #   4. ResNet20 fused at 4 bits, fine-tuned one epoch on the GPU, quantized;
 #   5. pcq-infer of the FP32, fused and quantized models on 10,000 images,
 #      GPU and CPU: the same top-1 (FP32 and fused: within float rounding;
-#      integer: the same output integers), and the seconds of each.
+#      integer: the same output integers), and the seconds of each;
+#   6. where the machine has mpirun: one pre-training step on 2 ranks
+#      sharing its GPU(s) against one process (common/dist.h).
 #   DEVICE=host PYTHON=/usr/bin/python3 BIG="2000 1000" sh bench/gpu_check.sh run
 #                                the same steps here, on the host device (devops_host)
 #                                and smaller sets, without PyTorch: a check of the
@@ -119,6 +121,26 @@ PY
 			cmp "$dir/pred-cpu.txt" "$dir/pred-$DEVICE.txt" && echo "integer outputs: identical" || rc=1
 		fi
 	done
+	echo "== data-parallel training: a step on 2 ranks (mpirun) against one process"
+	if command -v mpirun >/dev/null 2>&1; then
+		step="--arch resnet20 --data $data --limit 128 --batch 128 --epochs 1 --device $DEVICE"
+		"$dir/pcq-train" $step -o "$dir/rank1.msgpack" >/dev/null 2>&1 || rc=1
+		OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 2 \
+			-x LD_LIBRARY_PATH "$dir/pcq-train" $step -o "$dir/rank2.msgpack" \
+			>"$dir/ranks.log" 2>&1 || { tail -n 5 "$dir/ranks.log"; rc=1; }
+		for r in 1 2; do
+			"$dir/pcq-infer" "$dir/rank$r.msgpack" --device cpu --data "$data" --limit 128 \
+				--json >"$dir/rank$r.json" || rc=1
+		done
+		python3 - "$dir/rank1.json" "$dir/rank2.json" <<'PY' || rc=1
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+print('one process: loss', a['loss'], 'top1', a['top1'], '; 2 ranks: loss', b['loss'], 'top1', b['top1'])
+assert abs(a['loss'] - b['loss']) <= 1e-4 * abs(a['loss']), (a['loss'], b['loss'])
+PY
+	else
+		echo "skipped: no mpirun on this machine (the emulator runs it: tests/e2e/test_ranks_cuda.sh)"
+	fi
 	exit $rc
 	;;
 *)

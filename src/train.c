@@ -227,6 +227,11 @@ int main(int argc, char **argv)
 	struct args a;
 	parse(&a, argc, argv);
 	dist_init(&argc, &argv);
+	static char rank_name[48];   /* other ranks' messages say which rank they are */
+	if (dist_rank() > 0) {
+		snprintf(rank_name, sizeof(rank_name), "pcq-train (rank %d)", dist_rank());
+		set_program_name(rank_name);
+	}
 	threads_set(a.threads);
 	/* ranks on one machine take a GPU each (dist.h) */
 	if ((dist_size() > 1 && backend_use_gpu(dist_local_rank())) ||
