@@ -181,6 +181,33 @@ static void log_epoch(const char *path, int epoch, double loss, double train_top
 		warn("'%s': write failed: the epoch may not be logged", path);
 }
 
+/* The test split's top-1, top-5 and loss (only those: the trainer's
+ * figures). With several ranks each evaluates its share of the split
+ * and the counts are added, so that N GPUs take 1/N of the time. */
+static void evaluate_split(struct eval_result *e, struct model *m, const struct dataset *test,
+			   const struct norm *norm, const struct kmeans *km, int rank, int ranks)
+{
+	if (ranks == 1) {
+		evaluate(e, m, test, norm, km, 0);
+		return;
+	}
+	size_t first, count;
+	dist_share(test->n, rank, ranks, &first, &count);
+	struct dataset share = *test;   /* a view: the images stay test's */
+	share.images += first * (size_t)test->c * test->h * test->w;
+	share.labels += first;
+	share.n = count;
+	memset(e, 0, sizeof(*e));
+	if (count)
+		evaluate(e, m, &share, norm, km, 0);
+	double sums[4] = {(double)e->n, (double)e->top1, (double)e->top5, e->loss * (double)e->n};
+	dist_sum_doubles(sums, 4);
+	e->n = (size_t)sums[0];
+	e->top1 = (size_t)sums[1];
+	e->top5 = (size_t)sums[2];
+	e->loss = sums[0] > 0 ? sums[3] / sums[0] : 0;
+}
+
 /* What fills a training batch: batch b of an epoch's order into a slot. */
 struct batch_source {
 	const struct dataset *train;
@@ -336,7 +363,7 @@ int train_run(struct pcqfile *f, const char *model_name, const struct dataset *t
 			break;
 		double secs = progress_now() - t0;
 		struct eval_result e;
-		evaluate(&e, &m, test, norm, o->km, 0);
+		evaluate_split(&e, &m, test, norm, o->km, rank, ranks);
 		double top1 = 100.0 * e.top1 / (double)(e.n ? e.n : 1);
 		if (lead)
 			progress_epoch(&pr, epoch + 1, o->epochs, loss_sum / seen, 100.0 * correct / seen,

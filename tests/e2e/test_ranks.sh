@@ -4,7 +4,8 @@
 # 10) gives the model one process gives (weights, velocities and every
 # cluster's activation range, within float rounding), on the CPU and
 # through the device runner (--device host);
-# a pre-training step (batch norm over the whole batch) likewise; longer
+# a pre-training step (batch norm over the whole batch) likewise, and the
+# test split evaluated in the ranks' shares gives one process's figures; longer
 # pre-training on 2 ranks writes one checkpoint and one log line an epoch,
 # gives the same tensors twice and resumes to those of a straight run; and
 # the refusals: too few images for the ranks, a model on standard input.
@@ -75,11 +76,19 @@ one="--arch resnet20 --data $fm --limit 96 --batch 96 --epochs 1 --seed 3 --thre
 for dev in cpu host; do
 	tol=1e-3
 	[ $dev = host ] && tol=1e-4
-	pcq-train $one --device $dev -o "$T/step1.msgpack" 2>/dev/null
+	pcq-train $one --device $dev --log "$T/step1-$dev.json" -o "$T/step1.msgpack" 2>/dev/null
 	for n in 2 3; do
-		ranks $n pcq-train $one --device $dev -o "$T/step$n.msgpack" 2>"$T/err" ||
-			fail "a step on $n ranks: $(tail -n 3 "$T/err")"
+		ranks $n pcq-train $one --device $dev --log "$T/step$n-$dev.json" -o "$T/step$n.msgpack" \
+			2>"$T/err" || fail "a step on $n ranks: $(tail -n 3 "$T/err")"
 		same "$T/step1.msgpack" "$T/step$n.msgpack" $tol "a pre-training step, $n ranks against one ($dev)"
+		# the test split evaluated in shares: one process's top-1 and loss
+		$py - "$T/step1-$dev.json" "$T/step$n-$dev.json" <<'PY' || fail "$n ranks' evaluation: $(cat "$T/step$n-$dev.json")"
+import json, sys
+a, b = (json.loads(open(p).read()) for p in sys.argv[1:])
+assert a['test_top1'] == b['test_top1'] and a['test_top5'] == b['test_top5'], (a, b)
+assert abs(a['test_loss'] - b['test_loss']) <= 1e-5 * a['test_loss'], (a, b)
+assert a['ranks'] == 1 and b['ranks'] > 1
+PY
 	done
 done
 
