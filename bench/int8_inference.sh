@@ -25,13 +25,8 @@ arch=${1:-resnet20}
 batches=${2:-20}
 threads=${THREADS:-2}
 rounds=${ROUNDS:-3}
-py=${PYTHON_TORCH:-/usr/bin/python3}
-here=$(cd "$(dirname "$0")" && pwd)
+. "$(dirname "$0")/torch_peer.sh"   # py, here, blas_core (PyTorch's BLAS on a core that knows this CPU), tmp
 bin=$here/../bin
-. "$here/peer_blas.sh"   # PyTorch's FP32 linear layers on a BLAS that knows this CPU
-blas_core=$(peer_blas_core "$py" torch)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
 $py "$here/make_synthetic.py" "$tmp/synth.msgpack" 3 32 32 1280 $((batches * 128)) 10
 data=dataset:$tmp/synth.msgpack

@@ -14,12 +14,7 @@ batches=${2:-20}
 ranks=${3:-2}
 batch=128
 rounds=${ROUNDS:-1}
-py=${PYTHON_TORCH:-/usr/bin/python3}
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/peer_blas.sh"
-blas_core=$(peer_blas_core "$py" torch)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/torch_peer.sh"   # py, here, blas_core (PyTorch's BLAS on a core that knows this CPU), tmp
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 

@@ -14,12 +14,7 @@ batches=${2:-20}
 batch=128
 threads=${THREADS:-2}
 rounds=${ROUNDS:-1}
-py=${PYTHON_TORCH:-/usr/bin/python3}
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/peer_blas.sh"
-blas_core=$(peer_blas_core "$py" torch)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/torch_peer.sh"   # py, here, blas_core (PyTorch's BLAS on a core that knows this CPU), tmp
 
 # Warm-up batches are excluded from both timings; the test split is tiny.
 warmup=2
