@@ -13,7 +13,7 @@
 #include <mpi.h>
 #endif
 
-static int started, rank, size = 1, local_rank;
+static int started, rank, size = 1, local_rank, local_size = 1;
 
 /* The launcher's word for how many ranks there are, or NULL. */
 static const char *launched_size(void)
@@ -43,6 +43,7 @@ void dist_init(int *argc, char ***argv)
 	MPI_Comm node;
 	MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
 	MPI_Comm_rank(node, &local_rank);
+	MPI_Comm_size(node, &local_size);
 	MPI_Comm_free(&node);
 }
 
@@ -180,3 +181,4 @@ void dist_min_max(float *lo, float *hi, size_t n) { (void)lo; (void)hi; (void)n;
 int dist_rank(void) { return rank; }
 int dist_size(void) { return size; }
 int dist_local_rank(void) { return local_rank; }
+int dist_local_size(void) { return local_size; }

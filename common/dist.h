@@ -23,8 +23,10 @@ void dist_abort(int code);
 
 int dist_rank(void);
 int dist_size(void);
-/* This rank's index among the ranks on its machine: which GPU it takes. */
+/* This rank's index among the ranks on its machine (which GPU it takes),
+ * and how many ranks run on its machine. */
 int dist_local_rank(void);
+int dist_local_size(void);
 
 /* x[0..n) becomes the sum of every rank's x[0..n). */
 void dist_sum_floats(float *x, size_t n);

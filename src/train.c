@@ -17,6 +17,7 @@
 #include "trainer.h"
 
 #include <getopt.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +51,8 @@ static void usage(void)
 	       "  --lr-step N        multiply the lr by --lr-gamma every N epochs (default 30)\n"
 	       "  --lr-gamma X       (default 0.1)\n"
 	       "  --seed N           initialisation, shuffling, augmentation, dropout (default 1)\n"
-	       "  --threads N        threads for GEMMs and loops (default: $OMP_NUM_THREADS, else all cores)\n"
+	       "  --threads N        threads for GEMMs and loops (default: $OMP_NUM_THREADS, else all cores;\n"
+	       "                     under mpirun each rank's share of them)\n"
 	       "  --limit N          use N evenly spaced images of each split (indices floor(i*n/N))\n"
 	       "  --norm NAME        input normalisation: %s\n"
 	       "                     (default: the data set's own constants, or the training\n"
@@ -231,6 +233,14 @@ int main(int argc, char **argv)
 	if (dist_rank() > 0) {
 		snprintf(rank_name, sizeof(rank_name), "pcq-train (rank %d)", dist_rank());
 		set_program_name(rank_name);
+	}
+	/* Ranks sharing a machine share its cores: unless told, each takes its
+	 * part of the cores it may run on (mpirun binds 3 or more ranks to a
+	 * socket, not a core, and OpenMP's spinning threads on oversubscribed
+	 * cores slowed training more than tenfold here). */
+	if (a.threads <= 0 && dist_local_size() > 1 && !getenv("OMP_NUM_THREADS")) {
+		const int cores = omp_get_num_procs() / dist_local_size();
+		a.threads = cores > 1 ? cores : 1;
 	}
 	threads_set(a.threads);
 	/* ranks on one machine take a GPU each (dist.h) */
