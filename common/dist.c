@@ -142,16 +142,21 @@ void dist_min_max(float *lo, float *hi, size_t n)
 {
 	if (size == 1 || n == 0)
 		return;
-	float *all = xmalloc((size_t)size * n * sizeof(float));
-	gather(all, lo, n, MPI_FLOAT, sizeof(float));
-	for (size_t i = 0; i < n; i++)
-		for (int r = 0; r < size; r++)
-			lo[i] = all[(size_t)r * n + i] < lo[i] ? all[(size_t)r * n + i] : lo[i];
-	gather(all, hi, n, MPI_FLOAT, sizeof(float));
-	for (size_t i = 0; i < n; i++)
-		for (int r = 0; r < size; r++)
-			hi[i] = all[(size_t)r * n + i] > hi[i] ? all[(size_t)r * n + i] : hi[i];
+	/* one exchange: each rank's (lo, hi) side by side */
+	float *mine = xmalloc(2 * n * sizeof(float));
+	float *all = xmalloc((size_t)size * 2 * n * sizeof(float));
+	memcpy(mine, lo, n * sizeof(float));
+	memcpy(mine + n, hi, n * sizeof(float));
+	gather(all, mine, 2 * n, MPI_FLOAT, sizeof(float));
+	for (int r = 0; r < size; r++) {
+		const float *l = all + (size_t)r * 2 * n, *h = l + n;
+		for (size_t i = 0; i < n; i++) {
+			lo[i] = l[i] < lo[i] ? l[i] : lo[i];
+			hi[i] = h[i] > hi[i] ? h[i] : hi[i];
+		}
+	}
 	free(all);
+	free(mine);
 }
 
 #else /* no MPI in this build */

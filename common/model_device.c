@@ -341,13 +341,6 @@ static int fakequant_node(const struct model *m, const struct node *n, struct de
 	return 0;
 }
 
-/* ops.h's op_share: this rank's share of the whole batch, or 0. */
-static double batch_share(const struct model *m, int batch)
-{
-	const int whole = m->shard_before + batch + m->shard_after;
-	return whole == batch ? 0 : (double)batch / whole;
-}
-
 static int forward_node(struct model *m, int j, int batch, int training, struct rng *rng)
 {
 	const struct devops *o = m->dev->ops;
@@ -367,7 +360,7 @@ static int forward_node(struct model *m, int j, int batch, int training, struct 
 		int HW = in->h * in->w;
 		return training ? o->bn_train(dn->out, mean, invstd, x, dn->t[0], dn->t[1], dn->t[2],
 					      dn->t[3], batch, in->c, HW, dn->eps, dn->momentum,
-					      batch_share(m, batch))
+					      shard_share(m->shard_before, batch, m->shard_after))
 				: o->bn_eval(dn->out, x, dn->t[0], dn->t[1], dn->t[2], dn->t[3], batch,
 					     in->c, HW, dn->eps);
 	}
@@ -462,7 +455,7 @@ static int backward_node(struct model *m, int j, int batch, float *const *dx)
 	case K_BN: {
 		const float *mean = dn->cache, *invstd = mean + in->c;
 		return o->bn_backward(dx[0], dn->dt[0], dn->dt[1], mean, invstd, dn->dout, x,
-				      dn->t[0], batch, in->c, in->h * in->w, batch_share(m, batch));
+				      dn->t[0], batch, in->c, in->h * in->w, shard_share(m->shard_before, batch, m->shard_after));
 	}
 	case K_RELU:
 		return o->relu_backward(dx[0], dn->dout, dn->out, count);

@@ -19,7 +19,7 @@ static struct batchnorm2d_shape shape_of(const struct node *n, const struct op_c
 	return (struct batchnorm2d_shape){
 		.N = c->n, .C = n->in[0].c, .H = n->in[0].h, .W = n->in[0].w,
 		.eps = p->eps, .momentum = p->momentum, .blocked = n->blocked,
-		.relu = n->relu_after, .share = c->training ? op_share(c) : 0,
+		.relu = n->relu_after, .share = c->training ? shard_share(c->shard_before, c->n, c->shard_after) : 0,
 	};
 }
 

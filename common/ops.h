@@ -105,12 +105,12 @@ struct op_ctx {
 	int shard_before, shard_after;  /* model.h: other ranks' images (dropout) */
 };
 
-/* This rank's share of the whole batch (batchnorm2d.h's share): 0 when
+/* The share of the whole batch that n images with `before` and `after`
+ * other ranks' images around them are (batchnorm2d.h's share): 0 when
  * the batch is all there is. */
-static inline double op_share(const struct op_ctx *c)
+static inline double shard_share(int before, int n, int after)
 {
-	const int whole = c->shard_before + c->n + c->shard_after;
-	return whole == c->n ? 0 : (double)c->n / whole;
+	return before + after == 0 ? 0 : (double)n / (before + n + after);
 }
 
 struct op_kind {

@@ -5,6 +5,17 @@
 #include "gemm.h"
 
 #include <omp.h>
+#include <stdlib.h>
+
+void threads_set_shared(int n, int processes)
+{
+	if (n <= 0 && processes > 1 && !getenv("OMP_NUM_THREADS")) {
+		n = omp_get_num_procs() / processes;
+		if (n < 1)
+			n = 1;
+	}
+	threads_set(n);
+}
 
 void threads_set(int n)
 {

@@ -17,7 +17,6 @@
 #include "trainer.h"
 
 #include <getopt.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,15 +233,9 @@ int main(int argc, char **argv)
 		snprintf(rank_name, sizeof(rank_name), "pcq-train (rank %d)", dist_rank());
 		set_program_name(rank_name);
 	}
-	/* Ranks sharing a machine share its cores: unless told, each takes its
-	 * part of the cores it may run on (mpirun binds 3 or more ranks to a
-	 * socket, not a core, and OpenMP's spinning threads on oversubscribed
-	 * cores slowed training more than tenfold here). */
-	if (a.threads <= 0 && dist_local_size() > 1 && !getenv("OMP_NUM_THREADS")) {
-		const int cores = omp_get_num_procs() / dist_local_size();
-		a.threads = cores > 1 ? cores : 1;
-	}
-	threads_set(a.threads);
+	/* ranks sharing a machine share its cores (mpirun binds 3 or more
+	 * ranks to a socket, not a core) */
+	threads_set_shared(a.threads, dist_local_size());
 	/* ranks on one machine take a GPU each (dist.h) */
 	if ((dist_size() > 1 && backend_use_gpu(dist_local_rank())) ||
 	    cli_device(a.device ? a.device : "cpu", &a.t.device)) {
